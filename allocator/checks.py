@@ -1,0 +1,157 @@
+"""Check a per-project allocation against every rule of the scenario, project by project.
+
+This works on the recovered allocation, not on the model's class variables, so it also checks that
+the split back to projects is exact. A solved result that fails here is a bug and is never written.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allocator.data import Data
+from allocator.errors import InputError, VerificationError
+from allocator.model.classes import absolute_caps, eligibility
+from allocator.model.funding import matching_ratio
+from allocator.model.scopes import member_mask, project_groups, region_groups
+from allocator.model.targets import indicator_groups
+from allocator.scenario import ALL_SOURCES, Scenario
+
+#: Money tolerance: one yuan plus a millionth of the amount compared.
+ABSOLUTE_TOLERANCE_WAN = 1e-4
+RELATIVE_TOLERANCE = 1e-6
+
+
+def _tol(amount: np.ndarray | float) -> np.ndarray | float:
+    return ABSOLUTE_TOLERANCE_WAN + RELATIVE_TOLERANCE * np.abs(amount)
+
+
+def rule_violations(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> list[str]:
+    """Every broken rule, as a sentence naming the project, group or source; empty when all hold."""
+    ids = data.projects["project_id"].to_numpy(dtype=object)
+    problems = []
+    for what, mask in project_checks(scenario, data, selected, money):
+        bad = np.flatnonzero(mask)
+        if bad.size:
+            problems.append(f"{what}: project {ids[bad[0]]}" + (f" and {bad.size - 1} more" if bad.size > 1 else ""))
+    return problems + _budget_violations(scenario, data, money) + _target_violations(scenario, data, selected, money)
+
+
+def project_checks(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The per-project rules, each as (what it says, which projects break it)."""
+    projects = data.projects
+    cost = projects["cost"].to_numpy()
+    keys = list(scenario.sources)
+    declared = _declared(data)
+    funded_cost = cost * selected
+    caps = absolute_caps(scenario, data)
+    finite = np.isfinite(caps)
+    caps[finite] *= np.broadcast_to(selected[:, None], caps.shape)[finite]
+    checks = [
+        ("sources do not add up to the funded cost", np.abs(money.sum(axis=1) - funded_cost) > _tol(funded_cost)),
+        ("negative money", (money < -ABSOLUTE_TOLERANCE_WAN).any(axis=1)),
+        ("money from a source that may not fund it", ((money > ABSOLUTE_TOLERANCE_WAN) & ~eligibility(scenario, data)).any(axis=1)),
+        ("absolute cap per project exceeded", (money > caps + _tol(caps)).any(axis=1)),
+    ]
+    for s, source in enumerate(scenario.sources.values()):
+        alpha = projects["type"].astype(str).map(lambda t, src=source: src.max_share_of_cost.get(t, 1.0)).to_numpy(dtype=float)
+        checks.append((f"source '{source.key}' above its share of cost", money[:, s] > alpha * funded_cost + _tol(funded_cost)))
+        if source.matching:
+            ratio = matching_ratio(scenario, data, source.key, projects["region"].to_numpy())
+            others = money[:, [keys.index(o) for o in source.matching.of]].sum(axis=1)
+            checks.append((f"matching by '{source.key}' not met", money[:, s] < ratio * others - _tol(ratio * others)))
+    if declared.any():
+        columns = data.request_columns()
+        requests = np.column_stack([projects[columns[k]].to_numpy(dtype=float) if k in columns else np.zeros(len(cost)) for k in keys])
+        planned = requests * selected[:, None]
+        checks.append(("money differs from the declared plan", declared & (np.abs(money - planned) > _tol(planned)).any(axis=1)))
+    return checks
+
+
+def _budget_violations(scenario: Scenario, data: Data, money: np.ndarray) -> list[str]:
+    problems = []
+    for s, source in enumerate(scenario.sources.values()):
+        used = money[:, s].sum()
+        if used > source.budget + _tol(source.budget):
+            problems.append(f"source '{source.key}' spends {used:,.4f}万元, above its budget {source.budget:,.4f}万元")
+        if used < source.min_spend - _tol(source.min_spend):
+            problems.append(f"source '{source.key}' spends {used:,.4f}万元, below its minimum {source.min_spend:,.4f}万元")
+        if source.capacity:
+            group, labels = project_groups(data, source.capacity.by)
+            limit = _capacity_limits(data, source.capacity.column, source.capacity.by, len(labels))
+            spent = np.bincount(group, weights=money[:, s], minlength=len(labels))
+            over = np.flatnonzero(spent > limit + _tol(limit))
+            if over.size:
+                problems.append(f"source '{source.key}' spends {spent[over[0]]:,.4f}万元 in {labels[over[0]]}, above its capacity {limit[over[0]]:,.4f}万元")
+    return problems
+
+
+def _target_violations(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> list[str]:
+    projects = data.projects
+    problems = []
+    for count in scenario.counts.values():
+        mask = np.ones(len(projects), dtype=bool)
+        if count.type:
+            mask &= (projects["type"] == count.type).to_numpy()
+        if count.zone:
+            mask &= (projects["zone"] == count.zone).to_numpy()
+        funded = selected[mask].sum()
+        if (count.min is not None and funded < count.min - 1e-6) or (count.max is not None and funded > count.max + 1e-6):
+            problems.append(f"count '{count.name}' is {funded:g}, outside [{count.min}, {count.max}]")
+    if scenario.min_projects_per_region > 0:
+        region = projects["region"].to_numpy()
+        funded = np.bincount(region, weights=selected, minlength=len(data.regions))
+        needed = np.minimum(scenario.min_projects_per_region, np.bincount(region, minlength=len(data.regions)))
+        short = np.flatnonzero(funded < needed - 1e-6)
+        if short.size:
+            problems.append(f"region {data.regions['region_id'].iloc[short[0]]} funds {funded[short[0]]:g} projects, fewer than {needed[short[0]]}")
+    keys = list(scenario.sources)
+    for rule in scenario.shares.values():
+        columns = list(range(len(keys))) if rule.source == ALL_SOURCES else [keys.index(rule.source)]
+        group, labels = project_groups(data, rule.level)
+        amount = money[:, columns].sum(axis=1)
+        total = amount.sum()
+        inside = amount[member_mask(labels, rule.members)[group]].sum()
+        if rule.min is not None and inside < rule.min * total - _tol(total):
+            problems.append(f"share '{rule.name}' is {inside / total:.6f}, below {rule.min}")
+        if rule.max is not None and inside > rule.max * total + _tol(total):
+            problems.append(f"share '{rule.name}' is {inside / total:.6f}, above {rule.max}")
+    for indicator in scenario.indicators.values():
+        if not indicator.hard:
+            continue
+        achieved = indicator_groups(indicator, data).achieved(selected)
+        bad = np.flatnonzero(achieved < indicator.target - 1e-6 * max(1.0, abs(indicator.target)))
+        if bad.size:
+            problems.append(f"hard target '{indicator.name}' missed ({achieved[bad[0]]:.6g} < {indicator.target:g})")
+    return problems
+
+
+def _declared(data: Data) -> np.ndarray:
+    projects = data.projects
+    return projects["declared"].to_numpy() if "declared" in projects else np.zeros(len(projects), dtype=bool)
+
+
+def _capacity_limits(data: Data, column: str, by: str, count: int) -> np.ndarray:
+    of_region, _ = region_groups(data, by)
+    return np.bincount(of_region, weights=data.regions[column].to_numpy(dtype=float), minlength=count)
+
+
+def verify(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> None:
+    """Raise :class:`VerificationError` listing what a solved allocation breaks."""
+    problems = rule_violations(scenario, data, selected, money)
+    if problems:
+        raise VerificationError("the solved allocation breaks the scenario's rules (a bug; nothing was written): " + "; ".join(problems[:5]))
+
+
+def check_declared_plans(scenario: Scenario, data: Data) -> None:
+    """A declared funding plan must itself obey the per-project rules; name the first row that does not."""
+    declared = _declared(data)
+    if not declared.any():
+        return
+    columns = data.request_columns()
+    money = np.column_stack([data.projects[columns[k]].to_numpy(dtype=float) if k in columns else np.zeros(len(declared)) for k in scenario.sources])
+    money[~declared] = 0.0
+    for what, mask in project_checks(scenario, data, declared.astype(float), money):
+        bad = np.flatnonzero(mask & declared)
+        if bad.size:
+            raise InputError(f"the declared funding plan breaks a rule ({what}); {bad.size} such rows",
+                             source=str(data.files["projects"].path), where=f"row {bad[0] + 2}")

@@ -1,0 +1,33 @@
+"""The errors a planner can cause or meet, each turned into one message by the CLI."""
+
+from __future__ import annotations
+
+
+class AllocatorError(Exception):
+    """Base of every error the tool reports as a message rather than a traceback."""
+
+    exit_code = 1
+
+
+class InputError(AllocatorError):
+    """A scenario file or data table is wrong; the message names the file and the place."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, source: str | None = None, where: str | None = None):
+        self.source = source
+        self.where = where
+        prefix = ": ".join(part for part in (source, where) if part)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class SolveFailed(AllocatorError):
+    """The solver found no usable allocation (infeasible, unbounded, no solution in time, error)."""
+
+    exit_code = 3
+
+
+class VerificationError(AllocatorError):
+    """A solved allocation breaks a rule it should satisfy: a bug, never silently written."""
+
+    exit_code = 4

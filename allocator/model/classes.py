@@ -1,0 +1,91 @@
+"""Classes of projects that share every money rule, so money can be modelled once per class.
+
+Full funding, matching ratios and share-of-cost caps are homogeneous in (money, cost x selection): a
+project's feasible money set is ``cost_p * Q`` for one polytope ``Q`` of its class, so the sum over a
+class is ``(sum of cost_p x_p) * Q`` and any class solution splits back to projects in proportion to
+cost, meeting every per-project rule (docs/formulation.md proves it). Rules that are not homogeneous
+(an absolute per-project cap below the cost) get a class of their own; projects with a declared
+funding plan need no money variables at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from allocator.data import Data
+from allocator.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class RuleClasses:
+    """``of_project[p]`` is p's class (-1 for a declared plan); per-class arrays are indexed by class."""
+
+    of_project: np.ndarray
+    first_member: np.ndarray
+    eligible: np.ndarray  # classes x sources, bool
+    by_region: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.first_member)
+
+
+def eligibility(scenario: Scenario, data: Data) -> np.ndarray:
+    """projects x sources: may source s fund project p (its type and zone)?"""
+    projects = data.projects
+    types = projects["type"].astype(str).to_numpy()
+    zones = projects["zone"].to_numpy(dtype=object)
+    columns = []
+    for source in scenario.sources.values():
+        ok = np.isin(types, list(source.types))
+        if source.zones is not None:
+            ok &= np.isin(zones, list(source.zones))
+        columns.append(ok)
+    return np.column_stack(columns)
+
+
+def absolute_caps(scenario: Scenario, data: Data) -> np.ndarray:
+    """projects x sources: the absolute cap on each source's money in each project (inf where none)."""
+    projects = data.projects
+    codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([projects["type"].astype(str), projects["zone"]]))
+    caps = np.full((len(projects), len(scenario.sources)), np.inf)
+    for s, source in enumerate(scenario.sources.values()):
+        if source.cap_per_project:
+            per_pair = [source.cap_for(type_key, zone) for type_key, zone in pairs]
+            caps[:, s] = np.array([np.inf if cap is None else cap for cap in per_pair])[codes]
+    return caps
+
+
+def needs_region_classes(scenario: Scenario) -> bool:
+    """Money rules that differ region by region force classes per region."""
+    return any(
+        (s.capacity is not None and s.capacity.by == "region") or (s.matching is not None and s.matching.ratio_column)
+        for s in scenario.sources.values()
+    )
+
+
+def rule_classes(scenario: Scenario, data: Data, eligible: np.ndarray, caps: np.ndarray) -> RuleClasses:
+    """Group projects by (type, zone, province[, region]), splitting off projects whose cap binds."""
+    projects = data.projects
+    n = len(projects)
+    declared = projects["declared"].to_numpy() if "declared" in projects else np.zeros(n, dtype=bool)
+    binding_cap = ((caps < projects["cost"].to_numpy()[:, None]) & eligible).any(axis=1)
+    by_region = needs_region_classes(scenario)
+    keys = pd.DataFrame({
+        "type": projects["type"].cat.codes.to_numpy(),
+        "zone": projects["zone"].to_numpy(),
+        "province": projects["province"].to_numpy(),
+        "region": projects["region"].to_numpy() if by_region else 0,
+        "own": np.where(binding_cap, np.arange(n), -1),
+    })
+    of_project = keys[~declared].groupby(list(keys.columns), sort=True).ngroup().to_numpy()
+    classes = np.full(n, -1, dtype=np.int64)
+    classes[~declared] = of_project
+    count = int(of_project.max()) + 1 if of_project.size else 0
+    first_member = np.full(count, -1, dtype=np.int64)
+    members = np.flatnonzero(~declared)
+    first_member[of_project[::-1]] = members[::-1]
+    return RuleClasses(of_project=classes, first_member=first_member, eligible=eligible[first_member], by_region=by_region)

@@ -1,0 +1,169 @@
+"""A solved allocation in the planner's terms: per-project money by source and the summary tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from allocator.backends import Solution, SolveStatus
+from allocator.data import Data
+from allocator.model import BuiltModel
+from allocator.model.targets import IndicatorGroups
+from allocator.scenario import Scenario
+
+#: Money in tables is rounded to 1e-4 万元 (one yuan); allocation.csv keeps 1e-6 万元.
+MONEY_DECIMALS = 4
+#: Values of a selection within this distance of 0 or 1 are read as 0 or 1.
+SELECTION_TOLERANCE = 1e-6
+
+
+@dataclass
+class Result:
+    """Everything a report needs; money in 万元. Tables are pandas DataFrames."""
+
+    scenario: Scenario
+    data: Data
+    solution: Solution
+    selected: np.ndarray  # per project, 0..1 (0/1 when selection is binary)
+    money: np.ndarray  # projects x sources, 万元
+    indicator_groups: list[IndicatorGroups]
+    model_size: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
+    model_sign: float = 1.0  # turns the minimised objective into the scenario's own sense
+
+    @property
+    def status(self) -> SolveStatus:
+        return self.solution.status
+
+    @property
+    def objective(self) -> float:
+        """The objective in the scenario's own sense (benefit to maximise, or money to minimise)."""
+        return self.solution.objective * self.model_sign
+
+    @property
+    def source_keys(self) -> list[str]:
+        return list(self.scenario.sources)
+
+    @cached_property
+    def allocation(self) -> pd.DataFrame:
+        """Every candidate, funded or not, with its money from each source."""
+        projects = self.data.projects
+        columns = {"project_id": projects["project_id"]}
+        if "name" in projects:
+            columns["name"] = projects["name"]
+        columns.update({
+            "region_id": projects["region_id"], "province": projects["province"], "zone": projects["zone"],
+            "type": projects["type"].astype(str), "cost": projects["cost"].round(6),
+            "selected": self.selected.astype(int) if self.scenario.selection == "binary" else np.round(self.selected, 6),
+        })
+        frame = pd.DataFrame(columns)
+        for s, key in enumerate(self.source_keys):
+            frame[key] = np.round(self.money[:, s], 6)
+        return frame.reset_index(drop=True)
+
+    def _money_by(self, keys: pd.Series | np.ndarray, name: str) -> pd.DataFrame:
+        frame = pd.DataFrame(self.money, columns=self.source_keys)
+        frame[name] = np.asarray(keys)
+        frame["funded"] = self.selected
+        table = frame.groupby(name, sort=True).sum()
+        table["total"] = table[self.source_keys].sum(axis=1)
+        return table[["funded", *self.source_keys, "total"]].round(MONEY_DECIMALS)
+
+    @cached_property
+    def by_source(self) -> pd.DataFrame:
+        rows = []
+        for s, source in enumerate(self.scenario.sources.values()):
+            used = float(self.money[:, s].sum())
+            rows.append({"source": source.key, "label": source.label, "budget": source.budget, "min_spend": source.min_spend,
+                         "used": used, "left": source.budget - used, "used_share": used / source.budget if source.budget else np.nan})
+        return pd.DataFrame(rows).round(MONEY_DECIMALS)
+
+    @cached_property
+    def by_zone(self) -> pd.DataFrame:
+        return self._money_by(self.data.projects["zone"], "zone").reset_index()
+
+    @cached_property
+    def by_province(self) -> pd.DataFrame:
+        table = self._money_by(self.data.projects["province"], "province")
+        table["share"] = table["total"] / table["total"].sum() if table["total"].sum() > 0 else 0.0
+        return table.reset_index()
+
+    @cached_property
+    def by_region(self) -> pd.DataFrame:
+        table = self._money_by(self.data.projects["region_id"], "region_id")
+        regions = self.data.regions.set_index("region_id")[["name", "province", "zone"]]
+        candidates = self.data.projects.groupby("region_id").size().rename("candidates")
+        table = regions.join(candidates, how="inner").join(table, how="inner")
+        return table.reset_index()
+
+    @cached_property
+    def by_type(self) -> pd.DataFrame:
+        projects = self.data.projects
+        table = self._money_by(projects["type"].astype(str), "type")
+        table.insert(0, "candidates", projects.groupby(projects["type"].astype(str)).size())
+        table.insert(0, "label", [self.scenario.types[t].label for t in table.index])
+        order = [t for t in self.scenario.types if t in table.index]
+        return table.loc[order].reset_index()
+
+    @cached_property
+    def indicators(self) -> pd.DataFrame:
+        """scope, group, indicator, baseline, achieved, target, met, shortfall (in the indicator's own units)."""
+        frames = []
+        for groups in self.indicator_groups:
+            indicator = groups.indicator
+            achieved = groups.achieved(self.selected)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                baseline = np.where(groups.denominator > 0, groups.baseline / groups.denominator, np.nan)
+            shortfall = np.maximum(indicator.target - achieved, 0.0)
+            frames.append(pd.DataFrame({
+                "indicator": indicator.name, "label": indicator.label, "scope": indicator.scope, "group": groups.labels,
+                "baseline": baseline, "achieved": achieved, "target": indicator.target,
+                "met": np.where(np.isnan(achieved), pd.NA, shortfall <= 1e-6 * max(1.0, abs(indicator.target))),
+                "shortfall": np.where(np.isnan(achieved), np.nan, shortfall), "hard": indicator.hard,
+            }))
+        columns = ["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+    def headline(self) -> dict[str, object]:
+        """The figures a comparison puts side by side."""
+        indicators = self.indicators
+        return {
+            "status": self.status.value,
+            "objective": self.objective,
+            "mip_gap": self.solution.mip_gap,
+            "projects_funded": float(self.selected.sum()),
+            **{f"used:{row.source}": row.used for row in self.by_source.itertuples()},
+            **{f"funded:{row.type}": row.funded for row in self.by_type.itertuples()},
+            "targets_met": int(indicators["met"].fillna(True).astype(bool).sum()),
+            "targets_missed": int((~indicators["met"].fillna(True).astype(bool)).sum()),
+        }
+
+
+def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Solution, timings: dict[str, float]) -> Result:
+    """Read the selection and split each class's money back to its projects in proportion to cost."""
+    assert solution.values is not None
+    funding = built.funding
+    values = solution.values
+    selected = np.clip(values[funding.select], 0.0, 1.0)
+    selected[selected < SELECTION_TOLERANCE] = 0.0
+    selected[selected > 1 - SELECTION_TOLERANCE] = 1.0
+    if scenario.selection == "binary":
+        selected = np.round(selected)
+
+    class_money = np.where(funding.money >= 0, np.clip(values[np.maximum(funding.money, 0)], 0.0, None), 0.0)
+    class_total = class_money.sum(axis=1, keepdims=True)
+    mix = np.divide(class_money, class_total, out=np.zeros_like(class_money), where=class_total > 0)
+    cost = data.projects["cost"].to_numpy()
+    in_class = funding.classes.of_project >= 0
+    money = np.zeros((len(cost), len(scenario.sources)))
+    money[in_class] = (cost[in_class] * selected[in_class])[:, None] * mix[funding.classes.of_project[in_class]]
+    money[funding.declared] = funding.requests[funding.declared] * selected[funding.declared, None]
+
+    linear = built.linear
+    size = {"rows": linear.num_rows, "columns": linear.num_cols, "nonzeros": int(linear.A.nnz),
+            "integer_columns": int(linear.integer.sum()), "rule_classes": funding.classes.count, "projects": len(cost)}
+    return Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money,
+                  indicator_groups=built.indicators, model_size=size, timings=timings, model_sign=linear.objective_sign)

@@ -1,0 +1,436 @@
+"""A scenario: the validated, unit-resolved meaning of a scenario TOML file (see docs/scenarios.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allocator.config import Document, apply_overrides, load_document, parse_assignment
+from allocator.schema import Table, check_choice
+from allocator.units import UNITS_IN_WAN, parse_money
+
+ALL_SOURCES = "all"
+#: Column names of the output tables, which a source key (a money column there) must not repeat.
+RESERVED_SOURCE_KEYS = (ALL_SOURCES, "project_id", "name", "region_id", "province", "zone", "type", "cost",
+                        "selected", "funded", "total", "candidates", "label", "share")
+SCOPES = ("national", "zone", "province", "region")
+SENSES = ("max_benefit", "min_cost")
+SELECTIONS = ("binary", "continuous")
+
+
+@dataclass(frozen=True)
+class ProjectType:
+    key: str
+    label: str
+    welfare: bool
+
+
+@dataclass(frozen=True)
+class Matching:
+    """This source's money in a project >= ratio x the money of the `of` sources in that project."""
+
+    of: tuple[str, ...]
+    ratio: float | None = None
+    ratio_by_zone: dict[str, float] | None = None
+    ratio_column: str | None = None
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """A budget per province or region for one source, read from a column of the regions table (万元)."""
+
+    column: str
+    by: str  # "province" | "region"
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    label: str
+    budget: float  # 万元
+    min_spend: float  # 万元
+    types: tuple[str, ...]
+    zones: tuple[str, ...] | None  # None: every zone
+    max_share_of_cost: dict[str, float]  # by type; absent: no share cap
+    cap_per_project: dict[str, dict[str, float]]  # type -> zone or "default" -> 万元
+    capacity: Capacity | None
+    matching: Matching | None
+
+    def cap_for(self, type_key: str, zone: str) -> float | None:
+        """The absolute cap on this source's money in one project of `type_key` in `zone` (万元)."""
+        by_zone = self.cap_per_project.get(type_key)
+        if by_zone is None:
+            return None
+        return by_zone.get(zone, by_zone.get("default"))
+
+
+@dataclass(frozen=True)
+class CountTarget:
+    name: str
+    type: str | None
+    zone: str | None
+    min: int | None
+    max: int | None
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """value = (baseline + sum of contribution over funded projects) / (denominator x scale), per scope."""
+
+    name: str
+    label: str
+    baseline: str | None
+    contribution: str
+    denominator: str
+    scale: float
+    scope: str
+    target: float
+    hard: bool
+    penalty: float
+    types: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """Share of one source (or all money) going to a set of zones or provinces within [min, max]."""
+
+    name: str
+    source: str
+    level: str  # "zone" | "province"
+    members: tuple[str, ...]
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    name: str = "highs"
+    time_limit: float = 300.0
+    mip_rel_gap: float = 1e-4
+    threads: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    regions: Path
+    projects: Path
+    money_unit: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    data: DataSpec
+    types: dict[str, ProjectType]
+    sources: dict[str, Source]
+    counts: dict[str, CountTarget]
+    indicators: dict[str, Indicator]
+    shares: dict[str, ShareRule]
+    min_projects_per_region: int
+    sense: str
+    benefit: dict[str, float]
+    selection: str
+    solver: SolverOptions
+    document: Document = field(repr=False, compare=False)
+
+    @property
+    def path(self) -> Path:
+        return self.document.files[-1]
+
+    def with_overrides(self, overrides: dict[str, Any] | list[str], *, allow_outside_paths: bool = False) -> Scenario:
+        """A new scenario with ``{"sources.central.budget": "8亿"}`` (or ``["key=value"]``) applied."""
+        if isinstance(overrides, dict):
+            assignments = [(tuple(key.split(".")), value) for key, value in overrides.items()]
+        else:
+            assignments = [parse_assignment(item) for item in overrides]
+        return scenario_from_document(apply_overrides(self.document, assignments), allow_outside_paths=allow_outside_paths)
+
+    def resolved(self) -> dict[str, Any]:
+        """The merged document after extends and overrides, as written to the manifest."""
+        return self.document.values
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None, *, allow_outside_paths: bool = False) -> Scenario:
+    """Read, merge, override and validate a scenario file."""
+    document = load_document(path)
+    if overrides:
+        document = apply_overrides(document, [parse_assignment(item) for item in overrides])
+    return scenario_from_document(document, allow_outside_paths=allow_outside_paths)
+
+
+def scenario_from_document(document: Document, *, allow_outside_paths: bool = False) -> Scenario:
+    top = Table(document, ())
+    name = top.text("name", default=document.files[-1].stem)
+    description = top.text("description", default="")
+    data = _data_spec(top.subtable("data", required=True), allow_outside_paths)
+    types = _types(top)
+    sources = _sources(top, types)
+    targets = top.subtable("targets")
+    counts = _counts(targets, types) if targets else {}
+    indicators = _indicators(targets, types) if targets else {}
+    if targets:
+        targets.close()
+    balance = top.subtable("balance")
+    shares = _shares(balance, sources) if balance else {}
+    min_per_region = int(balance.number("min_projects_per_region", 0, low=0)) if balance else 0
+    if balance:
+        balance.close()
+    sense, benefit = _objective(top.subtable("objective"))
+    model = top.subtable("model")
+    selection = model.text("selection", "binary", choices=list(SELECTIONS)) if model else "binary"
+    if model:
+        model.close()
+    solver = _solver(top.subtable("solver"))
+    top.close()
+    return Scenario(
+        name=name, description=description, data=data, types=types, sources=sources, counts=counts,
+        indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
+        benefit=benefit, selection=selection, solver=solver, document=document,
+    )
+
+
+def _data_spec(table: Table, allow_outside_paths: bool) -> DataSpec:
+    paths = {key: _data_path(table, key, allow_outside_paths) for key in ("regions", "projects")}
+    unit = table.text("money_unit", "元", choices=list(UNITS_IN_WAN))
+    table.close()
+    return DataSpec(regions=paths["regions"], projects=paths["projects"], money_unit=unit)
+
+
+def _data_path(table: Table, key: str, allow_outside_paths: bool) -> Path:
+    raw = table.text(key)
+    declared_in = table.document.origin((*table.path, key)).parent
+    path = (declared_in / raw).resolve()
+    if not allow_outside_paths and not path.is_relative_to(declared_in):
+        table.fail(
+            f"data path '{raw}' leaves the scenario's folder {declared_in}; move the file there or pass --allow-outside-paths",
+            (*table.path, key),
+        )
+    return path
+
+
+def _types(top: Table) -> dict[str, ProjectType]:
+    types = {}
+    for key, table in top.named_subtables("types").items():
+        types[key] = ProjectType(key=key, label=table.text("label", key), welfare=table.take("welfare", bool, False))
+        table.close()
+    if not types:
+        top.fail("a scenario needs at least one project type under [types.<key>]")
+    return types
+
+
+def _sources(top: Table, types: dict[str, ProjectType]) -> dict[str, Source]:
+    tables = top.named_subtables("sources")
+    if not tables:
+        top.fail("a scenario needs at least one funding source under [sources.<key>]")
+    for key in tables:
+        if key in RESERVED_SOURCE_KEYS:
+            top.fail(f"'{key}' cannot name a source: it is a column of the output tables (or, for 'all', every source); "
+                     "rename the source", ("sources", key))
+    return {key: _source(key, table, types, list(tables)) for key, table in tables.items()}
+
+
+def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: list[str]) -> Source:
+    budget = _money(table, "budget")
+    min_spend = _money(table, "min_spend", default=0.0)
+    if min_spend > budget:
+        table.fail(f"min_spend ({min_spend:,.2f}万元) is above the budget ({budget:,.2f}万元)", (*table.path, "min_spend"))
+    eligible = table.strings("types", tuple(types))
+    for type_key in eligible:
+        check_choice(table, "types", type_key, list(types))
+    if table.take("welfare_only", bool, False):
+        eligible = tuple(t for t in eligible if types[t].welfare)
+    zones = table.strings("zones", None)
+    source = Source(
+        key=key,
+        label=table.text("label", key),
+        budget=budget,
+        min_spend=min_spend,
+        types=eligible,
+        zones=zones,
+        max_share_of_cost=_share_caps(table, types),
+        cap_per_project=_caps(table, types),
+        capacity=_capacity(table),
+        matching=_matching(table, key, source_keys),
+    )
+    table.close()
+    return source
+
+
+def _money(table: Table, key: str, default: float | None = None) -> float:
+    if not table.has(key):
+        if default is None:
+            table.missing(key)
+        return default
+    return parse_money(table.values[key], where=table.document.locate((*table.path, key)) + f": {table.name}.{key}")
+
+
+def _share_caps(table: Table, types: dict[str, ProjectType]) -> dict[str, float]:
+    if not table.has("max_share_of_cost"):
+        return {}
+    value = table.values["max_share_of_cost"]
+    if isinstance(value, dict):
+        caps = Table(table.document, (*table.path, "max_share_of_cost"))
+        result = {type_key: caps.number(type_key, None, low=0.0, high=1.0) for type_key in types}
+        caps.close()
+        return {k: v for k, v in result.items() if v is not None}
+    share = table.number("max_share_of_cost", low=0.0, high=1.0)
+    return dict.fromkeys(types, share)
+
+
+def _caps(table: Table, types: dict[str, ProjectType]) -> dict[str, dict[str, float]]:
+    if not table.has("cap_per_project"):
+        return {}
+    value = table.values["cap_per_project"]
+    path = (*table.path, "cap_per_project")
+    if not isinstance(value, dict) or set(value) <= {"amount", "unit"}:
+        amount = _money(table, "cap_per_project")
+        return {type_key: {"default": amount} for type_key in types}
+    by_type = Table(table.document, path)
+    caps: dict[str, dict[str, float]] = {}
+    for type_key in types:
+        if not by_type.has(type_key):
+            continue
+        entry = by_type.values[type_key]
+        if isinstance(entry, dict) and not set(entry) <= {"amount", "unit"}:
+            by_zone = Table(table.document, (*path, type_key))
+            by_zone.allowed.update(entry)
+            caps[type_key] = {zone: _money(by_zone, zone) for zone in entry}
+        else:
+            caps[type_key] = {"default": _money(by_type, type_key)}
+    by_type.close()
+    return caps
+
+
+def _capacity(table: Table) -> Capacity | None:
+    capacity = table.subtable("capacity")
+    if capacity is None:
+        return None
+    result = Capacity(column=capacity.text("column"), by=capacity.text("by", "province", choices=["province", "region"]))
+    capacity.close()
+    return result
+
+
+def _matching(table: Table, key: str, source_keys: list[str]) -> Matching | None:
+    matching = table.subtable("matching")
+    if matching is None:
+        return None
+    others = [s for s in source_keys if s != key]
+    of = matching.strings("of", tuple(others))
+    for other in of:
+        check_choice(matching, "of", other, others)
+    ratio: float | None = None
+    by_zone: dict[str, float] | None = None
+    if matching.has("ratio") and isinstance(matching.values["ratio"], dict):
+        zones = Table(matching.document, (*matching.path, "ratio"))
+        zones.allowed.update(zones.values)
+        by_zone = {zone: zones.number(zone, low=0.0) for zone in zones.values}
+    else:
+        ratio = matching.number("ratio", None, low=0.0)
+    column = matching.text("ratio_column", None)
+    if sum(x is not None for x in (ratio, by_zone, column)) != 1:
+        matching.fail("give exactly one of 'ratio' (a number or a table by zone) and 'ratio_column'")
+    matching.close()
+    return Matching(of=of, ratio=ratio, ratio_by_zone=by_zone, ratio_column=column)
+
+
+def _counts(targets: Table, types: dict[str, ProjectType]) -> dict[str, CountTarget]:
+    counts = {}
+    for name, table in targets.named_subtables("counts").items():
+        type_key = table.text("type", None, choices=list(types))
+        low = table.number("min", None, low=0)
+        high = table.number("max", None, low=0)
+        if low is None and high is None:
+            table.fail("a count target needs 'min', 'max' or both")
+        if low is not None and high is not None and low > high:
+            table.fail(f"min ({low:g}) is above max ({high:g})", (*table.path, "min"))
+        for key, value in (("min", low), ("max", high)):
+            if value is not None and value != int(value):
+                table.fail(f"'{key}' must be a whole number of projects, got {value:g}", (*table.path, key))
+        counts[name] = CountTarget(
+            name=name, type=type_key, zone=table.text("zone", None),
+            min=None if low is None else int(low), max=None if high is None else int(high),
+        )
+        table.close()
+    return counts
+
+
+def _indicators(targets: Table, types: dict[str, ProjectType]) -> dict[str, Indicator]:
+    indicators = {}
+    for name, table in targets.named_subtables("indicators").items():
+        only = table.strings("types", None)
+        for type_key in only or ():
+            check_choice(table, "types", type_key, list(types))
+        hard = table.take("hard", bool, False)
+        indicators[name] = Indicator(
+            name=name,
+            label=table.text("label", name),
+            baseline=table.text("baseline", None),
+            contribution=table.text("contribution"),
+            denominator=table.text("denominator"),
+            scale=table.number("scale", 1.0, low=0.0),
+            scope=table.text("scope", "national", choices=list(SCOPES)),
+            target=table.number("target"),
+            hard=hard,
+            penalty=table.number("penalty", 0.0, low=0.0) if hard else table.number("penalty", low=0.0),
+            types=only,
+        )
+        if indicators[name].scale == 0:
+            table.fail("'scale' must be positive", (*table.path, "scale"))
+        table.close()
+    return indicators
+
+
+def _shares(balance: Table, sources: dict[str, Source]) -> dict[str, ShareRule]:
+    shares = {}
+    for name, table in balance.named_subtables("shares").items():
+        source = table.text("source", ALL_SOURCES, choices=[ALL_SOURCES, *sources])
+        chosen = [key for key in ("zone", "zones", "province", "provinces") if table.has(key)]
+        if len(chosen) != 1:
+            table.fail("give exactly one of 'zone', 'zones', 'province' or 'provinces'")
+        members = table.strings(chosen[0])
+        low = table.number("min", None, low=0.0, high=1.0)
+        high = table.number("max", None, low=0.0, high=1.0)
+        if low is None and high is None:
+            table.fail("a share rule needs 'min', 'max' or both")
+        if low is not None and high is not None and low > high:
+            table.fail(f"min ({low:g}) is above max ({high:g})", (*table.path, "min"))
+        shares[name] = ShareRule(
+            name=name, source=source, level="zone" if chosen[0].startswith("zone") else "province",
+            members=members, min=low, max=high,
+        )
+        table.close()
+    return shares
+
+
+def _objective(table: Table | None) -> tuple[str, dict[str, float]]:
+    if table is None:
+        return "min_cost", {}
+    sense = table.text("sense", "max_benefit", choices=list(SENSES))
+    benefit: dict[str, float] = {}
+    weights = table.subtable("benefit")
+    if weights is not None:
+        weights.allowed.update(weights.values)
+        benefit = {column: weights.number(column) for column in weights.values}
+        weights.close()
+    if sense == "max_benefit" and not benefit:
+        table.fail("objective 'max_benefit' needs a [objective.benefit] table of project columns and weights")
+    table.close()
+    return sense, benefit
+
+
+def _solver(table: Table | None) -> SolverOptions:
+    if table is None:
+        return SolverOptions()
+    defaults = SolverOptions()
+    options = SolverOptions(
+        name=table.text("name", defaults.name),
+        time_limit=table.number("time_limit", defaults.time_limit, low=0.0),
+        mip_rel_gap=table.number("mip_rel_gap", defaults.mip_rel_gap, low=0.0, high=1.0),
+        threads=int(table.number("threads", defaults.threads, low=1)),
+        seed=int(table.number("seed", defaults.seed, low=0)),
+    )
+    table.close()
+    return options

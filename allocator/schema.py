@@ -1,0 +1,140 @@
+"""Strict reading of one TOML table: typed keys, defaults, and unknown keys refused with a suggestion."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from typing import Any
+
+from allocator.config import Document, KeyPath
+from allocator.errors import InputError
+
+REQUIRED = object()
+
+
+class Table:
+    """A view on one table of a :class:`Document` that records which keys were read.
+
+    Read keys with :meth:`take` (or the typed helpers), then call :meth:`close`: any key present but
+    never asked for is an error that names it, its file and line, and the closest valid key.
+    """
+
+    def __init__(self, document: Document, path: KeyPath, values: dict[str, Any] | None = None):
+        self.document = document
+        self.path = path
+        self.values = document_get(document, path) if values is None else values
+        if not isinstance(self.values, dict):
+            self.fail(f"'{self.name}' must be a table", path)
+        self.allowed: set[str] = set()
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path) or "(top level)"
+
+    def fail(self, message: str, path: KeyPath | None = None) -> None:
+        path = self.path if path is None else path
+        raise InputError(message, source=self.document.locate(path), where=".".join(path) or None)
+
+    def missing(self, key: str) -> None:
+        """Fail for a required `key`; if a present key looks like a misspelling of it, name that one."""
+        typo = difflib.get_close_matches(key, [k for k in self.values if k not in self.allowed or k == key], n=1, cutoff=0.6)
+        if typo and typo[0] != key:
+            self.fail(f"unknown key '{typo[0]}' in [{self.name}] (did you mean '{key}'?)", (*self.path, typo[0]))
+        self.fail(f"missing required key '{key}' in [{self.name}]", self.path)
+
+    def has(self, key: str) -> bool:
+        self.allowed.add(key)
+        return key in self.values
+
+    def take(self, key: str, kinds: type | tuple[type, ...], default: Any = REQUIRED, what: str = "") -> Any:
+        """The value at `key`, checked to be of `kinds` (bool is never a number)."""
+        self.allowed.add(key)
+        if key not in self.values:
+            if default is REQUIRED:
+                self.missing(key)
+            return default
+        value = self.values[key]
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            expected = what or " or ".join(_kind_name(k) for k in kinds)
+            self.fail(f"'{key}' must be {expected}, got {_describe(value)}", (*self.path, key))
+        return value
+
+    def number(self, key: str, default: Any = REQUIRED, *, low: float | None = None, high: float | None = None) -> float:
+        value = self.take(key, (int, float), default, what="a number")
+        if value is None or value is default:
+            return value
+        value = float(value)
+        where = (*self.path, key)
+        if not math.isfinite(value):
+            self.fail(f"'{key}' must be finite, got {value}", where)
+        if low is not None and value < low:
+            self.fail(f"'{key}' must be at least {low:g}, got {value:g}", where)
+        if high is not None and value > high:
+            self.fail(f"'{key}' must be at most {high:g}, got {value:g}", where)
+        return value
+
+    def text(self, key: str, default: Any = REQUIRED, choices: Callable[[], list[str]] | list[str] | None = None) -> str:
+        value = self.take(key, str, default, what="a string")
+        if choices is not None and value is not default:
+            options = choices() if callable(choices) else choices
+            if value not in options:
+                self.fail(f"'{key}' is '{value}', which is not one of {', '.join(options)}{_suggest(value, options)}", (*self.path, key))
+        return value
+
+    def strings(self, key: str, default: Any = REQUIRED) -> tuple[str, ...] | Any:
+        value = self.take(key, (list, str), default, what="a list of strings")
+        if value is default:
+            return value
+        items = [value] if isinstance(value, str) else value
+        if not all(isinstance(item, str) for item in items):
+            self.fail(f"'{key}' must be a list of strings", (*self.path, key))
+        return tuple(items)
+
+    def subtable(self, key: str, *, required: bool = False) -> Table | None:
+        if not self.has(key):
+            if required:
+                self.fail(f"missing required table [{'.'.join((*self.path, key))}]", self.path)
+            return None
+        return Table(self.document, (*self.path, key))
+
+    def named_subtables(self, key: str) -> dict[str, Table]:
+        """The tables under `key` (``[key.<name>]``), in file order."""
+        parent = self.subtable(key)
+        if parent is None:
+            return {}
+        parent.allowed.update(parent.values)
+        return {name: Table(self.document, (*parent.path, name)) for name in parent.values}
+
+    def close(self) -> None:
+        unknown = [key for key in self.values if key not in self.allowed]
+        if unknown:
+            key = unknown[0]
+            self.fail(f"unknown key '{key}' in [{self.name}]{_suggest(key, sorted(self.allowed))}", (*self.path, key))
+
+
+def document_get(document: Document, path: KeyPath) -> Any:
+    node: Any = document.values
+    for part in path:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node
+
+
+def check_choice(table: Table, key: str, value: str, options: list[str]) -> None:
+    """Fail on `table`'s `key` unless `value` is one of `options`."""
+    if value not in options:
+        table.fail(f"'{value}' is not one of {', '.join(options) or '(none)'}{_suggest(value, options)}", (*table.path, key))
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}.get(kind, kind.__name__)
+
+
+def _describe(value: Any) -> str:
+    return f"{_kind_name(type(value)).split(' ', 1)[-1]} {value!r}" if not isinstance(value, dict) else "a table"

@@ -1,0 +1,73 @@
+"""From a scenario to a checked result: load, build, call a backend, recover, verify. Times each phase."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Iterator
+
+from allocator.backends import Solution, SolveStatus
+from allocator.backends.highs import solve_highs
+from allocator.backends.pulp import solve_pulp
+from allocator.checks import check_declared_plans, verify
+from allocator.data import Data, load_data
+from allocator.errors import SolveFailed
+from allocator.model import build
+from allocator.model.arrays import LinearModel
+from allocator.results import Result, make_result
+from allocator.scenario import Scenario, SolverOptions
+
+Backend = Callable[..., Solution]
+
+
+def backend_for(options: SolverOptions) -> Backend:
+    """highspy for ``highs`` (the default); PuLP for every other solver name."""
+    return solve_highs if options.name.lower() == "highs" else solve_pulp
+
+
+def solve_model(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
+    return backend_for(options)(model, options, log=log)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - started
+
+
+def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False) -> Result:
+    """Solve a scenario; raise :class:`SolveFailed` when there is no allocation to report."""
+    timings: dict[str, float] = {}
+    if data is None:
+        with _timed(timings, "read_and_validate"):
+            data = load_data(scenario)
+    with _timed(timings, "read_and_validate"):
+        check_declared_plans(scenario, data)
+    with _timed(timings, "build"):
+        built = build(scenario, data)
+    with _timed(timings, "solve"):
+        solution = solve_model(built.linear, scenario.solver, log=log)
+    if not solution.status.has_solution:
+        raise SolveFailed(failure_message(scenario, solution))
+    with _timed(timings, "recover_and_verify"):
+        result = make_result(scenario, data, built, solution, timings)
+        verify(scenario, data, result.selected, result.money)
+    return result
+
+
+def failure_message(scenario: Scenario, solution: Solution) -> str:
+    """One paragraph that says what happened and what to try."""
+    limit = f"{scenario.solver.time_limit:g} s"
+    advice = {
+        SolveStatus.INFEASIBLE: "no allocation satisfies every hard rule at once. Loosen a hard target, a count, a share "
+                                "or a minimum spend, or add money; mark targets soft (hard = false) to see the shortfall instead.",
+        SolveStatus.UNBOUNDED: "the objective can grow without limit, which means a rule is missing (every project should "
+                               "be bounded by its selection); check benefit weights and penalties.",
+        SolveStatus.NO_SOLUTION: f"the solver reached its limit ({limit}) before finding any allocation. This does not prove "
+                                 "the scenario infeasible: raise solver.time_limit or relax solver.mip_rel_gap.",
+        SolveStatus.ERROR: "the solver stopped with an error.",
+    }[solution.status]
+    return (f"scenario '{scenario.name}' could not be solved ({solution.status.value}; {solution.solver_version} said "
+            f"'{solution.message}'): {advice} No allocation was written.")

@@ -1,0 +1,39 @@
+"""Small scenario folders for tests, written from Python literals."""
+
+from __future__ import annotations
+
+import csv
+import textwrap
+from pathlib import Path
+
+REGIONS = [
+    {"region_id": "R1", "name": "东城区", "province": "甲省", "zone": "east", "streets": 10, "centres": 4, "capacity": 1000},
+    {"region_id": "R2", "name": "西川县", "province": "乙省", "zone": "west", "streets": 10, "centres": 2, "capacity": 1000},
+]
+
+
+def write_table(path: Path, rows: list[dict[str, object]], encoding: str = "utf-8") -> Path:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_case(folder: Path, toml: str, projects: list[dict[str, object]], regions: list[dict[str, object]] | None = None,
+               name: str = "case.toml") -> Path:
+    """A scenario folder: regions.csv, projects.csv and the scenario file; returns the scenario's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_table(folder / "regions.csv", regions or REGIONS)
+    write_table(folder / "projects.csv", projects)
+    path = folder / name
+    path.write_text(textwrap.dedent(toml), encoding="utf-8")
+    return path
+
+
+DATA = """
+[data]
+regions = "regions.csv"
+projects = "projects.csv"
+money_unit = "万元"
+"""
