@@ -14,7 +14,7 @@ from allocator.model.classes import absolute_caps, eligibility
 from allocator.model.funding import matching_ratio
 from allocator.model.scopes import member_mask, project_groups, region_groups
 from allocator.model.targets import indicator_groups
-from allocator.scenario import ALL_SOURCES, Scenario
+from allocator.scenario import ALL_SOURCES, Scenario, ShareRule
 
 #: Money tolerance: one yuan plus a millionth of the amount compared.
 ABSOLUTE_TOLERANCE_WAN = 1e-4
@@ -104,13 +104,8 @@ def _target_violations(scenario: Scenario, data: Data, selected: np.ndarray, mon
         short = np.flatnonzero(funded < needed - 1e-6)
         if short.size:
             problems.append(f"region {data.regions['region_id'].iloc[short[0]]} funds {funded[short[0]]:g} projects, fewer than {needed[short[0]]}")
-    keys = list(scenario.sources)
     for rule in scenario.shares.values():
-        columns = list(range(len(keys))) if rule.source == ALL_SOURCES else [keys.index(rule.source)]
-        group, labels = project_groups(data, rule.level)
-        amount = money[:, columns].sum(axis=1)
-        total = amount.sum()
-        inside = amount[member_mask(labels, rule.members)[group]].sum()
+        inside, total = share_parts(rule, scenario, data, money)
         if rule.min is not None and inside < rule.min * total - _tol(total):
             problems.append(f"share '{rule.name}' is {inside / total:.6f}, below {rule.min}")
         if rule.max is not None and inside > rule.max * total + _tol(total):
@@ -123,6 +118,15 @@ def _target_violations(scenario: Scenario, data: Data, selected: np.ndarray, mon
         if bad.size:
             problems.append(f"hard target '{indicator.name}' missed ({achieved[bad[0]]:.6g} < {indicator.target:g})")
     return problems
+
+
+def share_parts(rule: ShareRule, scenario: Scenario, data: Data, money: np.ndarray) -> tuple[float, float]:
+    """(money to the rule's members, all money) of the rule's source(s), 万元."""
+    keys = list(scenario.sources)
+    columns = list(range(len(keys))) if rule.source == ALL_SOURCES else [keys.index(rule.source)]
+    group, labels = project_groups(data, rule.level)
+    amount = money[:, columns].sum(axis=1)
+    return float(amount[member_mask(labels, rule.members)[group]].sum()), float(amount.sum())
 
 
 def _declared(data: Data) -> np.ndarray:

@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from allocator.data import load_data
-from allocator.errors import AllocatorError, InputError
-from allocator.rundir import default_run_dir, write_run
+from allocator.errors import AllocatorError, SolveFailed
+from allocator.rundir import check_run_dir, default_run_dir, write_failure, write_run
 from allocator.scenario import Scenario, load_scenario
 from allocator.solve import solve
 from allocator.summary import summary
@@ -73,9 +73,13 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
     extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)
     out = out or default_run_dir(scenario.path)
-    if out.exists() and not force:
-        raise InputError(f"the run directory already exists: {out} (choose another --out or pass --force)")
-    result = solve(scenario, log=log)
+    check_run_dir(out, force)
+    try:
+        result = solve(scenario, log=log)
+    except SolveFailed as failure:
+        write_failure(scenario, failure, out, force=force)
+        click.echo(f"diagnosis written to {out / 'diagnosis.md'}", err=True)
+        raise
     written = write_run(result, out, force=force)
     click.echo(summary(result))
     click.echo(f"\nwritten to {written}")

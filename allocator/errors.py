@@ -22,9 +22,17 @@ class InputError(AllocatorError):
 
 
 class SolveFailed(AllocatorError):
-    """The solver found no usable allocation (infeasible, unbounded, no solution in time, error)."""
+    """The solver found no usable allocation (infeasible, unbounded, no solution in time, error).
+
+    ``report`` is the longer text (for an infeasible scenario, its diagnosis) written beside the manifest.
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, status: str, report: str = ""):
+        self.status = status
+        self.report = report or message
+        super().__init__(message)
 
 
 class VerificationError(AllocatorError):

@@ -8,6 +8,9 @@ import os
 import platform
 import shutil
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -15,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocator.errors import InputError
+from allocator.errors import InputError, SolveFailed
 from allocator.results import Result
+from allocator.scenario import Scenario
 
 CSV_ENCODING = "utf-8-sig"
 #: A cell starting with one of these could run as a formula in a spreadsheet.
@@ -89,28 +93,55 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def write_run(result: Result, out: Path, *, force: bool = False) -> Path:
-    """Write every output into `out` atomically; refuse to replace an existing directory unless `force`."""
-    out = Path(out)
+def check_run_dir(out: Path, force: bool) -> None:
     if out.exists() and not force:
         raise InputError(f"the run directory already exists: {out} (choose another --out or pass --force)")
+
+
+@contextmanager
+def _staged(out: Path, force: bool) -> Iterator[Path]:
+    """A staging directory beside `out`, renamed to `out` only if the block completes."""
+    check_run_dir(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        started = datetime.now()
-        for name, frame in tables(result).items():
-            write_csv(frame, staging / name)
-        result.timings["write"] = (datetime.now() - started).total_seconds()
-        (staging / "manifest.json").write_text(json.dumps(manifest(result), ensure_ascii=False, indent=2, default=_json_default),
-                                               encoding="utf-8")
+        yield staging
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
-    except BaseException:
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+
+def _write_json(path: Path, content: dict[str, object]) -> None:
+    path.write_text(json.dumps(content, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+
+
+def write_run(result: Result, out: Path, *, force: bool = False) -> Path:
+    """Write every output into `out` atomically; refuse to replace an existing directory unless `force`."""
+    out = Path(out)
+    with _staged(out, force) as staging:
+        started = time.perf_counter()
+        for name, frame in tables(result).items():
+            write_csv(frame, staging / name)
+        result.timings["write"] = time.perf_counter() - started
+        _write_json(staging / "manifest.json", manifest(result))
+    return out
+
+
+def write_failure(scenario: Scenario, failure: SolveFailed, out: Path, *, force: bool = False) -> Path:
+    """For a run with no allocation: ``diagnosis.md`` and a manifest saying why, and nothing else."""
+    out = Path(out)
+    with _staged(out, force) as staging:
+        (staging / "diagnosis.md").write_text(f"# {scenario.name}: {failure.status}\n\n```\n{failure.report}\n```\n", encoding="utf-8")
+        _write_json(staging / "manifest.json", {
+            "scenario": {"name": scenario.name, "file": str(scenario.path), "resolved": scenario.resolved(),
+                         "overrides": [{"key": k, "old": o, "new": n} for k, o, n in scenario.document.overrides]},
+            "status": failure.status, "message": str(failure), "versions": _versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
     return out
 
 

@@ -12,6 +12,7 @@ from allocator.backends.highs import solve_highs
 from allocator.backends.pulp import solve_pulp
 from allocator.checks import check_declared_plans, verify
 from allocator.data import Data, load_data
+from allocator.diagnose import Diagnosis, diagnose, impossible_alone
 from allocator.errors import SolveFailed
 from allocator.model import build
 from allocator.model.arrays import LinearModel
@@ -47,10 +48,19 @@ def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False) ->
         check_declared_plans(scenario, data)
     with _timed(timings, "build"):
         built = build(scenario, data)
+    impossible = impossible_alone(scenario, data, built)
+    if impossible:
+        diagnosis = Diagnosis(scenario.name, impossible=impossible)
+        raise SolveFailed(f"scenario '{scenario.name}' cannot be met, found before solving:\n{diagnosis.text()}\nNo allocation was written.",
+                          status=SolveStatus.INFEASIBLE.value, report=diagnosis.text())
     with _timed(timings, "solve"):
         solution = solve_model(built.linear, scenario.solver, log=log)
+    if solution.status is SolveStatus.INFEASIBLE:
+        diagnosis = diagnose(scenario, data, built, solve_model)
+        raise SolveFailed(f"{failure_message(scenario, solution)}\n{diagnosis.text()}\nNo allocation was written.",
+                          status=solution.status.value, report=diagnosis.text())
     if not solution.status.has_solution:
-        raise SolveFailed(failure_message(scenario, solution))
+        raise SolveFailed(failure_message(scenario, solution), status=solution.status.value)
     with _timed(timings, "recover_and_verify"):
         result = make_result(scenario, data, built, solution, timings)
         verify(scenario, data, result.selected, result.money)
@@ -61,13 +71,14 @@ def failure_message(scenario: Scenario, solution: Solution) -> str:
     """One paragraph that says what happened and what to try."""
     limit = f"{scenario.solver.time_limit:g} s"
     advice = {
-        SolveStatus.INFEASIBLE: "no allocation satisfies every hard rule at once. Loosen a hard target, a count, a share "
-                                "or a minimum spend, or add money; mark targets soft (hard = false) to see the shortfall instead.",
+        SolveStatus.INFEASIBLE: "no allocation satisfies every hard rule at once; the diagnosis below says which rules "
+                                "collide and what would be enough to resolve it.",
         SolveStatus.UNBOUNDED: "the objective can grow without limit, which means a rule is missing (every project should "
                                "be bounded by its selection); check benefit weights and penalties.",
         SolveStatus.NO_SOLUTION: f"the solver reached its limit ({limit}) before finding any allocation. This does not prove "
                                  "the scenario infeasible: raise solver.time_limit or relax solver.mip_rel_gap.",
         SolveStatus.ERROR: "the solver stopped with an error.",
     }[solution.status]
+    ending = "" if solution.status is SolveStatus.INFEASIBLE else " No allocation was written."
     return (f"scenario '{scenario.name}' could not be solved ({solution.status.value}; {solution.solver_version} said "
-            f"'{solution.message}'): {advice} No allocation was written.")
+            f"'{solution.message}'): {advice}{ending}")

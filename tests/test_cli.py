@@ -48,14 +48,15 @@ def test_override_is_logged_and_applied(tmp_path):
     assert "2 of 2 candidates" in result.output
 
 
-def test_infeasible_run_exits_3_and_writes_nothing(tmp_path):
+def test_infeasible_run_exits_3_and_writes_a_diagnosis_not_an_allocation(tmp_path):
     toml = SCENARIO + "\n[targets.counts.all]\ntype = \"centre\"\nmin = 2\n"
     scenario = write_case(tmp_path / "case", toml, PROJECTS)
     out = tmp_path / "run"
     result = invoke("run", scenario, "--out", out)
     assert result.exit_code == 3
     assert "infeasible" in result.output and "No allocation was written" in result.output
-    assert not out.exists()
+    assert "add 30.00万元 to 'central'" in result.output  # both projects cost 180万 against a budget of 150万
+    assert sorted(p.name for p in out.iterdir()) == ["diagnosis.md", "manifest.json"]
     assert not any(p.name.startswith(".run") for p in tmp_path.iterdir())
 
 

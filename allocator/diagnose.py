@@ -1,0 +1,300 @@
+"""Why a scenario cannot be met, in its own terms.
+
+First, rules that are impossible on their own are found without a solver (a minimum count above the
+number of candidates, a hard target out of reach even if every candidate were funded, ...). Then
+elastic programming: every budget, capacity, count, share, regional minimum and hard target may give,
+at a price relative to its size; the least total relative change names the rules that collide. Each
+of them is then tried alone, which gives the "either ... or ..." alternatives, each with the
+``--set`` override that applies it (rounded in the loosening direction, so it is enough).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.backends import Solution, SolveStatus
+from allocator.checks import share_parts
+from allocator.data import Data
+from allocator.model import BuiltModel
+from allocator.model.arrays import Block, LinearModel
+from allocator.model.targets import indicator_groups
+from allocator.results import make_result
+from allocator.scenario import Scenario
+from allocator.units import format_wan
+
+SLACK_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule that may give: some rows of the model, on one side, and how to say it."""
+
+    kind: str  # budget, min_spend, capacity, count_min, count_max, share_min, share_max, target, min_per_region
+    name: str  # the scenario's name for it (source, count, share, indicator)
+    rows: np.ndarray
+    side: str  # "lower" or "upper": the bound that gives
+    scale: float  # a typical size, so slack is priced as a relative change
+    labels: np.ndarray | None = None  # per row, the group (province, region, zone) where there are several
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    rule: Rule
+    sentence: str
+    override: str | None  # "key=value" for --set, where one key applies it
+
+
+@dataclass
+class Diagnosis:
+    scenario_name: str
+    impossible: list[str] = field(default_factory=list)
+    together: list[Relaxation] = field(default_factory=list)
+    alternatives: list[Relaxation] = field(default_factory=list)
+    note: str = ""
+
+    def text(self) -> str:
+        lines = [f"Why scenario '{self.scenario_name}' has no feasible allocation:"]
+        if self.impossible:
+            lines.append("Impossible on their own:")
+            lines += [f"  - {sentence}" for sentence in self.impossible]
+        if self.together:
+            names = ", ".join(describe(r.rule) for r in self.together)
+            lines.append(f"These rules cannot all hold together: {names}.")
+        if self.alternatives:
+            lines.append("Any one of these changes is enough:")
+            for relaxation in self.alternatives:
+                hint = f"   (--set {relaxation.override})" if relaxation.override else ""
+                lines.append(f"  - {relaxation.sentence}{hint}")
+        if len(self.together) > 1 or (self.together and not self.alternatives):
+            lines.append("Or change several at once (the smallest total relative change):")
+            for relaxation in self.together:
+                hint = f"   (--set {relaxation.override})" if relaxation.override else ""
+                lines.append(f"  - {relaxation.sentence}{hint}")
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+    @property
+    def overrides(self) -> list[str]:
+        return [r.override for r in self.alternatives if r.override]
+
+
+def describe(rule: Rule) -> str:
+    return {
+        "budget": f"the budget of '{rule.name}'", "min_spend": f"the minimum spend of '{rule.name}'",
+        "capacity": f"the capacity of '{rule.name}'", "count_min": f"the minimum of count '{rule.name}'",
+        "count_max": f"the maximum of count '{rule.name}'", "share_min": f"the floor of share '{rule.name}'",
+        "share_max": f"the ceiling of share '{rule.name}'", "target": f"the hard target '{rule.name}'",
+        "min_per_region": "the minimum number of projects per region",
+    }[rule.kind]
+
+
+def relaxable_rules(scenario: Scenario, model: LinearModel) -> list[Rule]:
+    """The rules of a built model that a planner could change, with their rows."""
+    rules = []
+    for block in model.row_blocks:
+        kind, _, name = block.name.partition(":")
+        rows = block.indices
+        if kind == "budget":
+            source = scenario.sources[name]
+            rules.append(Rule("budget", name, rows, "upper", max(source.budget, 1.0)))
+            if source.min_spend > 0:
+                rules.append(Rule("min_spend", name, rows, "lower", source.min_spend))
+        elif kind == "capacity":
+            scale = max(float(np.nanmax(model.row_upper[rows])) if len(rows) else 1.0, 1.0)
+            rules.append(Rule("capacity", name, rows, "upper", scale, block.labels))
+        elif kind == "count":
+            count = scenario.counts[name]
+            if count.min is not None:
+                rules.append(Rule("count_min", name, rows, "lower", max(count.min, 1)))
+            if count.max is not None:
+                rules.append(Rule("count_max", name, rows, "upper", max(count.max, 1)))
+        elif kind in ("share_min", "share_max"):
+            rule = scenario.shares[name]
+            money = sum(s.budget for s in scenario.sources.values()) if rule.source == "all" else scenario.sources[rule.source].budget
+            rules.append(Rule(kind, name, rows, "lower" if kind == "share_min" else "upper", max(money, 1.0)))
+        elif kind == "indicator" and scenario.indicators[name].hard:
+            rules.append(Rule("target", name, rows, "lower", max(abs(scenario.indicators[name].target), 1e-6), block.labels))
+        elif kind == "min_per_region":
+            rules.append(Rule("min_per_region", name, rows, "lower", max(scenario.min_projects_per_region, 1), block.labels))
+    return rules
+
+
+def elastic(model: LinearModel, rules: list[Rule]) -> tuple[LinearModel, list[np.ndarray]]:
+    """The model with a priced slack column on each row of `rules` and no other objective.
+
+    Returns the model and, per rule, the columns of its slacks.
+    """
+    rows = np.concatenate([r.rows for r in rules])
+    signs = np.concatenate([np.full(len(r.rows), 1.0 if r.side == "lower" else -1.0) for r in rules])
+    weights = np.concatenate([np.full(len(r.rows), 1.0 / r.scale) for r in rules])
+    count = len(rows)
+    slack = sp.csr_matrix((signs, (rows, np.arange(count))), shape=(model.num_rows, count))
+    starts = np.cumsum([0] + [len(r.rows) for r in rules])
+    columns = [model.num_cols + np.arange(starts[i], starts[i + 1]) for i in range(len(rules))]
+    relaxed = LinearModel(
+        c=np.concatenate([np.zeros(model.num_cols), weights]),
+        A=sp.hstack([model.A, slack], format="csr"),
+        row_lower=model.row_lower, row_upper=model.row_upper,
+        col_lower=np.concatenate([model.col_lower, np.zeros(count)]),
+        col_upper=np.concatenate([model.col_upper, np.full(count, np.inf)]),
+        integer=np.concatenate([model.integer, np.zeros(count, dtype=bool)]),
+        col_blocks=[*model.col_blocks, Block("slack", model.num_cols, model.num_cols + count)],
+        row_blocks=model.row_blocks,
+    )
+    return relaxed, columns
+
+
+def impossible_alone(scenario: Scenario, data: Data, built: BuiltModel) -> list[str]:
+    """Rules that no allocation could meet even with every other rule dropped."""
+    projects = data.projects
+    fundable = built.funding.fundable
+    found = []
+    for count in scenario.counts.values():
+        if count.min is None:
+            continue
+        mask = fundable.copy()
+        if count.type:
+            mask &= (projects["type"] == count.type).to_numpy()
+        if count.zone:
+            mask &= (projects["zone"] == count.zone).to_numpy()
+        if mask.sum() < count.min:
+            found.append(f"count '{count.name}' needs at least {count.min} projects but only {int(mask.sum())} "
+                         f"candidates{' of type ' + count.type if count.type else ''}{' in ' + count.zone if count.zone else ''} can be funded "
+                         f"(--set targets.counts.{count.name}.min={int(mask.sum())})")
+    for indicator in scenario.indicators.values():
+        if not indicator.hard:
+            continue
+        groups = indicator_groups(indicator, data)
+        best = groups.achieved(fundable.astype(float))
+        short = np.flatnonzero(best < indicator.target - 1e-9)
+        if short.size:
+            worst = short[np.argmin(best[short])]
+            found.append(f"hard target '{indicator.name}' ({indicator.target:g}) is out of reach in {short.size} group(s) even if every "
+                         f"candidate were funded; e.g. {groups.labels[worst]} reaches at most {best[worst]:.4g}")
+    for s, source in enumerate(scenario.sources.values()):
+        if source.min_spend <= 0:
+            continue
+        most = _most_a_source_can_spend(scenario, data, built, s)
+        if most < source.min_spend:
+            found.append(f"source '{source.key}' must spend {format_wan(source.min_spend)} but its eligible candidates can take at most {format_wan(most)}")
+    return found
+
+
+def _most_a_source_can_spend(scenario: Scenario, data: Data, built: BuiltModel, s: int) -> float:
+    source = list(scenario.sources.values())[s]
+    projects = data.projects
+    cost = projects["cost"].to_numpy()
+    share = projects["type"].astype(str).map(lambda t: source.max_share_of_cost.get(t, 1.0)).to_numpy(dtype=float)
+    funding = built.funding
+    per_project = np.minimum(cost * share, funding.caps[:, s])
+    eligible = np.zeros(len(cost), dtype=bool)
+    in_class = funding.classes.of_project >= 0
+    eligible[in_class] = funding.classes.eligible[funding.classes.of_project[in_class], s]
+    per_project = np.where(funding.declared, funding.requests[:, s], np.where(eligible, per_project, 0.0))
+    return float(per_project.sum())
+
+
+def diagnose(scenario: Scenario, data: Data, built: BuiltModel, solve_model: Callable[..., Solution]) -> Diagnosis:
+    """Explain an infeasible scenario; `solve_model(model, options)` is the backend to use."""
+    diagnosis = Diagnosis(scenario.name, impossible=impossible_alone(scenario, data, built))
+    rules = relaxable_rules(scenario, built.linear)
+    if not rules:
+        diagnosis.note = "No budget, count, share or hard target can give: the conflict is in the funding rules themselves " \
+                         "(eligibility, matching, caps or declared plans)."
+        return diagnosis
+    model, columns = elastic(built.linear, rules)
+    solution = solve_model(model, scenario.solver)
+    if not solution.status.has_solution:
+        diagnosis.note = (f"Even with every budget, count, share and target allowed to give, the solver found no allocation "
+                          f"({solution.status.value}): the funding rules themselves (eligibility, matching, caps, declared "
+                          "plans) or the solver's time limit are the obstacle.")
+        return diagnosis
+    slack = [solution.values[c] for c in columns]
+    given = [i for i, values in enumerate(slack) if values.max(initial=0.0) > SLACK_TOLERANCE * rules[i].scale]
+    diagnosis.together = [_relaxation(scenario, data, built, solution.values, rules[i], slack[i]) for i in given]
+    for i in given:
+        alone, alone_columns = elastic(built.linear, [rules[i]])
+        answer = solve_model(alone, scenario.solver)
+        if answer.status is SolveStatus.OPTIMAL or answer.status is SolveStatus.FEASIBLE:
+            diagnosis.alternatives.append(_relaxation(scenario, data, built, answer.values, rules[i], answer.values[alone_columns[0]]))
+    budgets = {r.rule.name for r in diagnosis.alternatives if r.rule.kind == "budget"}
+    for rule in rules:
+        if rule.kind == "budget" and rule.name not in budgets:
+            alone, alone_columns = elastic(built.linear, [rule])
+            answer = solve_model(alone, scenario.solver)
+            if answer.status.has_solution and answer.values[alone_columns[0]].max() > SLACK_TOLERANCE * rule.scale:
+                diagnosis.alternatives.append(_relaxation(scenario, data, built, answer.values, rule, answer.values[alone_columns[0]]))
+    return diagnosis
+
+
+def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.ndarray, rule: Rule, slack: np.ndarray) -> Relaxation:
+    """Say how far `rule` gives in the relaxed solution `values`, and the override that applies it."""
+    amount = float(slack.max(initial=0.0))
+    if rule.kind == "budget":
+        source = scenario.sources[rule.name]
+        new = _round_up(source.budget + amount, 2)
+        return Relaxation(rule, f"add {format_wan(new - source.budget)} to '{rule.name}' (budget {format_wan(source.budget)} -> {format_wan(new)})",
+                          f"sources.{rule.name}.budget={new:.2f}万")
+    if rule.kind == "min_spend":
+        source = scenario.sources[rule.name]
+        new = max(_round_down(source.min_spend - amount, 2), 0.0)
+        return Relaxation(rule, f"lower the minimum spend of '{rule.name}' from {format_wan(source.min_spend)} to {format_wan(new)}",
+                          f"sources.{rule.name}.min_spend={new:.2f}万")
+    if rule.kind in ("count_min", "count_max"):
+        count = scenario.counts[rule.name]
+        if rule.kind == "count_min":
+            new = max(math.floor(count.min - amount + 1e-6), 0)
+            return Relaxation(rule, f"lower the minimum of count '{rule.name}' from {count.min} to {new}", f"targets.counts.{rule.name}.min={new}")
+        new = math.ceil(count.max + amount - 1e-6)
+        return Relaxation(rule, f"raise the maximum of count '{rule.name}' from {count.max} to {new}", f"targets.counts.{rule.name}.max={new}")
+    if rule.kind in ("share_min", "share_max"):
+        share = scenario.shares[rule.name]
+        result = make_result(scenario, data, built, _solution_view(values), {})
+        inside, total = share_parts(share, scenario, data, result.money)
+        achieved = inside / total if total > 0 else 0.0
+        if rule.kind == "share_min":
+            new = _round_down(min(achieved, share.min), 4)
+            return Relaxation(rule, f"lower the floor of share '{rule.name}' from {share.min:.2%} to {new:.2%}", f"balance.shares.{rule.name}.min={new}")
+        new = _round_up(max(achieved, share.max), 4)
+        return Relaxation(rule, f"raise the ceiling of share '{rule.name}' from {share.max:.2%} to {new:.2%}", f"balance.shares.{rule.name}.max={new}")
+    if rule.kind == "target":
+        indicator = scenario.indicators[rule.name]
+        new = _round_down(indicator.target - amount, 6)
+        where = _worst_groups(rule, slack)
+        return Relaxation(rule, f"lower hard target '{rule.name}' from {indicator.target:g} to {new:g}{where}",
+                          f"targets.indicators.{rule.name}.target={new}")
+    if rule.kind == "min_per_region":
+        new = max(math.floor(scenario.min_projects_per_region - amount + 1e-6), 0)
+        return Relaxation(rule, f"lower the minimum number of projects per region from {scenario.min_projects_per_region} to {new}"
+                          f"{_worst_groups(rule, slack)}", f"balance.min_projects_per_region={new}")
+    short = _worst_groups(rule, slack, money=True)
+    return Relaxation(rule, f"raise the capacity of '{rule.name}' (a regions-table column, so change the data){short}", None)
+
+
+def _worst_groups(rule: Rule, slack: np.ndarray, money: bool = False) -> str:
+    if rule.labels is None or len(slack) <= 1:
+        return ""
+    order = [i for i in np.argsort(-slack) if slack[i] > SLACK_TOLERANCE * rule.scale][:5]
+    amounts = ", ".join(f"{rule.labels[i]} by {format_wan(slack[i]) if money else f'{slack[i]:.4g}'}" for i in order)
+    return f" (short in {amounts})" if amounts else ""
+
+
+def _solution_view(values: np.ndarray) -> Solution:
+    """Just enough of a Solution for :func:`make_result` to split money back to projects."""
+    return Solution(status=SolveStatus.FEASIBLE, solver="elastic", solver_version="", values=values, objective=0.0)
+
+
+def _round_up(value: float, digits: int) -> float:
+    factor = 10**digits
+    return math.ceil(value * factor - 1e-9) / factor
+
+
+def _round_down(value: float, digits: int) -> float:
+    factor = 10**digits
+    return math.floor(value * factor + 1e-9) / factor
