@@ -13,21 +13,23 @@ import click
 
 from allocator.data import load_data
 from allocator.errors import AllocatorError, SolveFailed
+from allocator.marginal import binding_rules_text
 from allocator.rundir import check_run_dir, default_run_dir, write_failure, write_run
 from allocator.scenario import Scenario, load_scenario
-from allocator.solve import solve
+from allocator.solve import FINITE_DIFFERENCE_LIMIT, MARGINAL_MODES, solve
 from allocator.summary import summary
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an :class:`AllocatorError` into ``error: <message>`` and its exit code."""
+    """Turn an :class:`AllocatorError` into ``error: <message>`` (one line unless it is a report) and its exit code."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except AllocatorError as exc:
-            click.echo(f"error: {exc}", err=True)
+            message = str(exc) if exc.multiline else " ".join(str(exc).split())
+            click.echo(f"error: {message}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper
@@ -66,16 +68,19 @@ def main() -> None:
 @click.option("--solver", help="Override solver.name: highs (default), cbc, glpk or another PuLP solver.")
 @click.option("--time-limit", type=float, help="Override solver.time_limit, in seconds.")
 @click.option("--log", is_flag=True, help="Show the solver's own log.")
+@click.option("--marginal", type=click.Choice(MARGINAL_MODES), default="auto", show_default=True,
+              help="Marginal values in marginal.csv: full (duals + finite differences), duals, none; "
+                   f"auto = full up to {FINITE_DIFFERENCE_LIMIT:,} candidates.")
 @reports_errors
 def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
-        solver: str | None, time_limit: float | None, log: bool) -> None:
+        solver: str | None, time_limit: float | None, log: bool, marginal: str) -> None:
     """Solve SCENARIO_FILE and write the allocation and its tables to a run directory."""
     extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)
     out = out or default_run_dir(scenario.path)
     check_run_dir(out, force)
     try:
-        result = solve(scenario, log=log)
+        result = solve(scenario, log=log, marginal=marginal)
     except SolveFailed as failure:
         write_failure(scenario, failure, out, force=force)
         click.echo(f"diagnosis written to {out / 'diagnosis.md'}", err=True)
@@ -95,3 +100,19 @@ def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_path
     click.echo(f"{scenario.name}: valid. {len(data.regions):,} regions, {len(data.projects):,} candidate projects, "
                f"{len(scenario.sources)} sources, {len(scenario.indicators)} indicators, {len(scenario.counts)} counts, "
                f"{len(scenario.shares)} share rules.")
+
+
+@main.command()
+@scenario_options
+@reports_errors
+def explain(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool) -> None:
+    """Say why SCENARIO_FILE cannot be met, or which rules bind its optimum and what each is worth.
+
+    For an infeasible scenario: the colliding rules and the changes that would be enough (exit 3).
+    For a feasible one: the binding budgets and rules with their marginal values (see marginal.csv).
+    """
+    scenario = _load(scenario_file, overrides, allow_outside_paths)
+    result = solve(scenario, marginal="full")
+    click.echo(summary(result))
+    click.echo("")
+    click.echo(binding_rules_text(result.marginal))

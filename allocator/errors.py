@@ -7,6 +7,8 @@ class AllocatorError(Exception):
     """Base of every error the tool reports as a message rather than a traceback."""
 
     exit_code = 1
+    #: A report (a diagnosis) keeps its lines; any other message is shown as one line.
+    multiline = False
 
 
 class InputError(AllocatorError):
@@ -28,6 +30,7 @@ class SolveFailed(AllocatorError):
     """
 
     exit_code = 3
+    multiline = True
 
     def __init__(self, message: str, *, status: str, report: str = ""):
         self.status = status

@@ -33,6 +33,8 @@ class Result:
     model_size: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
     model_sign: float = 1.0  # turns the minimised objective into the scenario's own sense
+    model: BuiltModel | None = field(default=None, repr=False)  # None for allocations not made by the optimizer
+    marginal: pd.DataFrame | None = None  # see allocator.marginal; None when not computed
 
     @property
     def status(self) -> SolveStatus:
@@ -166,4 +168,5 @@ def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Sol
     size = {"rows": linear.num_rows, "columns": linear.num_cols, "nonzeros": int(linear.A.nnz),
             "integer_columns": int(linear.integer.sum()), "rule_classes": funding.classes.count, "projects": len(cost)}
     return Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money,
-                  indicator_groups=built.indicators, model_size=size, timings=timings, model_sign=linear.objective_sign)
+                  indicator_groups=built.indicators, model_size=size, timings=timings, model_sign=linear.objective_sign,
+                  model=built)

@@ -49,7 +49,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def tables(result: Result) -> dict[str, pd.DataFrame]:
-    return {
+    written = {
         "allocation.csv": result.allocation,
         "by_source.csv": result.by_source,
         "by_zone.csv": result.by_zone,
@@ -58,6 +58,9 @@ def tables(result: Result) -> dict[str, pd.DataFrame]:
         "by_type.csv": result.by_type,
         "indicators.csv": result.indicators,
     }
+    if result.marginal is not None:
+        written["marginal.csv"] = result.marginal
+    return written
 
 
 def manifest(result: Result) -> dict[str, object]:

@@ -14,6 +14,7 @@ from allocator.checks import check_declared_plans, verify
 from allocator.data import Data, load_data
 from allocator.diagnose import Diagnosis, diagnose, impossible_alone
 from allocator.errors import SolveFailed
+from allocator.marginal import marginal_values
 from allocator.model import build
 from allocator.model.arrays import LinearModel
 from allocator.results import Result, make_result
@@ -38,8 +39,17 @@ def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
     timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - started
 
 
-def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False) -> Result:
-    """Solve a scenario; raise :class:`SolveFailed` when there is no allocation to report."""
+#: Above this many candidates, "auto" marginal values skip the MIP re-solves of the finite differences.
+FINITE_DIFFERENCE_LIMIT = 50_000
+MARGINAL_MODES = ("auto", "full", "duals", "none")
+
+
+def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False, marginal: str = "auto") -> Result:
+    """Solve a scenario; raise :class:`SolveFailed` when there is no allocation to report.
+
+    `marginal`: "full" (duals and, for a MIP, finite differences on budgets), "duals", "none", or
+    "auto" (full up to FINITE_DIFFERENCE_LIMIT candidates, duals above).
+    """
     timings: dict[str, float] = {}
     if data is None:
         with _timed(timings, "read_and_validate"):
@@ -64,6 +74,10 @@ def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False) ->
     with _timed(timings, "recover_and_verify"):
         result = make_result(scenario, data, built, solution, timings)
         verify(scenario, data, result.selected, result.money)
+    if marginal != "none":
+        with _timed(timings, "marginal"):
+            full = marginal == "full" or (marginal == "auto" and len(data.projects) <= FINITE_DIFFERENCE_LIMIT)
+            result.marginal = marginal_values(result, solve_model, finite_differences=full)
     return result
 
 

@@ -6,7 +6,7 @@ Blocks of variables and rows are added whole, from numpy arrays, never one Pytho
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,9 +75,7 @@ class LinearModel:
 
     def relaxed(self) -> LinearModel:
         """The same model with every integrality dropped."""
-        copy = LinearModel(**{k: getattr(self, k) for k in self.__dataclass_fields__})
-        copy.integer = np.zeros_like(self.integer)
-        return copy
+        return replace(self, integer=np.zeros_like(self.integer))
 
 
 def _find(blocks: list[Block], index: int) -> Block:

@@ -1,0 +1,142 @@
+"""What one more unit of each budget, target or rule is worth, in the objective's own terms.
+
+- An LP (``selection = "continuous"``): the solver's row duals.
+- A MIP: the duals of the LP left when every selection is fixed at its optimal value (they price money
+  and rules for *this* set of projects), and for budgets also a finite difference: re-solve the MIP
+  with the budget raised by a step (1亿 or 10% of the budget, whichever is smaller).
+
+Every value is d(objective)/d(limit) in the scenario's own sense: for ``max_benefit`` the benefit gained
+per unit the limit is loosened upward; for ``min_cost`` the change in money needed. Each row says which
+method produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from allocator.backends import Solution
+from allocator.model.arrays import LinearModel
+from allocator.results import Result
+from allocator.scenario import ALL_SOURCES
+
+BINDING_TOLERANCE = 1e-7
+#: The finite-difference step: 1亿 or 10% of the budget, whichever is smaller (万元).
+MAX_STEP_WAN = 10_000.0
+COLUMNS = ["rule", "key", "group", "unit", "limit", "marginal_value", "per", "method", "binding"]
+
+
+def fixed_selection(model: LinearModel, values: np.ndarray) -> LinearModel:
+    """The LP left when every integer variable is fixed at its (rounded) value."""
+    lower, upper = model.col_lower.copy(), model.col_upper.copy()
+    lower[model.integer] = upper[model.integer] = np.round(values[model.integer])
+    return replace(model.relaxed(), col_lower=lower, col_upper=upper)
+
+
+def marginal_values(result: Result, solve_model: Callable[..., Solution], *, finite_differences: bool = True) -> pd.DataFrame:
+    """The marginal-value table of a solved result (see the module docstring for methods and signs)."""
+    built = result.model
+    if built is None:
+        return pd.DataFrame(columns=COLUMNS)
+    model, scenario = built.linear, result.scenario
+    if model.is_mip:
+        lp = solve_model(fixed_selection(model, result.solution.values), scenario.solver)
+        duals, method = lp.row_duals, "fixed-selection LP dual"
+    else:
+        duals, method = result.solution.row_duals, "LP dual"
+    rows = _dual_rows(result, duals, method) if duals is not None else []
+    if model.is_mip and finite_differences:
+        rows += _finite_differences(result, solve_model)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _dual_rows(result: Result, duals: np.ndarray, method: str) -> list[dict[str, object]]:
+    """Read each rule's rows' duals as d(objective)/d(limit) in the scenario's sense."""
+    model = result.model.linear
+    activity = model.A @ result.solution.values
+    sign = model.objective_sign
+    rows = []
+    for block in model.row_blocks:
+        kind, _, name = block.name.partition(":")
+        for i in block.indices:
+            value = sign * duals[i]
+            at_bound = min(abs(activity[i] - model.row_lower[i]), abs(activity[i] - model.row_upper[i])) <= 1e-6 * max(1.0, abs(activity[i]))
+            binding = bool(abs(value) > BINDING_TOLERANCE and at_bound)
+            group = block.label(i).split("[", 1)[1].rstrip("]") if block.labels is not None else ""
+            entry = _describe_row(kind, name, group, value, binding, model.row_upper[i], activity[i], result)
+            if entry is not None and (kind == "budget" or binding):
+                entry["method"] = method
+                rows.append(entry)
+    return rows
+
+
+def _describe_row(kind: str, name: str, group: str, value: float, binding: bool, upper: float, activity: float,
+                  result: Result) -> dict[str, object] | None:
+    scenario = result.scenario
+    if kind == "budget":
+        source = scenario.sources[name]
+        return {"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": "", "unit": "万元",
+                "limit": source.budget, "marginal_value": value, "per": "万元", "binding": binding}
+    if kind == "capacity":
+        return {"rule": f"capacity of {name}", "key": scenario.sources[name].capacity.column, "group": group, "unit": "万元",
+                "limit": upper, "marginal_value": value, "per": "万元", "binding": binding}
+    if kind == "count":
+        count = scenario.counts[name]
+        limit = count.min if count.min is not None and abs(activity - count.min) < 1e-6 else count.max
+        return {"rule": f"count {name}", "key": f"targets.counts.{name}", "group": "", "unit": "projects",
+                "limit": limit, "marginal_value": value, "per": "project", "binding": binding}
+    if kind in ("share_min", "share_max"):
+        rule = scenario.shares[name]
+        keys = list(scenario.sources) if rule.source == ALL_SOURCES else [rule.source]
+        total = float(result.money[:, [list(scenario.sources).index(k) for k in keys]].sum())
+        # The row is sum (1[member] - bound) * money >= 0 (or <= 0): d(row)/d(bound) = -total money.
+        return {"rule": f"share {name}", "key": f"balance.shares.{name}.{kind.split('_')[1]}", "group": "", "unit": "share",
+                "limit": rule.min if kind == "share_min" else rule.max, "marginal_value": -value * total * 0.01,
+                "per": "percentage point", "binding": binding}
+    if kind == "indicator":
+        indicator = scenario.indicators[name]
+        return {"rule": f"target {name}", "key": f"targets.indicators.{name}.target", "group": group, "unit": "indicator",
+                "limit": indicator.target, "marginal_value": value, "per": "indicator unit", "binding": binding}
+    return None
+
+
+def _finite_differences(result: Result, solve_model: Callable[..., Solution]) -> list[dict[str, object]]:
+    """Re-solve the MIP with each budget raised by its step."""
+    built, scenario = result.model, result.scenario
+    model = built.linear
+    rows = []
+    for block in model.row_blocks:
+        kind, _, name = block.name.partition(":")
+        if kind != "budget":
+            continue
+        source = scenario.sources[name]
+        step = min(MAX_STEP_WAN, 0.1 * source.budget)
+        if step <= 0:
+            continue
+        upper = model.row_upper.copy()
+        upper[block.start] += step
+        answer = solve_model(replace(model, row_upper=upper), scenario.solver)
+        if not answer.status.has_solution:
+            continue
+        gain = model.objective_sign * (answer.objective - result.solution.objective)
+        rows.append({"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": "", "unit": "万元",
+                     "limit": source.budget, "marginal_value": gain / step, "per": "万元",
+                     "method": f"finite difference (+{step:,.2f}万元, MIP re-solved, gap {answer.mip_gap or 0:.1e})",
+                     "binding": bool(abs(gain) > BINDING_TOLERANCE)})
+    return rows
+
+
+def binding_rules_text(table: pd.DataFrame) -> str:
+    """The binding rules of a marginal-value table, one line each, most valuable first."""
+    binding = table[table["binding"]].copy()
+    if binding.empty:
+        return "No budget or rule binds: loosening any of them would not change the result."
+    binding["size"] = binding["marginal_value"].abs()
+    lines = ["Binding rules (loosening them would change the result), with d(objective)/d(limit):"]
+    for row in binding.sort_values(["size", "rule"], ascending=[False, True]).itertuples():
+        where = f" in {row.group}" if row.group else ""
+        lines.append(f"  - {row.rule}{where} (limit {row.limit:,.6g}): {row.marginal_value:+,.6g} per {row.per}   [{row.method}]")
+    return "\n".join(lines)
