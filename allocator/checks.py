@@ -13,7 +13,7 @@ from allocator.errors import InputError, VerificationError
 from allocator.model.classes import absolute_caps, eligibility
 from allocator.model.funding import matching_ratio
 from allocator.model.scopes import member_mask, project_groups, region_groups
-from allocator.model.targets import indicator_groups
+from allocator.model.targets import deadline_period, indicator_groups
 from allocator.scenario import ALL_SOURCES, Scenario, ShareRule
 
 #: Money tolerance: one yuan plus a millionth of the amount compared.
@@ -25,15 +25,22 @@ def _tol(amount: np.ndarray | float) -> np.ndarray | float:
     return ABSOLUTE_TOLERANCE_WAN + RELATIVE_TOLERANCE * np.abs(amount)
 
 
-def rule_violations(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> list[str]:
-    """Every broken rule, as a sentence naming the project, group or source; empty when all hold."""
+def rule_violations(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray, *,
+                    starts: np.ndarray | None = None, money_by_period: np.ndarray | None = None) -> list[str]:
+    """Every broken rule, as a sentence naming the project, group or source; empty when all hold.
+
+    `starts` (projects x start periods) and `money_by_period` (projects x sources x periods) add the
+    year-by-year budgets and the indicators' deadlines of a phased plan.
+    """
     ids = data.projects["project_id"].to_numpy(dtype=object)
     problems = []
     for what, mask in project_checks(scenario, data, selected, money):
         bad = np.flatnonzero(mask)
         if bad.size:
             problems.append(f"{what}: project {ids[bad[0]]}" + (f" and {bad.size - 1} more" if bad.size > 1 else ""))
-    return problems + _budget_violations(scenario, data, money) + _target_violations(scenario, data, selected, money)
+    starts = selected[:, None] if starts is None else starts
+    money_by_period = money[:, :, None] if money_by_period is None else money_by_period
+    return problems + _budget_violations(scenario, data, money_by_period) + _target_violations(scenario, data, starts, money)
 
 
 def project_checks(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -67,12 +74,20 @@ def project_checks(scenario: Scenario, data: Data, selected: np.ndarray, money: 
     return checks
 
 
-def _budget_violations(scenario: Scenario, data: Data, money: np.ndarray) -> list[str]:
+def _budget_violations(scenario: Scenario, data: Data, money_by_period: np.ndarray) -> list[str]:
     problems = []
+    phasing = scenario.phasing
+    money = money_by_period.sum(axis=2)
     for s, source in enumerate(scenario.sources.values()):
         used = money[:, s].sum()
         if used > source.budget + _tol(source.budget):
             problems.append(f"source '{source.key}' spends {used:,.4f}万元, above its budget {source.budget:,.4f}万元")
+        per_year = money_by_period[:, s, :].sum(axis=0)
+        spent, limit = (np.cumsum(per_year), np.cumsum(source.by_year)) if phasing.carry_over else (per_year, np.array(source.by_year))
+        over = np.flatnonzero(spent > limit + _tol(limit))
+        if over.size:
+            problems.append(f"source '{source.key}' spends {spent[over[0]]:,.4f}万元 by {phasing.label(over[0])}, above the "
+                            f"{limit[over[0]]:,.4f}万元 available by then")
         if used < source.min_spend - _tol(source.min_spend):
             problems.append(f"source '{source.key}' spends {used:,.4f}万元, below its minimum {source.min_spend:,.4f}万元")
         if source.capacity:
@@ -85,9 +100,12 @@ def _budget_violations(scenario: Scenario, data: Data, money: np.ndarray) -> lis
     return problems
 
 
-def _target_violations(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> list[str]:
+def _target_violations(scenario: Scenario, data: Data, starts: np.ndarray, money: np.ndarray) -> list[str]:
     projects = data.projects
     problems = []
+    selected = starts.sum(axis=1)
+    if (selected > 1 + 1e-9).any():
+        problems.append(f"project {projects['project_id'].iloc[int(np.argmax(selected))]} starts more than once")
     for count in scenario.counts.values():
         mask = np.ones(len(projects), dtype=bool)
         if count.type:
@@ -113,7 +131,8 @@ def _target_violations(scenario: Scenario, data: Data, selected: np.ndarray, mon
     for indicator in scenario.indicators.values():
         if not indicator.hard:
             continue
-        achieved = indicator_groups(indicator, data).achieved(selected)
+        last_start = deadline_period(indicator, scenario.phasing) - scenario.phasing.duration + 1
+        achieved = indicator_groups(indicator, data).achieved(starts[:, : last_start + 1].sum(axis=1))
         bad = np.flatnonzero(achieved < indicator.target - 1e-6 * max(1.0, abs(indicator.target)))
         if bad.size:
             problems.append(f"hard target '{indicator.name}' missed ({achieved[bad[0]]:.6g} < {indicator.target:g})")
@@ -139,9 +158,10 @@ def _capacity_limits(data: Data, column: str, by: str, count: int) -> np.ndarray
     return np.bincount(of_region, weights=data.regions[column].to_numpy(dtype=float), minlength=count)
 
 
-def verify(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> None:
+def verify(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray, *,
+           starts: np.ndarray | None = None, money_by_period: np.ndarray | None = None) -> None:
     """Raise :class:`VerificationError` listing what a solved allocation breaks."""
-    problems = rule_violations(scenario, data, selected, money)
+    problems = rule_violations(scenario, data, selected, money, starts=starts, money_by_period=money_by_period)
     if problems:
         raise VerificationError("the solved allocation breaks the scenario's rules (a bug; nothing was written): " + "; ".join(problems[:5]))
 

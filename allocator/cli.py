@@ -116,3 +116,117 @@ def explain(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths
     click.echo(summary(result))
     click.echo("")
     click.echo(binding_rules_text(result.marginal))
+
+
+@main.command("compare")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Directory for the comparison (default: runs/compare-<time>).")
+@click.option("--force", is_flag=True, help="Replace a comparison already in --out.")
+@click.option("--label", "labels", multiple=True, help="Name the runs, in order (default: their scenario names).")
+@reports_errors
+def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, labels: tuple[str, ...]) -> None:
+    """Put RUNS side by side: run directories or scenario files (solved now), the first as the baseline.
+
+    Writes comparison.csv/.md (headline figures and differences), by_zone.csv, by_province.csv and
+    projects.csv (projects funded in one run and not another), and prints the headline table.
+    """
+    from allocator.compare import compare, default_compare_dir
+    from allocator.errors import InputError
+
+    if len(runs) < 2:
+        raise InputError("compare needs at least two run directories or scenario files")
+    if labels and len(labels) != len(runs):
+        raise InputError(f"--label was given {len(labels)} times for {len(runs)} runs; name every run or none")
+    out = out or default_compare_dir()
+    if (out / "comparison.csv").exists() and not force:
+        raise InputError(f"a comparison already exists in {out} (choose another --out or pass --force)")
+    for item in runs:
+        if not item.is_dir():
+            click.echo(f"solving {item} ...", err=True)
+    comparison = compare(dict(zip(labels, runs)) if labels else list(runs), out=out, force=force)
+    click.echo(comparison.text())
+    click.echo(f"\nwritten to {out}")
+
+
+@main.command("sweep")
+@scenario_options
+@click.option("--vary", "varies", multiple=True, required=True, metavar="KEY=START:STOP:COUNT | KEY=A,B,C",
+              help="A key to vary: a linear range (money with units, e.g. sources.central.budget=4亿:10亿:7) or a list. "
+                   "Twice for a grid.")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes to run at once (default: one per CPU).")
+@click.option("--out", type=click.Path(path_type=Path), help="Sweep directory (default: runs/sweep-<scenario>-<time>).")
+@click.option("--force", is_flag=True, help="Replace the sweep directory if it exists.")
+@reports_errors
+def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, varies: tuple[str, ...],
+                  workers: int | None, out: Path | None, force: bool) -> None:
+    """Solve SCENARIO_FILE at every value of the --vary keys, one process per point.
+
+    Writes sweep.csv and sweep.md (one row per point: varied values, status, headline figures),
+    sweep.png (objective and indicators against the first key) and each point's run under runs/.
+    Points with no allocation are rows with their status; they do not stop the sweep.
+    """
+    import shutil
+
+    from allocator.rundir import check_run_dir
+    from allocator.sweep import default_sweep_dir, parse_vary, points, sweep
+
+    scenario = _load(scenario_file, overrides, allow_outside_paths)
+    axes = [parse_vary(text) for text in varies]
+    out = out or default_sweep_dir(scenario.path)
+    check_run_dir(out, force)
+    if out.exists():
+        shutil.rmtree(out)
+    count = len(points(axes))
+    with click.progressbar(length=count, label=f"solving {count} points", file=sys.stderr) as bar:
+        result = sweep(scenario, axes, out=out, workers=workers, on_done=lambda i, status: bar.update(1))
+    click.echo(result.markdown())
+    failed = int((~result.table["status"].isin(["optimal", "feasible"])).sum())
+    if failed:
+        click.echo(f"\n{failed} of {count} points found no allocation (see the status column and their runs' diagnosis.md)")
+    click.echo(f"\nwritten to {out} (sweep.csv, sweep.md, sweep.png, runs/)")
+
+
+@main.command("baseline")
+@scenario_options
+@click.option("--method", type=click.Choice(["factor"]), default="factor", show_default=True,
+              help="factor: the formula method (因素法) of the scenario's [baseline] table.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory to write (default: runs/<scenario>-factor-<time>).")
+@click.option("--force", is_flag=True, help="Replace the run directory if it exists.")
+@reports_errors
+def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, method: str,
+                     out: Path | None, force: bool) -> None:
+    """Allocate SCENARIO_FILE by the formula planners use today, not by optimising, and write a run directory.
+
+    Shares of each source per province (or zone/region) come from weighted factors of the regions
+    table; projects are then funded in priority order within each share. Compare it with the
+    optimizer: `allocate compare RUN_DIR SCENARIO_FILE`.
+    """
+    from allocator.baseline import allocate
+    from allocator.rundir import write_csv
+
+    scenario = _load(scenario_file, overrides, allow_outside_paths)
+    out = out or default_run_dir(Path(f"{scenario.path.stem}-{method}"))
+    check_run_dir(out, force)
+    result = allocate(scenario, method)
+    written = write_run(result, out, force=force)
+    write_csv(result.solution.details["shares"], written / "baseline_shares.csv")
+    click.echo(summary(result))
+    click.echo("")
+    click.echo(result.solution.message)
+    click.echo(f"\nwritten to {written} (with baseline_shares.csv)")
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "md", "html", "all"]), default="all", show_default=True,
+              help="xlsx: budget_proposal.xlsx; md/html: report.md/report.html; all: every one.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Headers and labels in Chinese or English (English files are named *_en.*).")
+@click.option("--out", type=click.Path(path_type=Path), help="Folder to write into (default: RUN_DIR itself).")
+@reports_errors
+def export_command(run_dir: Path, fmt: str, lang: str, out: Path | None) -> None:
+    """Make the budget-proposal workbook and the report of a finished run directory (docs/outputs.md)."""
+    from allocator.report import export
+
+    for path in export(run_dir, fmt, lang, out):
+        click.echo(f"written {path}")

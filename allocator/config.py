@@ -19,12 +19,13 @@ KeyPath = tuple[str, ...]
 
 @dataclass
 class Document:
-    """A merged scenario document and, for every key, the file that set it."""
+    """A merged scenario document and, for every key, the file that set it (or the option, for overrides)."""
 
     values: dict[str, Any]
     origins: dict[KeyPath, Path] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     overrides: list[tuple[str, Any, Any]] = field(default_factory=list)
+    set_by: dict[KeyPath, str] = field(default_factory=dict)
 
     def origin(self, path: KeyPath) -> Path:
         """The file that set `path` (or its nearest ancestor); the top file if none did."""
@@ -34,7 +35,12 @@ class Document:
         return self.files[-1]
 
     def locate(self, path: KeyPath) -> str:
-        """``file:line`` of the key at `path`, as precise as the text allows."""
+        """``file:line`` of the key at `path`, as precise as the text allows; the option (``--set``) for an override."""
+        for length in range(len(path), 0, -1):
+            if path[:length] in self.set_by:
+                return self.set_by[path[:length]]
+            if path[:length] in self.origins:
+                break
         file = self.origin(path)
         line = _find_key_line(file, path)
         return f"{file}:{line}" if line else str(file)
@@ -110,6 +116,8 @@ def apply_overrides(document: Document, assignments: list[tuple[KeyPath, Any]], 
     for path, value in assignments:
         node = result.values
         for depth, part in enumerate(path[:-1]):
+            if part not in node:
+                result.set_by[path[: depth + 1]] = label
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 where = ".".join(path[: depth + 1])
@@ -117,6 +125,7 @@ def apply_overrides(document: Document, assignments: list[tuple[KeyPath, Any]], 
             node = child
         old = node.get(path[-1])
         node[path[-1]] = value
+        result.set_by[path] = label
         result.overrides.append((".".join(path), old, value))
     return result
 

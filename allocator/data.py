@@ -5,16 +5,23 @@ Rows in messages are counted as a spreadsheet shows them: the header is row 1.
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import hashlib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import openpyxl
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from allocator.errors import InputError
 from allocator.scenario import Scenario
-from allocator.units import parse_money_column
+from allocator.units import describe_cell, parse_money_column
 
 REGION_COLUMNS = ("region_id", "name", "province", "zone")
 PROJECT_COLUMNS = ("project_id", "region_id", "type", "cost")
@@ -68,11 +75,13 @@ def load_data(scenario: Scenario) -> Data:
 
 def read_table(path: Path) -> tuple[pd.DataFrame, TableFile]:
     """Read one table with text id columns; refuse what cannot be read, naming the file."""
+    if path.is_dir():
+        raise InputError("this is a folder, not a data file", source=str(path))
     if not path.is_file():
         raise InputError("data file not found", source=str(path))
     size = path.stat().st_size
     if size > MAX_TABLE_BYTES:
-        raise InputError(f"file is {size / 2**20:,.0f} MiB, above the {MAX_TABLE_BYTES / 2**20:,.0f} MiB limit for a table", source=str(path))
+        raise InputError(f"file is {_size(size)}, above the {_size(MAX_TABLE_BYTES)} limit for a table", source=str(path))
     digest = _sha256(path)
     suffixes = "".join(path.suffixes[-2:]).lower()
     if suffixes.endswith(".xlsx"):
@@ -92,17 +101,45 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableFile]:
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    head = _head(path)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in head:
+        raise InputError("the file is UTF-16 (or another encoding with NUL bytes), not UTF-8 or GBK; save it as 'CSV UTF-8'", source=str(path))
     text_dtypes = dict.fromkeys(TEXT_COLUMNS, "string")
     for encoding in _ENCODINGS:
         try:
-            return pd.read_csv(path, dtype=text_dtypes, encoding=encoding, skipinitialspace=True), encoding
+            with warnings.catch_warnings():
+                # index_col=False: rows longer than the header warn (made an error) instead of shifting every column.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, dtype=text_dtypes, encoding=encoding, skipinitialspace=True, index_col=False)
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True)
+            return _with_header(frame, header.iloc[0].tolist()), encoding
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError:
             raise InputError("the file is empty (no header row)", source=str(path)) from None
+        except pd.errors.ParserWarning:
+            raise InputError("rows have more fields than the header (a stray separator?)", source=str(path), where="row 1") from None
         except pd.errors.ParserError as exc:
             raise InputError(f"not a well-formed CSV table: {exc}", source=str(path)) from None
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot read the file: {exc}", source=str(path)) from None
     raise InputError("cannot decode the file as UTF-8 or GBK/GB18030; save it as UTF-8", source=str(path))
+
+
+def _head(path: Path, size: int = 1 << 16) -> bytes:
+    """The first bytes of the file's content, uncompressed for ``.gz``."""
+    try:
+        with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as handle:
+            return handle.read(size)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read the file: {exc}", source=str(path)) from None
+
+
+def _with_header(frame: pd.DataFrame, header: list[object]) -> pd.DataFrame:
+    """`frame` with the names its file gives (pandas renames a repeated 'cost' to 'cost.1'); blank ones keep pandas's name."""
+    names = [header[i] if i < len(header) else None for i in range(len(frame.columns))]
+    frame.columns = [str(name) if isinstance(name, str) and name.strip() else str(column) for column, name in zip(frame.columns, names)]
+    return frame
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
@@ -112,7 +149,46 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
         raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
     if len(sheets) != 1:
         raise InputError(f"the workbook has {len(sheets)} sheets ({', '.join(sheets)}); keep the table alone on one sheet", source=str(path))
-    return next(iter(sheets.values()))
+    return _with_header(next(iter(sheets.values())), _xlsx_header(path))
+
+
+def _xlsx_header(path: Path) -> list[object]:
+    """The workbook's first row as written. Refuses a formula with no saved value (a workbook written by a
+    script, not saved by Excel), which pandas would read as an empty cell."""
+    header: list[object] = []
+    formulas: dict[tuple[int, int], str] = {}
+    for number, cells in enumerate(_xlsx_rows(path, data_only=False), start=1):
+        header = [cell.value for cell in cells] if number == 1 else header
+        formulas.update({(number, column): cell.value for column, cell in enumerate(cells, start=1) if cell.data_type == "f"})
+    if formulas:  # a second pass, over the saved values, only for a workbook with formulas
+        for number, cells in enumerate(_xlsx_rows(path, data_only=True), start=1):
+            column = next((c for c, cell in enumerate(cells, start=1) if (number, c) in formulas and cell.value is None), None)
+            if column is not None:
+                name = header[column - 1] if column <= len(header) else None
+                raise InputError(f"cell {get_column_letter(column)}{number} holds the formula '{formulas[number, column]}' with no saved "
+                                 "value; open and save the workbook in Excel, or paste the values", source=str(path),
+                                 where=f"row {number}, column {name}")
+    return header
+
+
+def _xlsx_rows(path: Path, *, data_only: bool) -> Iterator[tuple[Any, ...]]:
+    """The cells of the first sheet, row by row (formulas as written, or their saved values if `data_only`)."""
+    book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    try:
+        yield from book.worksheets[0].iter_rows()
+    finally:
+        book.close()
+
+
+def _size(size: float) -> str:
+    """A file size for a person: ``512 bytes``, ``3.5 KiB``, ``1.2 GiB``."""
+    if size < 1024:
+        return f"{size:,.0f} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
+        size /= 1024
+        if size < 1024 or unit == "GiB":
+            break
+    return f"{size:,.1f} {unit}"
 
 
 def _sha256(path: Path) -> str:
@@ -146,14 +222,14 @@ def _require_unique(frame: pd.DataFrame, column: str, source: Path) -> None:
 
 def numeric_column(frame: pd.DataFrame, column: str, source: Path, *, fill_empty: float | None = None) -> np.ndarray:
     """A column as floats; non-numbers are an error naming the first bad row; empties become `fill_empty`."""
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    values = np.array(pd.to_numeric(frame[column], errors="coerce"), dtype=float)
     empty = frame[column].isna().to_numpy()
     if fill_empty is not None:
         values[empty] = fill_empty
     bad = np.flatnonzero(~np.isfinite(values) & ~(empty & (fill_empty is not None)))
     if bad.size:
         row = int(bad[0])
-        raise InputError(f"expected a number, got {frame[column].iloc[row]!r}", source=str(source), where=f"row {row + 2}, column {column}")
+        raise InputError(f"expected a number, got {describe_cell(frame[column].iloc[row])}", source=str(source), where=f"row {row + 2}, column {column}")
     return values
 
 

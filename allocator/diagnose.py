@@ -101,10 +101,9 @@ def relaxable_rules(scenario: Scenario, model: LinearModel) -> list[Rule]:
         kind, _, name = block.name.partition(":")
         rows = block.indices
         if kind == "budget":
-            source = scenario.sources[name]
-            rules.append(Rule("budget", name, rows, "upper", max(source.budget, 1.0)))
-            if source.min_spend > 0:
-                rules.append(Rule("min_spend", name, rows, "lower", source.min_spend))
+            rules.append(Rule("budget", name, rows, "upper", max(scenario.sources[name].budget, 1.0), block.labels))
+        elif kind == "min_spend":
+            rules.append(Rule("min_spend", name, rows, "lower", scenario.sources[name].min_spend))
         elif kind == "capacity":
             scale = max(float(np.nanmax(model.row_upper[rows])) if len(rows) else 1.0, 1.0)
             rules.append(Rule("capacity", name, rows, "upper", scale, block.labels))
@@ -239,6 +238,8 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
     if rule.kind == "budget":
         source = scenario.sources[rule.name]
         new = _round_up(source.budget + amount, 2)
+        if len(rule.rows) > 1:  # a phased plan: the money is short by a given year
+            return Relaxation(rule, f"add {format_wan(_round_up(amount, 2))} to '{rule.name}'{_worst_groups(rule, slack, money=True)}", None)
         return Relaxation(rule, f"add {format_wan(new - source.budget)} to '{rule.name}' (budget {format_wan(source.budget)} -> {format_wan(new)})",
                           f"sources.{rule.name}.budget={new:.2f}万")
     if rule.kind == "min_spend":

@@ -48,7 +48,7 @@ def marginal_values(result: Result, solve_model: Callable[..., Solution], *, fin
     else:
         duals, method = result.solution.row_duals, "LP dual"
     rows = _dual_rows(result, duals, method) if duals is not None else []
-    if model.is_mip and finite_differences:
+    if model.is_mip and finite_differences and scenario.phasing.periods == 1:
         rows += _finite_differences(result, solve_model)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -77,9 +77,11 @@ def _describe_row(kind: str, name: str, group: str, value: float, binding: bool,
                   result: Result) -> dict[str, object] | None:
     scenario = result.scenario
     if kind == "budget":
-        source = scenario.sources[name]
-        return {"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": "", "unit": "万元",
-                "limit": source.budget, "marginal_value": value, "per": "万元", "binding": binding}
+        return {"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": group, "unit": "万元",
+                "limit": upper, "marginal_value": value, "per": "万元", "binding": binding}
+    if kind == "min_spend":
+        return {"rule": f"minimum spend of {name}", "key": f"sources.{name}.min_spend", "group": "", "unit": "万元",
+                "limit": scenario.sources[name].min_spend, "marginal_value": value, "per": "万元", "binding": binding}
     if kind == "capacity":
         return {"rule": f"capacity of {name}", "key": scenario.sources[name].capacity.column, "group": group, "unit": "万元",
                 "limit": upper, "marginal_value": value, "per": "万元", "binding": binding}

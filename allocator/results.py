@@ -11,8 +11,8 @@ import pandas as pd
 from allocator.backends import Solution, SolveStatus
 from allocator.data import Data
 from allocator.model import BuiltModel
-from allocator.model.targets import IndicatorGroups
-from allocator.scenario import Scenario
+from allocator.model.targets import IndicatorGroups, deadline_period
+from allocator.scenario import Phasing, Scenario
 
 #: Money in tables is rounded to 1e-4 万元 (one yuan); allocation.csv keeps 1e-6 万元.
 MONEY_DECIMALS = 4
@@ -35,6 +35,29 @@ class Result:
     model_sign: float = 1.0  # turns the minimised objective into the scenario's own sense
     model: BuiltModel | None = field(default=None, repr=False)  # None for allocations not made by the optimizer
     marginal: pd.DataFrame | None = None  # see allocator.marginal; None when not computed
+    starts: np.ndarray | None = None  # projects x start periods (default: one period, = selected)
+    money_by_period: np.ndarray | None = None  # projects x sources x periods (default: one period, = money)
+
+    def __post_init__(self) -> None:
+        if self.starts is None:
+            self.starts = self.selected[:, None]
+        if self.money_by_period is None:
+            self.money_by_period = self.money[:, :, None]
+
+    @property
+    def phasing(self) -> Phasing:
+        return self.scenario.phasing
+
+    def completed_by(self, period: int) -> np.ndarray:
+        """Per project, how much of it is completed by the end of `period` (0..1)."""
+        last_start = period - self.phasing.duration + 1
+        return self.starts[:, : max(last_start + 1, 0)].sum(axis=1)
+
+    @property
+    def start_year(self) -> np.ndarray:
+        """Per project, the year it starts (NaN when not funded)."""
+        years = np.array([self.phasing.label(y) for y in range(self.starts.shape[1])], dtype=object)
+        return np.where(self.selected > 0, years[self.starts.argmax(axis=1)], None)
 
     @property
     def status(self) -> SolveStatus:
@@ -61,6 +84,8 @@ class Result:
             "type": projects["type"].astype(str), "cost": projects["cost"].round(6),
             "selected": self.selected.astype(int) if self.scenario.selection == "binary" else np.round(self.selected, 6),
         })
+        if self.phasing.years:
+            columns["start_year"] = pd.array(self.start_year, dtype="Int64")
         frame = pd.DataFrame(columns)
         for s, key in enumerate(self.source_keys):
             frame[key] = np.round(self.money[:, s], 6)
@@ -116,7 +141,7 @@ class Result:
         frames = []
         for groups in self.indicator_groups:
             indicator = groups.indicator
-            achieved = groups.achieved(self.selected)
+            achieved = groups.achieved(self.completed_by(deadline_period(indicator, self.phasing)))
             with np.errstate(divide="ignore", invalid="ignore"):
                 baseline = np.where(groups.denominator > 0, groups.baseline / groups.denominator, np.nan)
             shortfall = np.maximum(indicator.target - achieved, 0.0)
@@ -125,9 +150,28 @@ class Result:
                 "baseline": baseline, "achieved": achieved, "target": indicator.target,
                 "met": np.where(np.isnan(achieved), pd.NA, shortfall <= 1e-6 * max(1.0, abs(indicator.target))),
                 "shortfall": np.where(np.isnan(achieved), np.nan, shortfall), "hard": indicator.hard,
+                **({"by_year": self.phasing.label(deadline_period(indicator, self.phasing))} if self.phasing.years else {}),
             }))
         columns = ["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+    @cached_property
+    def by_year(self) -> pd.DataFrame:
+        """Per year: money by source, projects started and completed, and each indicator's value (groups of its scope)."""
+        phasing = self.phasing
+        rows = []
+        for y in range(phasing.periods):
+            row: dict[str, object] = {"year": phasing.label(y)}
+            row.update({key: round(float(self.money_by_period[:, s, y].sum()), MONEY_DECIMALS) for s, key in enumerate(self.source_keys)})
+            row["total"] = round(float(self.money_by_period[:, :, y].sum()), MONEY_DECIMALS)
+            row["projects_started"] = float(self.starts[:, y].sum()) if y < self.starts.shape[1] else 0.0
+            row["projects_completed"] = float(self.completed_by(y).sum())
+            for groups in self.indicator_groups:
+                achieved = groups.achieved(self.completed_by(y))
+                for label, value in zip(groups.labels, achieved):
+                    row[groups.indicator.name if len(groups.labels) == 1 else f"{groups.indicator.name}[{label}]"] = value
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def headline(self) -> dict[str, object]:
         """The figures a comparison puts side by side."""
@@ -145,28 +189,32 @@ class Result:
 
 
 def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Solution, timings: dict[str, float]) -> Result:
-    """Read the selection and split each class's money back to its projects in proportion to cost."""
+    """Read the starts and split each class's money, year by year, back to its projects in proportion to what they spend."""
     assert solution.values is not None
-    funding = built.funding
+    funding, phasing = built.funding, scenario.phasing
     values = solution.values
-    selected = np.clip(values[funding.select], 0.0, 1.0)
-    selected[selected < SELECTION_TOLERANCE] = 0.0
-    selected[selected > 1 - SELECTION_TOLERANCE] = 1.0
+    starts = np.clip(values[funding.start], 0.0, 1.0)
+    starts[starts < SELECTION_TOLERANCE] = 0.0
+    starts[starts > 1 - SELECTION_TOLERANCE] = 1.0
     if scenario.selection == "binary":
-        selected = np.round(selected)
+        starts = np.round(starts)
+    selected = np.minimum(starts.sum(axis=1), 1.0)
 
+    spend = np.zeros((len(selected), phasing.periods))  # share of each project's cost spent in each period
+    for offset, share in enumerate(phasing.cost_profile):
+        spend[:, offset: offset + phasing.starts] += share * starts
     class_money = np.where(funding.money >= 0, np.clip(values[np.maximum(funding.money, 0)], 0.0, None), 0.0)
     class_total = class_money.sum(axis=1, keepdims=True)
     mix = np.divide(class_money, class_total, out=np.zeros_like(class_money), where=class_total > 0)
     cost = data.projects["cost"].to_numpy()
     in_class = funding.classes.of_project >= 0
-    money = np.zeros((len(cost), len(scenario.sources)))
-    money[in_class] = (cost[in_class] * selected[in_class])[:, None] * mix[funding.classes.of_project[in_class]]
-    money[funding.declared] = funding.requests[funding.declared] * selected[funding.declared, None]
+    money = np.zeros((len(cost), len(scenario.sources), phasing.periods))
+    money[in_class] = (cost[in_class, None] * spend[in_class])[:, None, :] * mix[funding.classes.of_project[in_class]]
+    money[funding.declared] = funding.requests[funding.declared][:, :, None] * spend[funding.declared][:, None, :]
 
     linear = built.linear
     size = {"rows": linear.num_rows, "columns": linear.num_cols, "nonzeros": int(linear.A.nnz),
             "integer_columns": int(linear.integer.sum()), "rule_classes": funding.classes.count, "projects": len(cost)}
-    return Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money,
+    return Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money.sum(axis=2),
                   indicator_groups=built.indicators, model_size=size, timings=timings, model_sign=linear.objective_sign,
-                  model=built)
+                  model=built, starts=starts, money_by_period=money)

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -60,6 +61,8 @@ def tables(result: Result) -> dict[str, pd.DataFrame]:
     }
     if result.marginal is not None:
         written["marginal.csv"] = result.marginal
+    if result.scenario.phasing.years:
+        written["by_year.csv"] = result.by_year
     return written
 
 
@@ -122,14 +125,22 @@ def _write_json(path: Path, content: dict[str, object]) -> None:
     path.write_text(json.dumps(content, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
 
 
-def write_run(result: Result, out: Path, *, force: bool = False) -> Path:
-    """Write every output into `out` atomically; refuse to replace an existing directory unless `force`."""
+def write_run(result: Result, out: Path, *, force: bool = False, reports: bool = True) -> Path:
+    """Write every output into `out` atomically; refuse to replace an existing directory unless `force`.
+
+    With `reports` (the default) also budget_proposal.xlsx, report.md and report.html (allocator.report)."""
     out = Path(out)
     with _staged(out, force) as staging:
         started = time.perf_counter()
         for name, frame in tables(result).items():
             write_csv(frame, staging / name)
         result.timings["write"] = time.perf_counter() - started
+        if reports:
+            from allocator.report import write_reports  # here: allocator.report reads this module's tables()
+
+            started = time.perf_counter()
+            write_reports(result, manifest(result), staging)
+            result.timings["reports"] = time.perf_counter() - started
         _write_json(staging / "manifest.json", manifest(result))
     return out
 
@@ -154,3 +165,76 @@ def _json_default(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
     return str(value)
+
+
+#: The tables of a run directory, by attribute name; read back as they were written.
+TABLE_NAMES = ("allocation", "by_source", "by_zone", "by_province", "by_region", "by_type", "indicators")
+_TEXT_COLUMNS = {"project_id": "string", "name": "string", "region_id": "string", "province": "string", "zone": "string",
+                 "type": "string", "source": "string", "label": "string", "indicator": "string", "scope": "string", "group": "string"}
+
+
+@dataclass
+class RunTables:
+    """A run read back from its directory: the tables of ``write_run`` and the manifest.
+
+    A run that found no allocation (``diagnosis.md``) has empty tables and its status in the manifest.
+    Comparisons and sweeps work on this type only, whether the run was solved now or long ago.
+    """
+
+    path: Path
+    manifest: dict[str, object]
+    allocation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_source: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_zone: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_province: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_region: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_type: pd.DataFrame = field(default_factory=pd.DataFrame)
+    indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("scenario", {}).get("name", self.path.name))
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown"))
+
+    @property
+    def solver(self) -> str:
+        return str(self.manifest.get("solver", {}).get("name", ""))
+
+    @property
+    def has_allocation(self) -> bool:
+        return "objective" in self.manifest
+
+    @property
+    def objective(self) -> float:
+        value = self.manifest.get("objective", {}).get("value")
+        return float("nan") if value is None else float(value)
+
+    @property
+    def source_keys(self) -> list[str]:
+        return self.by_source["source"].tolist() if "source" in self.by_source else []
+
+
+def read_run(path: str | Path) -> RunTables:
+    """Read a run directory written by :func:`write_run` (or :func:`write_failure`)."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise InputError("not a run directory (no manifest.json)", source=str(path))
+    try:
+        content = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read manifest.json: {exc}", source=str(path)) from None
+    run = RunTables(path=path, manifest=content)
+    if not (path / "allocation.csv").is_file():
+        return run
+    for name in TABLE_NAMES:
+        file = path / f"{name}.csv"
+        if not file.is_file():
+            raise InputError(f"the run directory lacks {file.name}", source=str(path))
+        header = pd.read_csv(file, nrows=0, encoding=CSV_ENCODING).columns
+        dtypes = {column: kind for column, kind in _TEXT_COLUMNS.items() if column in header}
+        setattr(run, name, pd.read_csv(file, encoding=CSV_ENCODING, dtype=dtypes))
+    return run

@@ -17,6 +17,9 @@ RESERVED_SOURCE_KEYS = (ALL_SOURCES, "project_id", "name", "region_id", "provinc
 SCOPES = ("national", "zone", "province", "region")
 SENSES = ("max_benefit", "min_cost")
 SELECTIONS = ("binary", "continuous")
+BASELINE_LEVELS = ("zone", "province", "region")
+#: A factor named ``inverse:<column>`` weighs the reciprocal of the column (less capacity, more money).
+INVERSE_PREFIX = "inverse:"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Source:
     key: str
     label: str
     budget: float  # 万元
+    by_year: tuple[float, ...]  # 万元 per period (one entry without phasing)
     min_spend: float  # 万元
     types: tuple[str, ...]
     zones: tuple[str, ...] | None  # None: every zone
@@ -89,6 +93,7 @@ class Indicator:
     hard: bool
     penalty: float
     types: tuple[str, ...] | None
+    deadline: int | None = None  # a year of the plan: count only projects completed by then
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,40 @@ class ShareRule:
     members: tuple[str, ...]
     min: float | None
     max: float | None
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """The formula method (因素法): shares of each source by weighted factors, then projects by priority."""
+
+    level: str  # "zone" | "province" | "region": the groups that receive a share
+    factors: dict[str, float]  # regions-table column (or "inverse:<column>") -> weight
+    floor: float  # no group's share below this (then renormalised)
+    cap: float  # no group's share above this (then renormalised)
+    priority: str  # projects column, highest funded first; ties by project_id
+
+
+@dataclass(frozen=True)
+class Phasing:
+    """Years of a multi-year plan; without ``[phasing]`` the plan is one period with no years."""
+
+    years: tuple[int, ...] = ()
+    duration: int = 1  # construction years of a project
+    cost_profile: tuple[float, ...] = (1.0,)  # share of its cost a project spends in each construction year
+    carry_over: bool = True  # unspent money of a year may be spent in later years
+    discount_rate: float = 0.0  # benefit of a project completed in year y counts 1/(1+r)^(y - first year)
+
+    @property
+    def periods(self) -> int:
+        return max(len(self.years), 1)
+
+    @property
+    def starts(self) -> int:
+        """How many periods a project can start in and still finish within the plan."""
+        return self.periods - self.duration + 1
+
+    def label(self, period: int) -> int | str:
+        return self.years[period] if self.years else "all"
 
 
 @dataclass(frozen=True)
@@ -135,6 +174,8 @@ class Scenario:
     selection: str
     solver: SolverOptions
     document: Document = field(repr=False, compare=False)
+    phasing: Phasing = Phasing()
+    baseline: BaselineSpec | None = None  # the optional [baseline] table, for `allocate baseline`
 
     @property
     def path(self) -> Path:
@@ -167,10 +208,11 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
     description = top.text("description", default="")
     data = _data_spec(top.subtable("data", required=True), allow_outside_paths)
     types = _types(top)
-    sources = _sources(top, types)
+    phasing = _phasing(top.subtable("phasing"))
+    sources = _sources(top, types, phasing)
     targets = top.subtable("targets")
     counts = _counts(targets, types) if targets else {}
-    indicators = _indicators(targets, types) if targets else {}
+    indicators = _indicators(targets, types, phasing) if targets else {}
     if targets:
         targets.close()
     balance = top.subtable("balance")
@@ -184,11 +226,12 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
     if model:
         model.close()
     solver = _solver(top.subtable("solver"))
+    baseline = _baseline(top.subtable("baseline"))
     top.close()
     return Scenario(
         name=name, description=description, data=data, types=types, sources=sources, counts=counts,
         indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
-        benefit=benefit, selection=selection, solver=solver, document=document,
+        benefit=benefit, selection=selection, solver=solver, document=document, phasing=phasing, baseline=baseline,
     )
 
 
@@ -221,7 +264,25 @@ def _types(top: Table) -> dict[str, ProjectType]:
     return types
 
 
-def _sources(top: Table, types: dict[str, ProjectType]) -> dict[str, Source]:
+def _phasing(table: Table | None) -> Phasing:
+    if table is None:
+        return Phasing()
+    first = int(table.number("first_year"))
+    last = int(table.number("last_year", low=first))
+    years = tuple(range(first, last + 1))
+    duration = int(table.number("duration", 1, low=1, high=len(years)))
+    profile = table.take("cost_profile", list, [1.0 / duration] * duration, what="a list of shares")
+    if len(profile) != duration or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in profile) \
+            or abs(sum(profile) - 1.0) > 1e-9:
+        table.fail(f"'cost_profile' must be {duration} non-negative shares adding up to 1 (one per construction year)",
+                   (*table.path, "cost_profile"))
+    phasing = Phasing(years=years, duration=duration, cost_profile=tuple(float(v) for v in profile),
+                      carry_over=table.take("carry_over", bool, True), discount_rate=table.number("discount_rate", 0.0, low=0.0))
+    table.close()
+    return phasing
+
+
+def _sources(top: Table, types: dict[str, ProjectType], phasing: Phasing) -> dict[str, Source]:
     tables = top.named_subtables("sources")
     if not tables:
         top.fail("a scenario needs at least one funding source under [sources.<key>]")
@@ -229,11 +290,11 @@ def _sources(top: Table, types: dict[str, ProjectType]) -> dict[str, Source]:
         if key in RESERVED_SOURCE_KEYS:
             top.fail(f"'{key}' cannot name a source: it is a column of the output tables (or, for 'all', every source); "
                      "rename the source", ("sources", key))
-    return {key: _source(key, table, types, list(tables)) for key, table in tables.items()}
+    return {key: _source(key, table, types, list(tables), phasing) for key, table in tables.items()}
 
 
-def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: list[str]) -> Source:
-    budget = _money(table, "budget")
+def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: list[str], phasing: Phasing) -> Source:
+    budget, by_year = _budgets(table, phasing)
     min_spend = _money(table, "min_spend", default=0.0)
     if min_spend > budget:
         table.fail(f"min_spend ({min_spend:,.2f}万元) is above the budget ({budget:,.2f}万元)", (*table.path, "min_spend"))
@@ -247,6 +308,7 @@ def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: 
         key=key,
         label=table.text("label", key),
         budget=budget,
+        by_year=by_year,
         min_spend=min_spend,
         types=eligible,
         zones=zones,
@@ -257,6 +319,30 @@ def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: 
     )
     table.close()
     return source
+
+
+def _budgets(table: Table, phasing: Phasing) -> tuple[float, tuple[float, ...]]:
+    """The total budget and its split over the plan's years: `budget_by_year`, or `budget` x `profile` (equal by default)."""
+    periods = phasing.periods
+    if table.has("budget_by_year"):
+        if not phasing.years:
+            table.fail("'budget_by_year' needs a [phasing] table with first_year and last_year", (*table.path, "budget_by_year"))
+        amounts = table.take("budget_by_year", list, what="a list of amounts, one per year")
+        if len(amounts) != periods:
+            table.fail(f"'budget_by_year' has {len(amounts)} amounts for {periods} years", (*table.path, "budget_by_year"))
+        where = table.document.locate((*table.path, "budget_by_year")) + f": {table.name}.budget_by_year"
+        by_year = tuple(parse_money(a, where=f"{where}[{i}]") for i, a in enumerate(amounts))
+        if table.has("budget") and abs(_money(table, "budget") - sum(by_year)) > 1e-6 * max(1.0, sum(by_year)):
+            table.fail("'budget' differs from the sum of 'budget_by_year'; give one of them", (*table.path, "budget"))
+        if table.has("profile"):
+            table.fail("give 'budget_by_year' or 'profile', not both", (*table.path, "profile"))
+        return sum(by_year), by_year
+    budget = _money(table, "budget")
+    profile = table.take("profile", list, [1.0 / periods] * periods, what="a list of shares, one per year")
+    if len(profile) != periods or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in profile) \
+            or abs(sum(profile) - 1.0) > 1e-9:
+        table.fail(f"'profile' must be {periods} non-negative shares adding up to 1", (*table.path, "profile"))
+    return budget, tuple(budget * float(share) for share in profile)
 
 
 def _money(table: Table, key: str, default: float | None = None) -> float:
@@ -357,7 +443,7 @@ def _counts(targets: Table, types: dict[str, ProjectType]) -> dict[str, CountTar
     return counts
 
 
-def _indicators(targets: Table, types: dict[str, ProjectType]) -> dict[str, Indicator]:
+def _indicators(targets: Table, types: dict[str, ProjectType], phasing: Phasing) -> dict[str, Indicator]:
     indicators = {}
     for name, table in targets.named_subtables("indicators").items():
         only = table.strings("types", None)
@@ -376,11 +462,22 @@ def _indicators(targets: Table, types: dict[str, ProjectType]) -> dict[str, Indi
             hard=hard,
             penalty=table.number("penalty", 0.0, low=0.0) if hard else table.number("penalty", low=0.0),
             types=only,
+            deadline=_deadline(table, phasing),
         )
         if indicators[name].scale == 0:
             table.fail("'scale' must be positive", (*table.path, "scale"))
         table.close()
     return indicators
+
+
+def _deadline(table: Table, phasing: Phasing) -> int | None:
+    deadline = table.number("deadline", None)
+    if deadline is None:
+        return None
+    if deadline not in phasing.years:
+        table.fail(f"'deadline' {deadline:g} is not a year of the plan ({phasing.years[0]}-{phasing.years[-1]})" if phasing.years
+                   else "'deadline' needs a [phasing] table with first_year and last_year", (*table.path, "deadline"))
+    return int(deadline)
 
 
 def _shares(balance: Table, sources: dict[str, Source]) -> dict[str, ShareRule]:
@@ -434,3 +531,25 @@ def _solver(table: Table | None) -> SolverOptions:
     )
     table.close()
     return options
+
+
+def _baseline(table: Table | None) -> BaselineSpec | None:
+    if table is None:
+        return None
+    level = table.text("level", "province", choices=list(BASELINE_LEVELS))
+    factors = table.subtable("factors", required=True)
+    factors.allowed.update(factors.values)
+    weights = {name: factors.number(name, low=0.0) for name in factors.values}
+    for name in weights:
+        if not name.removeprefix(INVERSE_PREFIX):
+            factors.fail(f"'{name}' names no column", (*factors.path, name))
+    if not any(weight > 0 for weight in weights.values()):
+        factors.fail("[baseline.factors] needs at least one column with a positive weight, e.g. { population = 1.0 }")
+    factors.close()
+    floor = table.number("floor", 0.0, low=0.0, high=1.0)
+    cap = table.number("cap", 1.0, low=0.0, high=1.0)
+    if floor > cap:
+        table.fail(f"floor ({floor:g}) is above cap ({cap:g})", (*table.path, "floor"))
+    spec = BaselineSpec(level=level, factors=weights, floor=floor, cap=cap, priority=table.text("priority", "priority"))
+    table.close()
+    return spec

@@ -73,7 +73,7 @@ def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False, ma
         raise SolveFailed(failure_message(scenario, solution), status=solution.status.value)
     with _timed(timings, "recover_and_verify"):
         result = make_result(scenario, data, built, solution, timings)
-        verify(scenario, data, result.selected, result.money)
+        verify(scenario, data, result.selected, result.money, starts=result.starts, money_by_period=result.money_by_period)
     if marginal != "none":
         with _timed(timings, "marginal"):
             full = marginal == "full" or (marginal == "auto" and len(data.projects) <= FINITE_DIFFERENCE_LIMIT)

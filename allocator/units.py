@@ -86,11 +86,18 @@ def parse_money_column(column: pd.Series, *, where: str, default_unit: str) -> p
     if bad.size:
         row = int(bad[0])
         raise InputError(
-            f"amount must be a finite, non-negative number, got {column.iloc[row]!r}"
+            f"amount must be a finite, non-negative number, got {describe_cell(column.iloc[row])}"
             + (f" ({bad.size} bad rows in all)" if bad.size > 1 else ""),
             where=f"{where}, row {row + 2}",
         )
     return pd.Series(values, index=column.index, name=column.name)
+
+
+def describe_cell(value: object) -> str:
+    """A table cell for a message: ``'abc'``, ``-80`` or ``an empty or NaN cell`` (pandas reads both as NaN)."""
+    if pd.isna(value):
+        return "an empty or NaN cell"
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def format_wan(amount_wan: float) -> str:

@@ -45,6 +45,7 @@ ZJ_BELOW_350_TOTAL = 1_128  # Zhejiang communities with rooms < 350 m2 (2006)
 ZJ_BELOW_350_SHARE = 0.405  # ... = 40.5% of all Zhejiang communities
 ZJ_STREETS_WITHOUT_CENTRE_TOTAL = 130  # Zhejiang streets without a centre
 ZJ_ROOM_TARGET_M2 = 350  # Zhejiang target floor area per community
+ZJ_SPECIAL_FUND_WAN = 2_615  # provincial special funds for rooms in less-developed areas, 万元
 RURAL_COVERAGE_2020 = 0.657  # rural comprehensive-facility coverage, end 2020
 
 # ---------------------------------------------------------------------------
@@ -380,6 +381,12 @@ def add_zhejiang_2006(r: pd.DataFrame,
     r["communities_below_350"] = below
     r["gap_below_350_m2"] = gap
     r["streets_without_centre"] = no_centre
+    # Assumed county quotas of the 2,615万 special fund: less-developed counties only, split
+    # in proportion to their m2 gap (whole 万元).
+    quota = np.zeros(len(r), dtype=np.int64)
+    weights = gap * r["less_developed"].to_numpy()
+    quota[zj] = apportion(ZJ_SPECIAL_FUND_WAN, weights[zj])
+    r["zj_special_fund_quota"] = quota
     return r, pd.DataFrame(rooms, columns=["region_id", "room_m2"])
 
 
@@ -393,6 +400,7 @@ REGION_COLUMNS = [
     "communities_2006", "communities_below_350", "gap_below_350_m2",
     "streets_without_centre", "less_developed",
     "villages_with_facility_2020", "local_capacity", "need_score",
+    "zj_special_fund_quota",
 ]
 
 

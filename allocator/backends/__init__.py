@@ -17,10 +17,11 @@ class SolveStatus(str, Enum):
     UNBOUNDED = "unbounded"
     NO_SOLUTION = "no_solution"  # a limit stopped the solver before any solution was found
     ERROR = "error"
+    FORMULA = "formula"  # a formula allocation (allocate baseline): meets the per-project rules, optimises nothing
 
     @property
     def has_solution(self) -> bool:
-        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.FORMULA)
 
 
 @dataclass

@@ -1,8 +1,12 @@
-"""What the funding rules add: selection, money per class and source, full funding, matching, caps,
-budgets and per-province (or per-region) capacities."""
+"""What the funding rules add: selection (a start year per project), money per class, source and year,
+full funding, matching, caps, budgets and per-province (or per-region) capacities.
+
+Without ``[phasing]`` there is one period and one start per project: the single-year model.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,68 +15,97 @@ from allocator.data import Data
 from allocator.model.arrays import ModelBuilder
 from allocator.model.classes import RuleClasses, absolute_caps, eligibility, rule_classes
 from allocator.model.scopes import project_groups, region_groups
-from allocator.scenario import Scenario
+from allocator.scenario import Phasing, Scenario
+
+Triplets = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
 class Funding:
-    """Handles into the model: where each project's selection and each class's money live."""
+    """Handles into the model: where each project's start and each class's money live."""
 
-    select: np.ndarray  # per project: column of x_p
-    money: np.ndarray  # classes x sources: column of F_{k,s}, -1 where s may not fund class k
+    start: np.ndarray  # projects x starts: column of x_{p,y} (project p starts in period y)
+    money: np.ndarray  # classes x sources x periods: column of F_{k,s,y}, -1 where s may not fund class k
     classes: RuleClasses
     requests: np.ndarray  # projects x sources, 万元; zero rows for projects without a declared plan
     declared: np.ndarray  # per project: funded by its declared plan
     fundable: np.ndarray  # per project: some source may fund it
     caps: np.ndarray  # projects x sources: absolute cap (万元, inf where none)
+    phasing: Phasing
 
-    def money_terms(self, group_of_project: np.ndarray, sources: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Triplets (group, column, coefficient) of the money of `sources` in each group of projects.
+    def selection_terms(self, mask: np.ndarray | None = None, completed_by: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(project, column) of every start of the projects in `mask`, or only of starts completed by period `completed_by`."""
+        projects = np.arange(len(self.start)) if mask is None else np.flatnonzero(mask)
+        last_start = self.phasing.starts - 1 if completed_by is None else completed_by - self.phasing.duration + 1
+        starts = np.arange(min(last_start, self.phasing.starts - 1) + 1)
+        return np.repeat(projects, len(starts)), self.start[np.ix_(projects, starts)].ravel()
+
+    def spend_terms(self, period: int, projects: np.ndarray) -> Triplets:
+        """(project, column, share of cost) of what `projects` spend in `period` under the cost profile."""
+        rows, cols, shares = [], [], []
+        for offset, share in enumerate(self.phasing.cost_profile):
+            started = period - offset
+            if 0 <= started < self.phasing.starts and share > 0:
+                rows.append(projects)
+                cols.append(self.start[projects, started])
+                shares.append(np.full(len(projects), share))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(shares)
+
+    def money_terms(self, group_of_project: np.ndarray, sources: list[int], periods: list[int] | None = None) -> Triplets:
+        """(group, column, coefficient) of the money of `sources` in each group of projects, summed over `periods` (default all).
 
         Valid for any grouping that rule classes do not straddle (zone, province; region when the
         classes are per region).
         """
+        periods = list(range(self.phasing.periods)) if periods is None else periods
         class_group = group_of_project[self.classes.first_member]
+        planned = np.flatnonzero(self.declared)
         groups, cols, coefs = [], [], []
         for s in sources:
-            has = self.money[:, s] >= 0
-            groups.append(class_group[has])
-            cols.append(self.money[has, s])
-            coefs.append(np.ones(int(has.sum())))
-            planned = self.declared & (self.requests[:, s] > 0)
-            groups.append(group_of_project[planned])
-            cols.append(self.select[planned])
-            coefs.append(self.requests[planned, s])
+            for y in periods:
+                has = self.money[:, s, y] >= 0
+                groups.append(class_group[has])
+                cols.append(self.money[has, s, y])
+                coefs.append(np.ones(int(has.sum())))
+                projects, columns, shares = self.spend_terms(y, planned)
+                groups.append(group_of_project[projects])
+                cols.append(columns)
+                coefs.append(self.requests[projects, s] * shares)
         return np.concatenate(groups), np.concatenate(cols), np.concatenate(coefs)
 
 
 def add_funding(builder: ModelBuilder, scenario: Scenario, data: Data) -> Funding:
     projects = data.projects
+    phasing = scenario.phasing
     source_keys = list(scenario.sources)
     eligible = eligibility(scenario, data)
     caps = absolute_caps(scenario, data)
     classes = rule_classes(scenario, data, eligible, caps)
-    requests = _requests(scenario, data)
     declared = projects["declared"].to_numpy() if "declared" in projects else np.zeros(len(projects), dtype=bool)
     fundable = declared | eligible.any(axis=1)
 
-    select = builder.add_variables(
-        "select", len(projects), upper=fundable.astype(float), integer=scenario.selection == "binary",
-        labels=projects["project_id"].to_numpy(dtype=object),
-    )
+    n, starts = len(projects), phasing.starts
+    ids = projects["project_id"].to_numpy(dtype=object)
+    start = builder.add_variables(
+        "select", n * starts, upper=np.repeat(fundable.astype(float), starts), integer=scenario.selection == "binary",
+        labels=ids if starts == 1 else np.array([f"{i}@{phasing.label(y)}" for i in ids for y in range(starts)], dtype=object),
+    ).reshape(n, starts)
     k_idx, s_idx = np.nonzero(classes.eligible)
-    money = np.full(classes.eligible.shape, -1, dtype=np.int64)
-    money[k_idx, s_idx] = builder.add_variables(
-        "money", len(k_idx), labels=np.array([f"class{k}:{source_keys[s]}" for k, s in zip(k_idx, s_idx)], dtype=object),
-    )
-    funding = Funding(select=select, money=money, classes=classes, requests=requests, declared=declared, fundable=fundable, caps=caps)
-    cost = projects["cost"].to_numpy()
-    class_cost_rows, class_cost_cols, class_cost = _class_cost_terms(funding, cost)
-
-    _full_funding(builder, funding, class_cost_rows, class_cost_cols, class_cost)
+    money = np.full((*classes.eligible.shape, phasing.periods), -1, dtype=np.int64)
+    for y in range(phasing.periods):
+        year = "" if phasing.periods == 1 else f":{phasing.label(y)}"
+        money[k_idx, s_idx, y] = builder.add_variables(
+            "money", len(k_idx), labels=np.array([f"class{k}:{source_keys[s]}{year}" for k, s in zip(k_idx, s_idx)], dtype=object),
+        )
+    funding = Funding(start=start, money=money, classes=classes, requests=_requests(scenario, data), declared=declared,
+                      fundable=fundable, caps=caps, phasing=phasing)
+    _one_start(builder, funding)
+    _full_funding(builder, funding, projects["cost"].to_numpy())
     _matching(builder, scenario, data, funding)
-    _share_caps(builder, scenario, data, funding, class_cost_rows, class_cost_cols, class_cost)
-    _absolute_caps(builder, funding, cost)
+    _share_caps(builder, scenario, data, funding)
+    _absolute_caps(builder, funding, projects["cost"].to_numpy())
     _budgets(builder, scenario, funding)
     _capacities(builder, scenario, data, funding)
     return funding
@@ -87,20 +120,42 @@ def _requests(scenario: Scenario, data: Data) -> np.ndarray:
     return requests
 
 
-def _class_cost_terms(funding: Funding, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Triplets of ``sum over class members of cost_p x_p``: (class, column of x_p, cost_p)."""
+def _one_start(builder: ModelBuilder, funding: Funding) -> None:
+    """sum_y x_{p,y} <= 1: a project starts at most once (only needed with several start years)."""
+    n, starts = funding.start.shape
+    if starts > 1:
+        builder.add_rows("one_start", n, np.repeat(np.arange(n), starts), funding.start.ravel(), np.ones(n * starts), upper=1.0)
+
+
+def _class_spend(funding: Funding, cost: np.ndarray, period: int, weight: np.ndarray | None = None) -> Triplets:
+    """(class, column, coefficient) of sum over class members of cost_p x spend share in `period` (x `weight` per class)."""
     members = np.flatnonzero(funding.classes.of_project >= 0)
-    return funding.classes.of_project[members], funding.select[members], cost[members]
+    projects, cols, shares = funding.spend_terms(period, members)
+    classes = funding.classes.of_project[projects]
+    coefs = cost[projects] * shares * (1.0 if weight is None else weight[classes])
+    return classes, cols, coefs
 
 
-def _full_funding(builder: ModelBuilder, funding: Funding, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray) -> None:
-    """sum_s F_{k,s} = sum_{p in k} cost_p x_p for every class k."""
-    k_idx, s_idx = np.nonzero(funding.money >= 0)
-    builder.add_rows(
-        "full_funding", funding.classes.count,
-        np.concatenate([k_idx, rows]), np.concatenate([funding.money[k_idx, s_idx], cols]),
-        np.concatenate([np.ones(len(k_idx)), -cost]), lower=0.0, upper=0.0,
-    )
+def _per_class_and_period(builder: ModelBuilder, name: str, funding: Funding, rows_of: Callable[[int], Triplets],
+                          **bounds: float) -> None:
+    """One row per class and period, rows numbered period-major; `rows_of(period)` gives that period's triplets."""
+    count = funding.classes.count
+    parts = [rows_of(y) for y in range(funding.phasing.periods)]
+    rows = np.concatenate([y * count + p[0] for y, p in enumerate(parts)])
+    builder.add_rows(name, count * funding.phasing.periods, rows, np.concatenate([p[1] for p in parts]),
+                     np.concatenate([p[2] for p in parts]), **bounds)
+
+
+def _full_funding(builder: ModelBuilder, funding: Funding, cost: np.ndarray) -> None:
+    """sum_s F_{k,s,y} = sum_{p in k} cost_p x (share of p's cost spent in y), for every class k and period y."""
+    k_idx, s_idx = np.nonzero(funding.classes.eligible)
+
+    def rows_of(y: int) -> Triplets:
+        classes, cols, coefs = _class_spend(funding, cost, y)
+        return (np.concatenate([k_idx, classes]), np.concatenate([funding.money[k_idx, s_idx, y], cols]),
+                np.concatenate([np.ones(len(k_idx)), -coefs]))
+
+    _per_class_and_period(builder, "full_funding", funding, rows_of, lower=0.0, upper=0.0)
 
 
 def matching_ratio(scenario: Scenario, data: Data, source_key: str, region_of: np.ndarray) -> np.ndarray:
@@ -116,66 +171,81 @@ def matching_ratio(scenario: Scenario, data: Data, source_key: str, region_of: n
 
 
 def _matching(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
-    """F_{k,m} >= ratio_k * sum_{s in of} F_{k,s}: the matching source keeps pace with the others."""
+    """F_{k,m,y} >= ratio_k * sum_{s in of} F_{k,s,y}: the matching source keeps pace with the others."""
     keys = list(scenario.sources)
     class_region = data.projects["region"].to_numpy()[funding.classes.first_member]
     for m, source in enumerate(scenario.sources.values()):
         if source.matching is None:
             continue
         ratio = matching_ratio(scenario, data, source.key, class_region)
-        of = [keys.index(other) for other in source.matching.of]
-        rows, cols, vals = [], [], []
-        for s, sign in [(m, 1.0)] + [(o, -1.0) for o in of]:
-            has = (funding.money[:, s] >= 0) & (ratio > 0)
-            rows.append(np.flatnonzero(has))
-            cols.append(funding.money[has, s])
-            vals.append(np.full(int(has.sum()), 1.0) if sign > 0 else -ratio[has])
-        builder.add_rows(f"matching:{source.key}", funding.classes.count, np.concatenate(rows), np.concatenate(cols),
-                         np.concatenate(vals), lower=0.0)
+        terms = [(m, np.ones_like(ratio))] + [(keys.index(other), -ratio) for other in source.matching.of]
+
+        def rows_of(y: int, terms: list[tuple[int, np.ndarray]] = terms, ratio: np.ndarray = ratio) -> Triplets:
+            rows, cols, coefs = [], [], []
+            for s, coef in terms:
+                has = (funding.money[:, s, y] >= 0) & (ratio > 0)
+                rows.append(np.flatnonzero(has))
+                cols.append(funding.money[has, s, y])
+                coefs.append(coef[has])
+            return np.concatenate(rows), np.concatenate(cols), np.concatenate(coefs)
+
+        _per_class_and_period(builder, f"matching:{source.key}", funding, rows_of, lower=0.0)
 
 
-def _share_caps(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding,
-                cost_rows: np.ndarray, cost_cols: np.ndarray, cost: np.ndarray) -> None:
-    """F_{k,s} <= alpha * sum_{p in k} cost_p x_p: a source pays at most a share of its projects' cost."""
+def _share_caps(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
+    """F_{k,s,y} <= alpha * (class spend in y): a source pays at most a share of its projects' cost."""
     class_type = data.projects["type"].astype(str).to_numpy()[funding.classes.first_member]
+    cost = data.projects["cost"].to_numpy()
     for s, source in enumerate(scenario.sources.values()):
-        alpha = np.array([source.max_share_of_cost.get(t, 1.0) for t in class_type]) if len(class_type) else np.zeros(0)
-        capped = (funding.money[:, s] >= 0) & (alpha < 1.0)
+        alpha = np.array([source.max_share_of_cost.get(t, 1.0) for t in class_type], dtype=float)
+        capped = (funding.money[:, s, 0] >= 0) & (alpha < 1.0)
         if not capped.any():
             continue
-        member = capped[cost_rows]
-        rows = np.concatenate([np.flatnonzero(capped), cost_rows[member]])
-        cols = np.concatenate([funding.money[capped, s], cost_cols[member]])
-        vals = np.concatenate([np.ones(int(capped.sum())), -alpha[cost_rows[member]] * cost[member]])
-        builder.add_rows(f"share_cap:{source.key}", funding.classes.count, rows, cols, vals, upper=0.0)
+
+        def rows_of(y: int, s: int = s, alpha: np.ndarray = alpha, capped: np.ndarray = capped) -> Triplets:
+            classes, cols, coefs = _class_spend(funding, cost, y, weight=alpha)
+            member = capped[classes]
+            return (np.concatenate([np.flatnonzero(capped), classes[member]]),
+                    np.concatenate([funding.money[capped, s, y], cols[member]]),
+                    np.concatenate([np.ones(int(capped.sum())), -coefs[member]]))
+
+        _per_class_and_period(builder, f"share_cap:{source.key}", funding, rows_of, upper=0.0)
 
 
 def _absolute_caps(builder: ModelBuilder, funding: Funding, cost: np.ndarray) -> None:
-    """F_{k,s} <= cap * x_p for the one-project classes whose cap is below their cost."""
+    """sum_y F_{k,s,y} <= cap * sum_y x_{p,y} for the one-project classes whose cap is below their cost."""
     first = funding.classes.first_member
-    binding = (funding.caps[first] < cost[first, None]) & (funding.money >= 0)
+    binding = (funding.caps[first] < cost[first, None]) & funding.classes.eligible
     k_idx, s_idx = np.nonzero(binding)
     if not len(k_idx):
         return
-    count = len(k_idx)
+    count, periods, starts = len(k_idx), funding.phasing.periods, funding.phasing.starts
     builder.add_rows(
-        "absolute_cap", count, np.concatenate([np.arange(count)] * 2),
-        np.concatenate([funding.money[k_idx, s_idx], funding.select[first[k_idx]]]),
-        np.concatenate([np.ones(count), -funding.caps[first[k_idx], s_idx]]), upper=0.0,
+        "absolute_cap", count,
+        np.concatenate([np.repeat(np.arange(count), periods), np.repeat(np.arange(count), starts)]),
+        np.concatenate([funding.money[k_idx, s_idx].ravel(), funding.start[first[k_idx]].ravel()]),
+        np.concatenate([np.ones(count * periods), -np.repeat(funding.caps[first[k_idx], s_idx], starts)]), upper=0.0,
     )
 
 
 def _budgets(builder: ModelBuilder, scenario: Scenario, funding: Funding) -> None:
-    """min_spend_s <= money of source s <= budget_s."""
-    everyone = np.zeros(len(funding.select), dtype=np.int64)
+    """Money of each source within its budget: per year, or cumulatively when unspent money carries over;
+    and at least its minimum spend over the whole plan."""
+    everyone = np.zeros(len(funding.start), dtype=np.int64)
+    phasing = funding.phasing
+    labels = np.array(phasing.years, dtype=object) if phasing.years else None
     for s, source in enumerate(scenario.sources.values()):
-        _, cols, coefs = funding.money_terms(everyone, [s])
-        builder.add_rows(f"budget:{source.key}", 1, np.zeros(len(cols)), cols, coefs,
-                         lower=source.min_spend if source.min_spend > 0 else -np.inf, upper=source.budget)
+        parts = [funding.money_terms(everyone, [s], list(range(y + 1)) if phasing.carry_over else [y]) for y in range(phasing.periods)]
+        limits = np.cumsum(source.by_year) if phasing.carry_over else np.array(source.by_year)
+        builder.add_rows(f"budget:{source.key}", phasing.periods, np.concatenate([np.full(len(p[1]), y) for y, p in enumerate(parts)]),
+                         np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), upper=limits, labels=labels)
+        if source.min_spend > 0:
+            _, cols, coefs = funding.money_terms(everyone, [s])
+            builder.add_rows(f"min_spend:{source.key}", 1, np.zeros(len(cols)), cols, coefs, lower=source.min_spend)
 
 
 def _capacities(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
-    """Money of a source in each province (or region) <= the capacity column summed over its regions."""
+    """Money of a source in each province (or region), over the whole plan, <= the capacity column summed over its regions."""
     for s, source in enumerate(scenario.sources.values()):
         if source.capacity is None:
             continue

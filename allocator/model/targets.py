@@ -10,7 +10,7 @@ from allocator.data import Data
 from allocator.model.arrays import ModelBuilder
 from allocator.model.funding import Funding
 from allocator.model.scopes import project_groups, region_groups
-from allocator.scenario import Indicator, Scenario
+from allocator.scenario import Indicator, Phasing, Scenario
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def add_counts(builder: ModelBuilder, scenario: Scenario, data: Data, funding: F
             mask &= (projects["type"] == count.type).to_numpy()
         if count.zone is not None:
             mask &= (projects["zone"] == count.zone).to_numpy()
-        cols = funding.select[mask]
+        _, cols = funding.selection_terms(mask)
         builder.add_rows(f"count:{count.name}", 1, np.zeros(len(cols)), cols, np.ones(len(cols)),
                          lower=-np.inf if count.min is None else count.min, upper=np.inf if count.max is None else count.max)
 
@@ -55,9 +55,15 @@ def add_min_per_region(builder: ModelBuilder, scenario: Scenario, data: Data, fu
     with_candidates = np.flatnonzero(candidates > 0)
     row_of_region = np.full(len(data.regions), -1)
     row_of_region[with_candidates] = np.arange(len(with_candidates))
-    builder.add_rows("min_per_region", len(with_candidates), row_of_region[region], funding.select,
-                     np.ones(len(region)), lower=np.minimum(n, candidates[with_candidates]),
+    projects, cols = funding.selection_terms()
+    builder.add_rows("min_per_region", len(with_candidates), row_of_region[region[projects]], cols,
+                     np.ones(len(cols)), lower=np.minimum(n, candidates[with_candidates]),
                      labels=data.regions["region_id"].to_numpy(dtype=object)[with_candidates])
+
+
+def deadline_period(indicator: Indicator, phasing: Phasing) -> int:
+    """The period by whose end the indicator is measured: its deadline, or the plan's last year."""
+    return phasing.years.index(indicator.deadline) if indicator.deadline is not None else phasing.periods - 1
 
 
 def add_indicators(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> list[IndicatorGroups]:
@@ -79,15 +85,17 @@ def indicator_groups(indicator: Indicator, data: Data) -> IndicatorGroups:
 
 
 def _add_indicator(builder: ModelBuilder, indicator: Indicator, data: Data, funding: Funding) -> IndicatorGroups:
-    """sum_p (c_p / D_g) x_p [+ u_g] >= target - B_g / D_g, one row per group with a positive denominator."""
+    """sum_p (c_p / D_g) x_p [+ u_g] >= target - B_g / D_g, one row per group with a positive denominator;
+    x_p counts the starts completed by the indicator's deadline."""
     groups = indicator_groups(indicator, data)
     active = np.flatnonzero(groups.denominator > 0)
     row_of_group = np.full(len(groups.labels), -1)
     row_of_group[active] = np.arange(len(active))
     member = (row_of_group[groups.group_of_project] >= 0) & (groups.contribution != 0)
-    rows = row_of_group[groups.group_of_project[member]]
-    cols = funding.select[member]
-    vals = groups.contribution[member] / groups.denominator[groups.group_of_project[member]]
+    projects, cols = funding.selection_terms(member, completed_by=deadline_period(indicator, funding.phasing))
+    group = groups.group_of_project[projects]
+    rows = row_of_group[group]
+    vals = groups.contribution[projects] / groups.denominator[group]
     shortfall = None
     if not indicator.hard:
         shortfall = np.full(len(groups.labels), -1, dtype=np.int64)

@@ -1,0 +1,310 @@
+"""Runs side by side: headline figures, money per zone and province, and projects funded in one run only.
+
+Every comparison works on :class:`~allocator.rundir.RunTables`, a run read back from its directory. A
+scenario file or an in-memory :class:`Result` is solved (or taken) and written to a run directory
+first, then read back, so a run compared today and a run directory from last month go through the
+same code. Tables are DataFrames with a scenario level named ``run``; the first run is the baseline
+and the others show their difference (``Δ``) from it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import InputError
+from allocator.results import Result
+from allocator.rundir import RunTables, read_run, write_csv, write_run
+from allocator.scenario import Scenario, load_scenario
+
+RUN = "run"
+DELTA = "Δ "
+#: Figures the headline table shows for a run with no allocation (the others are blank).
+_STATUS_FIGURES = ("status", "solver")
+#: Beyond this many groups an indicator shows its count of groups met, not every group.
+MAX_GROUPS_SHOWN = 8
+#: Rows of the changed-projects table shown in Markdown and on the terminal (the CSV has them all).
+PROJECT_ROWS_SHOWN = 20
+
+RunLike = RunTables | Result | Scenario | str | Path
+
+
+def headline(run: RunTables) -> pd.Series:
+    """One run's figures, named in keys (no CJK): status, objective, money by source, projects by type, indicators."""
+    figures: dict[str, object] = {"status": run.status, "solver": run.solver}
+    if not run.has_allocation:
+        return pd.Series(figures, dtype=object, name=run.name).rename_axis("figure")
+    objective = run.manifest.get("objective", {})
+    figures["objective"] = run.objective
+    figures["mip_gap"] = np.nan if objective.get("mip_gap") is None else float(objective["mip_gap"])
+    allocation = run.allocation
+    figures["projects_funded"] = float(allocation["selected"].sum())
+    figures["money_total"] = float(run.by_source["used"].sum())
+    for row in run.by_source.itertuples():
+        figures[f"used:{row.source}"] = float(row.used)
+    for row in run.by_type.itertuples():
+        figures[f"funded:{row.type}"] = float(row.funded)
+    for row in run.by_type.itertuples():
+        figures[f"money:{row.type}"] = float(row.total)
+    indicators = run.indicators
+    met = indicators["met"].map(_truth) if len(indicators) else pd.Series(dtype=object)
+    figures["targets_met"] = int(met.fillna(True).astype(bool).sum())
+    figures["targets_missed"] = int((~met.fillna(True).astype(bool)).sum())
+    for name, rows in indicators.groupby("indicator", sort=False):
+        figures[f"target:{name}"] = float(rows["target"].iloc[0])
+        if len(rows) <= MAX_GROUPS_SHOWN:
+            for row in rows.itertuples():
+                suffix = "" if row.scope == "national" else f"@{row.group}"
+                figures[f"achieved:{name}{suffix}"] = float(row.achieved)
+        else:
+            figures[f"groups_met:{name}"] = int(met[rows.index].fillna(True).astype(bool).sum())
+            figures[f"achieved_mean:{name}"] = float(rows["achieved"].mean())
+    return pd.Series(figures, dtype=object, name=run.name).rename_axis("figure")
+
+
+@dataclass
+class Comparison:
+    """Several runs on one index. ``figures`` has one column per run (the column level is named ``run``)."""
+
+    runs: dict[str, RunTables]
+    figures: pd.DataFrame  # figure x run
+    by_zone: pd.DataFrame  # zone x (figure, run), values then differences
+    by_province: pd.DataFrame  # province x (figure, run)
+    projects: pd.DataFrame  # projects whose selection differs from the baseline run's
+
+    @property
+    def baseline(self) -> str:
+        return next(iter(self.runs))
+
+    @property
+    def differences(self) -> pd.DataFrame:
+        """Numeric figures of every other run minus the baseline run's (columns level ``run``)."""
+        numeric = self.figures.drop(index=[f for f in _STATUS_FIGURES if f in self.figures.index]).apply(pd.to_numeric, errors="coerce")
+        return numeric.drop(columns=self.baseline).sub(numeric[self.baseline], axis=0)
+
+    def table(self) -> pd.DataFrame:
+        """The headline table: each run's figures, then each other run's difference from the baseline."""
+        deltas = self.differences.rename(columns=lambda run: f"{DELTA}{run}")
+        return pd.concat([self.figures, deltas], axis=1).rename_axis(columns=RUN)
+
+    def objective_gain(self, run: str) -> float:
+        """How much `run`'s objective exceeds the baseline's (for min_cost, a negative gain saves money)."""
+        return float(self.differences.loc["objective", run])
+
+    def markdown(self) -> str:
+        names = list(self.runs)
+        lines = [f"# Comparison: {', '.join(names)}", "", f"Baseline: **{self.baseline}**; `{DELTA}<run>` = run minus baseline. "
+                 "Money in 万元.", "", "## Headline figures", "", markdown_table(self.table().reset_index())]
+        for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
+            shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
+            lines += ["", f"## {title} (funded projects and money)", "", markdown_table(flatten(shown).reset_index())]
+        lines += ["", f"## Projects funded in one run and not the other ({len(self.projects):,})", ""]
+        if len(self.projects):
+            lines.append(markdown_table(self.projects.head(PROJECT_ROWS_SHOWN).reset_index()))
+            if len(self.projects) > PROJECT_ROWS_SHOWN:
+                lines += ["", f"... {len(self.projects) - PROJECT_ROWS_SHOWN:,} more in projects.csv"]
+        else:
+            lines.append("None: every run funds the same projects.")
+        return "\n".join(lines) + "\n"
+
+    def text(self) -> str:
+        """What the terminal shows: the headline table, the zones and how many projects changed."""
+        shown = self.by_zone.loc[:, self.by_zone.columns.get_level_values(0).isin(["funded", "total"])]
+        lines = [markdown_table(self.table().reset_index()), "", "by zone:", markdown_table(flatten(shown).reset_index()), "",
+                 f"projects funded in one run and not the other: {len(self.projects):,}"]
+        if len(self.projects):
+            lines.append(markdown_table(self.projects.head(10).reset_index()))
+        return "\n".join(lines)
+
+    def write(self, out: str | Path, *, force: bool = False) -> Path:
+        """comparison.csv, by_zone.csv, by_province.csv, projects.csv and comparison.md in `out`."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / "comparison.csv").exists() and not force:
+            raise InputError(f"a comparison already exists in {out} (choose another --out or pass --force)")
+        write_csv(self.table().reset_index(), out / "comparison.csv")
+        write_csv(flatten(self.by_zone).reset_index(), out / "by_zone.csv")
+        write_csv(flatten(self.by_province).reset_index(), out / "by_province.csv")
+        write_csv(self.projects.reset_index(), out / "projects.csv")
+        (out / "comparison.md").write_text(self.markdown(), encoding="utf-8")
+        return out
+
+
+def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path | None = None, force: bool = False) -> Comparison:
+    """Compare runs: run directories, scenario files or Scenarios (solved now), Results or RunTables.
+
+    A mapping names the runs; otherwise each is named by its scenario (or, if two share a name, by
+    its directory). Runs solved here are written under ``out/runs/`` (a temporary folder when `out`
+    is None). The first run is the baseline.
+    """
+    items = list(runs.items()) if isinstance(runs, Mapping) else [(None, item) for item in runs]
+    if len(items) < 2:
+        raise InputError("a comparison needs at least two runs")
+    with tempfile.TemporaryDirectory(prefix="allocator-compare-") as scratch:
+        root = Path(out) / "runs" if out is not None else Path(scratch)
+        tables = [as_run(item, root / f"{i + 1:02d}-{_slug(label or _label_hint(item))}", force=force) for i, (label, item) in enumerate(items)]
+    labels = _labels([label for label, _ in items], tables)
+    comparison = compare_runs(dict(zip(labels, tables)))
+    if out is not None:
+        comparison.write(out, force=True)
+    return comparison
+
+
+def compare_runs(runs: Mapping[str, RunTables]) -> Comparison:
+    """The comparison tables of runs already read back; the first is the baseline."""
+    runs = dict(runs)
+    figures = pd.concat([headline(run) for run in runs.values()], axis=1, keys=list(runs), names=[RUN], sort=False)
+    figures = figures.reindex(_figure_order(figures.index))
+    return Comparison(
+        runs=runs, figures=figures,
+        by_zone=side_by_side({k: r.by_zone for k, r in runs.items()}, "zone"),
+        by_province=side_by_side({k: r.by_province for k, r in runs.items()}, "province"),
+        projects=changed_projects(runs),
+    )
+
+
+def as_run(item: RunLike, directory: Path, *, force: bool = False) -> RunTables:
+    """`item` as a run read back from a directory; scenario files and Scenarios are solved, Results written first."""
+    if isinstance(item, RunTables):
+        return item
+    if isinstance(item, (str, Path)) and Path(item).is_dir():
+        return read_run(item)
+    if isinstance(item, (str, Path)):
+        item = load_scenario(item)
+    if isinstance(item, Scenario):
+        from allocator.solve import solve  # late: the solver is only needed for scenarios not yet solved
+        item = solve(item)
+    return read_run(write_run(item, directory, force=force))
+
+
+def side_by_side(frames: Mapping[str, pd.DataFrame], key: str) -> pd.DataFrame:
+    """Tables keyed by `key`, one per run, as `key` x (figure, run); then each figure's difference from the first run."""
+    present = {run: frame.set_index(key) for run, frame in frames.items() if len(frame)}
+    if not present:
+        return pd.DataFrame(index=pd.Index([], name=key))
+    long = pd.concat(present, names=[RUN, key], sort=False)
+    numeric = long.select_dtypes(include="number")
+    wide = numeric.rename_axis(columns="figure").unstack(RUN)  # columns: (figure, run)
+    first = next(iter(present))
+    parts = [wide]
+    for run in list(present)[1:]:
+        delta = wide.xs(run, axis=1, level=RUN) - wide.xs(first, axis=1, level=RUN)
+        delta.columns = pd.MultiIndex.from_product([delta.columns, [f"{DELTA}{run}"]], names=wide.columns.names)
+        parts.append(delta)
+    table = pd.concat(parts, axis=1)
+    figures = list(dict.fromkeys(wide.columns.get_level_values(0)))
+    return table.reindex(columns=figures, level=0)
+
+
+def changed_projects(runs: Mapping[str, RunTables]) -> pd.DataFrame:
+    """Projects whose selection differs between the baseline and any other run, with each run's selection and money."""
+    present = {run: r.allocation.set_index("project_id") for run, r in runs.items() if len(r.allocation)}
+    if len(present) < 2:
+        return pd.DataFrame(index=pd.Index([], name="project_id"))
+    selected = pd.concat({run: frame["selected"] for run, frame in present.items()}, axis=1, names=[RUN]).fillna(0)
+    money = pd.concat({run: frame[runs[run].source_keys].sum(axis=1) for run, frame in present.items()}, axis=1, names=[RUN]).fillna(0)
+    first = next(iter(present))
+    changed = selected.ne(selected[first], axis=0).any(axis=1)
+    info_columns = [c for c in ("name", "province", "zone", "type", "cost") if c in present[first]]
+    info = pd.concat([frame[info_columns] for frame in present.values()]).groupby(level=0).first()
+    table = info.loc[changed[changed].index].copy()
+    for run in present:
+        table[f"selected[{run}]"] = selected.loc[changed, run]
+    for run in present:
+        table[f"money[{run}]"] = money.loc[changed, run].round(4)
+    funded_in = selected.loc[changed].gt(0)
+    table["funded_in"] = [", ".join(funded_in.columns[row]) or "none" for row in funded_in.to_numpy(dtype=bool)]
+    return table.sort_values(["funded_in", "cost"], ascending=[True, False], kind="stable").rename_axis("project_id")
+
+
+def flatten(frame: pd.DataFrame) -> pd.DataFrame:
+    """(figure, run) columns as ``figure[run]`` (and ``figure[Δ run]``), for CSV and Markdown."""
+    if not isinstance(frame.columns, pd.MultiIndex):
+        return frame
+    result = frame.copy()
+    result.columns = [f"{figure}[{run}]" for figure, run in frame.columns]
+    return result
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub Markdown table: header, separator, one row per row of `frame`."""
+    header = [str(c) for c in frame.columns]
+    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) or all(_is_number(v) for v in frame[c]) for c in frame.columns]
+    lines = ["| " + " | ".join(_escape(h) for h in header) + " |",
+             "|" + "|".join(" ---: " if n else " --- " for n in numeric) + "|"]
+    lines += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def default_compare_dir(root: Path = Path("runs")) -> Path:
+    return root / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if value == int(value) and abs(value) < 1e15:
+            return f"{int(value):,}"
+        if abs(value) >= 1000:
+            return f"{value:,.2f}"
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _truth(value: object) -> object:
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower(), pd.NA)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return pd.NA
+    return bool(value)
+
+
+def _figure_order(index: pd.Index) -> list[str]:
+    """Figures in the order of the first run that has them (pandas' concat may sort the union)."""
+    return list(dict.fromkeys(index))
+
+
+def _labels(given: list[str | None], tables: list[RunTables]) -> list[str]:
+    names = [label or table.name for label, table in zip(given, tables)]
+    if len(set(names)) < len(names):
+        names = [label or f"{table.name} [{table.solver}]" for label, table in zip(given, tables)]
+    if len(set(names)) < len(names):
+        names = [label or f"{table.name} ({table.path.name})" for label, table in zip(given, tables)]
+    if len(set(names)) < len(names):
+        names = [f"{i + 1}:{name}" for i, name in enumerate(names)]
+    return names
+
+
+def _label_hint(item: RunLike) -> str:
+    if isinstance(item, Result):
+        return f"{item.scenario.name}-{item.solution.solver}"
+    if isinstance(item, Scenario):
+        return item.name
+    if isinstance(item, RunTables):
+        return item.path.name
+    return Path(item).stem
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)[:60] or "run"

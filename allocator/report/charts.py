@@ -1,0 +1,170 @@
+"""Charts for report.html as PNG bytes, drawn with matplotlib (Agg, no pyplot state).
+
+Chinese labels need a CJK font. ``cjk_font()`` looks for one (Noto Sans CJK, Source Han Sans,
+WenQuanYi, …) among matplotlib's fonts and, because matplotlib's font cache can predate a font
+installed later, among the system font files too. Without one, every label is drawn in English or
+pinyin (zone names, the 34 provinces, ASCII source and indicator keys) and the report says so. Each
+label is checked glyph by glyph against the fonts in use before it is drawn, so a chart never shows
+tofu boxes: an uncovered label falls back to its ASCII name.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ft2font import FT2Font  # noqa: E402
+
+#: Preferred CJK families, best first (Simplified Chinese forms before other regions').
+CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei", "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans", "Noto Serif CJK SC",
+    "Source Han Serif SC", "AR PL UMing CN", "AR PL UKai CN", "Droid Sans Fallback", "Microsoft YaHei", "SimHei",
+    "PingFang SC", "Heiti SC",
+)
+_CJK_FILE = re.compile(r"(notosanscjk|notoserifcjk|notosanssc|sourcehan|wqy|wenquanyi|droidsansfallback|uming|ukai)", re.I)
+#: Characters a CJK font must have to be used: zone words, money words and common place characters.
+PROBE = "东中西部省市自治区资金中央彩票公益地方配套万元街道社区服务"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+@dataclass(frozen=True)
+class FontChoice:
+    family: str | None  # the CJK family, or None when no CJK font is installed
+    path: str | None
+
+    @property
+    def cjk(self) -> bool:
+        return self.family is not None
+
+    @property
+    def families(self) -> list[str]:
+        return [self.family, "DejaVu Sans"] if self.family else ["DejaVu Sans"]
+
+
+def _covers(path: str, text: str) -> bool:
+    try:
+        font = FT2Font(path)
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return all(font.get_char_index(ord(c)) != 0 for c in text if not c.isspace())
+
+
+def _family_path(family: str) -> str | None:
+    for entry in font_manager.fontManager.ttflist:
+        if entry.name == family:
+            return entry.fname
+    return None
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> FontChoice:
+    """The best installed CJK font that really has the probe characters, or FontChoice(None, None)."""
+    for attempt in range(2):
+        for family in CJK_FAMILIES:
+            path = _family_path(family)
+            if path and _covers(path, PROBE):
+                return FontChoice(family, path)
+        if attempt == 0:  # matplotlib's cache may predate the font: add CJK font files found on the system
+            added = False
+            for path in font_manager.findSystemFonts():
+                if _CJK_FILE.search(path):
+                    try:
+                        font_manager.fontManager.addfont(path)
+                        added = True
+                    except (OSError, RuntimeError, ValueError):
+                        continue
+            if not added:
+                break
+    return FontChoice(None, None)
+
+
+@lru_cache(maxsize=4)
+def _fallback_path() -> str:
+    return font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"), fallback_to_default=True)
+
+
+def drawable(text: str, font: FontChoice) -> bool:
+    """Whether every character of `text` has a glyph in the fonts the chart uses."""
+    remaining = [c for c in text if not c.isspace()]
+    for path in [p for p in (font.path, _fallback_path()) if p]:
+        if not remaining:
+            break
+        try:
+            face = FT2Font(path)
+        except (OSError, RuntimeError, ValueError):
+            continue
+        remaining = [c for c in remaining if face.get_char_index(ord(c)) == 0]
+    return not remaining
+
+
+def pick(text: str, fallback: str, font: FontChoice) -> str:
+    """`text` if it can be drawn without tofu, else `fallback` (which must be ASCII-drawable)."""
+    return text if drawable(text, font) else fallback
+
+
+def _guard(text: str, font: FontChoice) -> str:
+    """The last line against tofu: a text the fonts cannot draw loses its undrawable characters."""
+    if drawable(text, font):
+        return text
+    kept = "".join(c for c in text if drawable(c, font)).strip()
+    return kept or "?"
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _figure(font: FontChoice, width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height))
+
+
+def stacked_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, xlabel: str,
+                 font: FontChoice) -> bytes:
+    """Horizontal bars, one per category, stacked by series (e.g. zones stacked by funding source)."""
+    with matplotlib.rc_context({"font.family": font.families, "axes.unicode_minus": False}):
+        height = max(2.2, 0.9 + 0.32 * len(categories))
+        figure = _figure(font, 8.0, height)
+        axes = figure.add_subplot()
+        positions = list(range(len(categories)))[::-1]
+        left = [0.0] * len(categories)
+        for i, (name, values) in enumerate(series):
+            axes.barh(positions, values, left=left, label=_guard(name, font), color=PALETTE[i % len(PALETTE)], height=0.7)
+            left = [a + float(b) for a, b in zip(left, values)]
+        axes.set_yticks(positions, labels=[_guard(c, font) for c in categories])
+        axes.set_title(_guard(title, font))
+        axes.set_xlabel(_guard(xlabel, font))
+        axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        axes.spines[["top", "right"]].set_visible(False)
+        if series:
+            axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(categories) > 6 else -0.3),
+                        ncol=min(len(series), 4), fontsize="small", frameon=False)
+        return _png(figure)
+
+
+def ratio_bars(names: Sequence[str], ratios: Sequence[float], title: str, font: FontChoice) -> bytes:
+    """Achieved / target per indicator as bars against a line at 100%."""
+    with matplotlib.rc_context({"font.family": font.families, "axes.unicode_minus": False}):
+        figure = _figure(font, 8.0, max(2.2, 0.9 + 0.4 * len(names)))
+        axes = figure.add_subplot()
+        positions = list(range(len(names)))[::-1]
+        colours = ["#2ca02c" if r >= 1 - 1e-9 else "#d62728" for r in ratios]
+        axes.barh(positions, [r * 100 for r in ratios], color=colours, height=0.6)
+        axes.axvline(100, color="#333333", linewidth=1, linestyle="--")
+        axes.set_yticks(positions, labels=[_guard(n, font) for n in names])
+        axes.set_title(_guard(title, font))
+        axes.set_xlabel("%")
+        axes.spines[["top", "right"]].set_visible(False)
+        return _png(figure)

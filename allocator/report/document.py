@@ -1,0 +1,265 @@
+"""``report.md`` and a self-contained ``report.html`` for a run: what was funded, where the money
+goes, which targets were met or missed and by how much, and the marginal values.
+
+Both are rendered from one list of blocks, so they say the same thing; the HTML adds the charts as
+``data:`` URIs and carries its own CSS (no network fetch of any kind). All text from the inputs is
+escaped for HTML and for Markdown tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from allocator.report import charts
+from allocator.report.labels import PROVINCES_EN, label, scope_label, status_label, zone_label
+from allocator.report.source import RunData
+from allocator.report.workbook import indicator_summary
+
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+#: At most this many marginal-value rows in the report (the rest are in marginal.csv).
+MARGINAL_ROWS = 40
+
+
+@dataclass
+class Block:
+    kind: str  # h1, h2, p, note, table, chart
+    text: str = ""
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    numeric: list[bool] = field(default_factory=list)
+    png: bytes = b""
+
+
+def _money(value: object) -> str:
+    number = _float(value)
+    return "" if number is None else f"{number:,.2f}"
+
+
+def _count(value: object) -> str:
+    number = _float(value)
+    return "" if number is None else (f"{number:,.0f}" if abs(number - round(number)) < 1e-9 else f"{number:,.2f}")
+
+
+def _value(value: object) -> str:
+    number = _float(value)
+    return "" if number is None else f"{number:,.4g}" if abs(number) < 1e6 else f"{number:,.0f}"
+
+
+def _float(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _ascii(text: str) -> bool:
+    return all(ord(c) < 128 for c in text)
+
+
+def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None = None) -> list[Block]:
+    font = charts.cjk_font() if font is None else font
+    t = lambda key: label(key, lang)  # noqa: E731
+    colon = "：" if lang == "zh" else ": "
+    keys, sources = run.source_keys, run.sources
+    blocks = [Block("h1", f"{t('report.title')}{colon}{run.scenario_name}")]
+    if run.description:
+        blocks.append(Block("p", run.description))
+    solver = run.manifest.get("solver", {}) if isinstance(run.manifest.get("solver"), dict) else {}
+    objective = run.manifest.get("objective", {}) if isinstance(run.manifest.get("objective"), dict) else {}
+    facts = [[t("report.status"), status_label(run.status, lang)], [t("report.solver"), str(solver.get("version", solver.get("name", "")))],
+             [t("report.gap"), "" if objective.get("mip_gap") is None else f"{float(objective['mip_gap']):.2e}"],
+             [t("report.objective"), _money(objective.get("value"))], [t("report.created"), run.created]]
+    overrides = run.manifest.get("scenario", {}).get("overrides", []) if isinstance(run.manifest.get("scenario"), dict) else []
+    if overrides:
+        facts.append([t("report.overrides"), "; ".join(f"{o.get('key')} = {o.get('new')}" for o in overrides if isinstance(o, dict))])
+    blocks.append(Block("table", headers=[t("col.key"), t("col.value")], rows=facts, numeric=[False, False]))
+    if not font.cjk:
+        blocks.append(Block("note", t("report.font_note")))
+
+    # what was funded
+    allocation = run.allocation
+    funded_total = float(run.funded["total"].sum()) if len(run.funded) else 0.0
+    blocks.append(Block("h2", t("report.funded")))
+    blocks.append(Block("p", t("report.funded_text").format(funded=_count(allocation["selected"].astype(float).sum()),
+                                                            candidates=f"{len(allocation):,}", money=_money(funded_total))))
+    types = run.money_by("type", [k for k, _ in run.types])
+    candidates = allocation.groupby(allocation["type"].astype(str)).size()
+    type_labels = dict(run.types)
+    blocks.append(Block("table", headers=[t("col.type"), t("col.candidates"), t("col.funded"), *[lab for _, lab in sources], t("col.total")],
+                        rows=[[type_labels.get(k, k), f"{int(candidates.get(k, 0)):,}", _count(r["funded"]),
+                               *[_money(r[s]) for s in keys], _money(r["total"])] for k, r in types.iterrows()],
+                        numeric=[False] + [True] * (3 + len(keys))))
+
+    # where the money goes
+    blocks.append(Block("h2", t("report.money")))
+    by_source = run.tables["by_source.csv"]
+    used = {k: float(allocation[k].astype(float).sum()) for k in keys}
+    rows = []
+    for (key, lab), budget in zip(sources, by_source["budget"]):
+        budget = _float(budget) or 0.0
+        rows.append([lab, _money(budget), _money(used[key]), f"{used[key] / budget:.1%}" if budget else ""])
+    blocks.append(Block("table", headers=[t("col.source"), t("col.budget"), t("col.used"), t("col.used_share")], rows=rows,
+                        numeric=[False, True, True, True]))
+    zones = run.money_by("zone", run.zone_order)
+    zone_names = [charts.pick(zone_label(z, lang if font.cjk else "en"), zone_label(z, "en") if _ascii(zone_label(z, "en")) else f"zone {i + 1}", font)
+                  for i, z in enumerate(zones.index)]
+    source_names = [charts.pick(lab, key if _ascii(key) else f"source {i + 1}", font) for i, (key, lab) in enumerate(sources)]
+    chart_lang = lang if font.cjk else "en"
+    blocks.append(Block("h2", t("report.by_zone")))
+    blocks.append(Block("chart", label("report.chart_zone", chart_lang),
+                        png=charts.stacked_bars(zone_names, [(n, list(zones[k])) for n, k in zip(source_names, keys)],
+                                                label("report.chart_zone", chart_lang), "万元" if font.cjk else "10,000 yuan", font)))
+    blocks.append(Block("table", headers=[t("col.zone"), t("col.funded"), *[lab for _, lab in sources], t("col.total")],
+                        rows=[[zone_label(z, lang), _count(r["funded"]), *[_money(r[k]) for k in keys], _money(r["total"])]
+                              for z, r in zones.iterrows()], numeric=[False] + [True] * (2 + len(keys))))
+    provinces = run.money_by("province", run.province_order)
+    grand = float(provinces["total"].sum())
+    province_names = [charts.pick(p if font.cjk else PROVINCES_EN.get(p, p), PROVINCES_EN.get(p, f"province {i + 1}"), font)
+                      for i, p in enumerate(provinces.index)]
+    province_names = [n if charts.drawable(n, font) else f"province {i + 1}" for i, n in enumerate(province_names)]
+    blocks.append(Block("h2", t("report.by_province")))
+    blocks.append(Block("chart", label("report.chart_province", chart_lang),
+                        png=charts.stacked_bars(province_names, [(n, list(provinces[k])) for n, k in zip(source_names, keys)],
+                                                label("report.chart_province", chart_lang), "万元" if font.cjk else "10,000 yuan", font)))
+    blocks.append(Block("table", headers=[t("col.province"), t("col.funded"), *[lab for _, lab in sources], t("col.total"), t("col.share")],
+                        rows=[[p, _count(r["funded"]), *[_money(r[k]) for k in keys], _money(r["total"]),
+                               f"{r['total'] / grand:.1%}" if grand > 0 else ""] for p, r in provinces.iterrows()],
+                        numeric=[False] + [True] * (3 + len(keys))))
+
+    # targets
+    blocks.append(Block("h2", t("report.targets")))
+    items = indicator_summary(run.tables["indicators.csv"])
+    if not items:
+        blocks.append(Block("p", t("report.no_targets")))
+    else:
+        met = sum(1 for i in items if i["met"])
+        blocks.append(Block("p", t("report.targets_text").format(met=met, missed=sum(1 for i in items if i["met"] is False))))
+        rows = []
+        for item in items:
+            if item["groups"] == 1:
+                verdict = (t("met") if item["met"] else t("report.missed_by").format(by=_value(item["shortfall"]))) if item["met"] is not None else t("na")
+            else:
+                verdict = t("report.met_in").format(met=item["groups_met"], groups=item["groups"])
+            rows.append([str(item["label"]), scope_label(str(item["scope"]), lang), _value(item["baseline"]) if item["groups"] == 1 else "",
+                         _value(item["achieved"]) if item["groups"] == 1 else "", _value(item["target"]), verdict])
+        blocks.append(Block("table", headers=[t("col.indicator"), t("col.scope"), t("col.baseline"), t("col.achieved"), t("col.target"), t("col.met")],
+                            rows=rows, numeric=[False, False, True, True, True, False]))
+        national = [i for i in items if i["groups"] == 1 and _float(i["achieved"]) is not None and _float(i["target"])]
+        if national:
+            names = [charts.pick(str(i["label"]), str(i["indicator"]) if _ascii(str(i["indicator"])) else f"indicator {n + 1}", font)
+                     for n, i in enumerate(national)]
+            ratios = [float(i["achieved"]) / float(i["target"]) for i in national]  # type: ignore[arg-type]
+            blocks.append(Block("chart", label("report.chart_targets", chart_lang),
+                                png=charts.ratio_bars(names, ratios, label("report.chart_targets", chart_lang), font)))
+
+    # marginal values
+    blocks.append(Block("h2", t("report.marginal")))
+    marginal = run.marginal
+    if marginal is None or not len(marginal):
+        blocks.append(Block("p", t("report.no_marginal")))
+    else:
+        blocks.append(Block("p", t("report.marginal_text")))
+        shown = marginal.head(MARGINAL_ROWS)
+        blocks.append(Block("table", headers=[t("col.rule"), t("col.group"), t("col.limit"), t("col.marginal_value"), t("col.per"),
+                                              t("col.method"), t("col.binding")],
+                            rows=[[str(r.rule), "" if pd.isna(r.group) else str(r.group), _value(r.limit), _value(r.marginal_value),
+                                   str(r.per), str(r.method), label("yes" if str(r.binding).lower() in ("true", "1") else "no", lang)]
+                                  for r in shown.itertuples()], numeric=[False, False, True, True, False, False, False]))
+        if len(marginal) > MARGINAL_ROWS:
+            blocks.append(Block("note", f"… {len(marginal) - MARGINAL_ROWS:,} more rows in marginal.csv"))
+    blocks.append(Block("note", t("report.files")))
+    return blocks
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return html.escape(" ".join(str(text).split()), quote=False).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _md_text(text: str) -> str:
+    return html.escape(" ".join(str(text).split()), quote=False)
+
+
+def render_markdown(blocks: list[Block], lang: str = "zh") -> str:
+    lines: list[str] = []
+    charts_noted = False
+    for block in blocks:
+        if block.kind == "h1":
+            lines += [f"# {_md_text(block.text)}", ""]
+        elif block.kind == "h2":
+            lines += [f"## {_md_text(block.text)}", ""]
+        elif block.kind in ("p", "note"):
+            lines += [(f"> {_md_text(block.text)}" if block.kind == "note" else _md_text(block.text)), ""]
+        elif block.kind == "table":
+            lines.append("| " + " | ".join(_md_cell(h) for h in block.headers) + " |")
+            lines.append("| " + " | ".join("---:" if n else "---" for n in block.numeric) + " |")
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+            lines.append("")
+        elif block.kind == "chart" and not charts_noted:
+            lines += [f"> {label('report.charts_in_html', lang)}", ""]
+            charts_noted = True
+    return "\n".join(lines).rstrip() + "\n"
+
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Micro Hei","Microsoft YaHei","PingFang SC",sans-serif;
+margin:2em auto;max-width:1100px;padding:0 1em;color:#222;line-height:1.5}
+h1{font-size:1.6em;border-bottom:2px solid #1f4e78;padding-bottom:.2em}h2{font-size:1.25em;margin-top:1.6em;color:#1f4e78}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.92em}th,td{border:1px solid #ccc;padding:.25em .6em}
+th{background:#ddebf7}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr:nth-child(even) td{background:#f7f9fc}img{max-width:100%;height:auto;display:block;margin:.5em 0}
+.note{color:#555;border-left:3px solid #ccc;padding-left:.8em}
+"""
+
+
+def render_html(blocks: list[Block], lang: str = "zh") -> str:
+    e = html.escape
+    title = next((b.text for b in blocks if b.kind == "h1"), "report")
+    out = ["<!DOCTYPE html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', "<head>", '<meta charset="utf-8">',
+           '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src \'unsafe-inline\'">',
+           f"<title>{e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>"]
+    for block in blocks:
+        if block.kind in ("h1", "h2"):
+            out.append(f"<{block.kind}>{e(block.text)}</{block.kind}>")
+        elif block.kind == "p":
+            out.append(f"<p>{e(block.text)}</p>")
+        elif block.kind == "note":
+            out.append(f'<p class="note">{e(block.text)}</p>')
+        elif block.kind == "table":
+            out.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in block.headers) + "</tr></thead><tbody>")
+            for row in block.rows:
+                out.append("<tr>" + "".join(f'<td class="n">{e(c)}</td>' if n else f"<td>{e(c)}</td>"
+                                            for c, n in zip(row, block.numeric)) + "</tr>")
+            out.append("</tbody></table>")
+        elif block.kind == "chart":
+            data = base64.b64encode(block.png).decode("ascii")
+            out.append(f'<img alt="{e(block.text)}" src="data:image/png;base64,{data}">')
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def write_report(run: RunData, folder: Path, lang: str = "zh", *, markdown: bool = True, html_: bool = True,
+                 suffix: str = "") -> list[Path]:
+    """report.md and report.html (``report{suffix}.md`` …) of `run` in `folder`."""
+    label("report.title", lang)  # refuse an unknown language first
+    blocks = build_blocks(run, lang)
+    written = []
+    if markdown:
+        path = Path(folder) / REPORT_MD.replace(".md", f"{suffix}.md")
+        path.write_text(render_markdown(blocks, lang), encoding="utf-8")
+        written.append(path)
+    if html_:
+        path = Path(folder) / REPORT_HTML.replace(".html", f"{suffix}.html")
+        path.write_text(render_html(blocks, lang), encoding="utf-8")
+        written.append(path)
+    return written

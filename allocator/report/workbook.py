@@ -1,0 +1,488 @@
+"""``budget_proposal.xlsx``: the run as a budget proposal a finance office can open.
+
+Sheets: summary (money by source and zone, projects by type, indicators against targets), by
+province, the funded projects grouped by province with subtotals, the indicators, the marginal
+values (when computed) and the scenario's parameters. Money is in 万元 shown as ``#,##0.00``; every
+total is a value checked here against the sum of its rows (no formulas, so any reader sees the same
+numbers). Text that comes from the inputs is written as a string cell and neutralised with the CSV
+rule, so a spreadsheet never runs it. Written in openpyxl's write-only mode: ~30,000 funded projects
+take seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from copy import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from allocator.report.labels import display_width, label, scope_label, status_label, yes_no, zone_label
+from allocator.report.source import RunData, zone_key
+
+WORKBOOK_NAME = "budget_proposal.xlsx"
+#: A text cell starting with one of these could run as a formula (the rule of allocator.rundir).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MONEY = "#,##0.00"
+COUNT = "#,##0"
+FRACTION = "#,##0.00"
+SHARE = "0.00%"
+VALUE = "#,##0.0000"
+#: Totals must equal the sum of their rows to this many 万元 (a tenth of the cent shown).
+TOTAL_TOLERANCE = 1e-3
+_MAX_WIDTH = 60
+
+
+class TotalMismatch(AssertionError):
+    """A total in the workbook is not the sum of its rows (a bug: nothing is written)."""
+
+
+def safe_text(value: object) -> str:
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+@dataclass(frozen=True)
+class C:
+    """One cell: a value and a style name (see ``_STYLES``)."""
+
+    value: object
+    style: str = "text"
+
+
+Row = Sequence[C]
+
+_THIN = Side(style="thin", color="999999")
+_STYLES: dict[str, dict[str, object]] = {
+    "title": {"font": Font(bold=True, size=14)},
+    "subtitle": {"font": Font(italic=True, color="555555")},
+    "block": {"font": Font(bold=True, size=12)},
+    "header": {"font": Font(bold=True), "fill": PatternFill("solid", fgColor="DDEBF7"),
+               "alignment": Alignment(horizontal="center", vertical="center", wrap_text=True), "border": Border(bottom=_THIN)},
+    "text": {},
+    "text_bold": {"font": Font(bold=True)},
+    "money": {"number_format": MONEY},
+    "money_bold": {"number_format": MONEY, "font": Font(bold=True), "border": Border(top=_THIN)},
+    "count": {"number_format": COUNT},
+    "count_bold": {"number_format": COUNT, "font": Font(bold=True), "border": Border(top=_THIN)},
+    "fraction": {"number_format": FRACTION},
+    "fraction_bold": {"number_format": FRACTION, "font": Font(bold=True), "border": Border(top=_THIN)},
+    "share": {"number_format": SHARE},
+    "share_bold": {"number_format": SHARE, "font": Font(bold=True), "border": Border(top=_THIN)},
+    "value": {"number_format": VALUE},
+    "total_label": {"font": Font(bold=True), "border": Border(top=_THIN)},
+    "subtotal_label": {"font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
+    "subtotal_money": {"number_format": MONEY, "font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
+    "subtotal_count": {"number_format": COUNT, "font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
+    "subtotal_fraction": {"number_format": FRACTION, "font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
+}
+
+
+@dataclass
+class Sheet:
+    title: str
+    rows: list[Row]
+    freeze: str | None = None  # the top-left cell below and right of the frozen panes, e.g. "A5"
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _check_total(what: str, rows: Iterable[float], total: float) -> float:
+    expected = math.fsum(rows)
+    if abs(expected - total) > TOTAL_TOLERANCE:
+        raise TotalMismatch(f"{what}: total {total} is not the sum of its rows {expected}")
+    return total
+
+
+def _total(what: str, values: Iterable[object]) -> float:
+    numbers = [_number(v) or 0.0 for v in values]
+    return _check_total(what, numbers, math.fsum(numbers))
+
+
+class _Builder:
+    def __init__(self, run: RunData, lang: str):
+        self.run, self.lang = run, lang
+        self.count_style = "count" if run.binary else "fraction"
+        self.sources = run.sources
+
+    def t(self, key: str) -> str:
+        return label(key, self.lang)
+
+    def title_rows(self) -> list[Row]:
+        run = self.run
+        date = run.created[:10]
+        head = (f"{self.t('title.proposal')}：{run.scenario_name}" if self.lang == "zh"
+                else f"{self.t('title.proposal')}: {run.scenario_name}")
+        sep = "；" if self.lang == "zh" else "; "
+        colon = "：" if self.lang == "zh" else ": "
+        status = f"{self.t('title.status')}{colon}{status_label(run.status, self.lang)}"
+        rows: list[Row] = [[C(f"{head}{sep}{self.t('title.date')}{colon}{date}{sep}{status}", "title")]]
+        rows.append([C(f"{run.description}  ({self.t('title.unit')})" if run.description else self.t("title.unit"), "subtitle")])
+        return rows
+
+    def header(self, keys: Sequence[str], extra: Sequence[str] = ()) -> Row:
+        return [C(self.t(k), "header") for k in keys] + [C(x, "header") for x in extra]
+
+    # -- sheets --------------------------------------------------------------------------------
+
+    def summary(self) -> Sheet:
+        run = self.run
+        rows = self.title_rows() + [[]]
+        source_labels = [lab for _, lab in self.sources]
+        keys = run.source_keys
+
+        rows.append([C(self.t("block.sources"), "block")])
+        rows.append(self.header(["col.source", "col.source_key", "col.budget", "col.used", "col.left", "col.used_share"]))
+        by_source = run.tables["by_source.csv"]
+        allocation = run.allocation
+        used = [math.fsum(allocation[k].astype(float)) for k in keys]
+        budgets = [_number(b) or 0.0 for b in by_source["budget"]]
+        for (key, lab), budget, spent in zip(self.sources, budgets, used):
+            rows.append([C(lab), C(key), C(budget, "money"), C(spent, "money"), C(_clean(budget - spent), "money"),
+                         C(spent / budget if budget else None, "share")])
+        total_budget, total_used = _total("budget", budgets), _total("used", used)
+        rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"), C(total_budget, "money_bold"),
+                     C(total_used, "money_bold"), C(_clean(total_budget - total_used), "money_bold"),
+                     C(total_used / total_budget if total_budget else None, "share_bold")])
+        rows.append([])
+
+        rows.append([C(self.t("block.zones"), "block")])
+        rows.append(self.header(["col.zone", "col.funded"], [*source_labels, self.t("col.total")]))
+        zones = run.money_by("zone", run.zone_order)
+        rows += self._money_rows(zones, lambda z: zone_label(z, self.lang), "zone")
+        rows.append([])
+
+        rows.append([C(self.t("block.types"), "block")])
+        rows.append(self.header(["col.type", "col.type_key", "col.candidates", "col.funded"], [*source_labels, self.t("col.total")]))
+        types = run.money_by("type", [k for k, _ in run.types])
+        candidates = allocation.groupby(allocation["type"].astype(str)).size()
+        type_labels = dict(run.types)
+        for key, row in types.iterrows():
+            rows.append([C(type_labels.get(key, key)), C(key), C(int(candidates.get(key, 0)), "count"), C(row["funded"], self.count_style),
+                         *[C(row[k], "money") for k in keys], C(row["total"], "money")])
+        rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"),
+                     C(_total("candidates", [candidates.get(k, 0) for k in types.index]), "count_bold"),
+                     *self._total_cells(types, "type")])
+        rows.append([])
+
+        rows.append([C(self.t("block.indicators"), "block")])
+        rows.append(self.header(["col.indicator", "col.scope", "col.baseline", "col.achieved", "col.target", "col.met", "col.shortfall"]))
+        for item in indicator_summary(run.tables["indicators.csv"]):
+            scope = scope_label(item["scope"], self.lang)
+            if item["groups"] == 1:
+                met = label("met" if item["met"] else "missed", self.lang) if item["met"] is not None else label("na", self.lang)
+                rows.append([C(item["label"]), C(scope), C(item["baseline"], "value"), C(item["achieved"], "value"),
+                             C(item["target"], "value"), C(met), C(item["shortfall"], "value")])
+            else:
+                met = label("report.met_in", self.lang).format(met=item["groups_met"], groups=item["groups"])
+                rows.append([C(item["label"]), C(scope), C(None), C(None), C(item["target"], "value"), C(met),
+                             C(item["shortfall"], "value")])
+        return Sheet(self.t("sheet.summary"), rows, freeze="A3")
+
+    def _money_rows(self, table: pd.DataFrame, name: object, what: str) -> list[Row]:
+        rows: list[Row] = []
+        for key, row in table.iterrows():
+            rows.append([C(name(key)), C(row["funded"], self.count_style), *[C(row[k], "money") for k in self.run.source_keys],
+                         C(row["total"], "money")])
+        rows.append([C(self.t("row.total"), "total_label"), *self._total_cells(table, what)])
+        return rows
+
+    def _total_cells(self, table: pd.DataFrame, what: str) -> list[C]:
+        count_bold = "count_bold" if self.run.binary else "fraction_bold"
+        cells = [C(_total(f"{what}: funded", table["funded"]), count_bold)]
+        cells += [C(_total(f"{what}: {k}", table[k]), "money_bold") for k in self.run.source_keys]
+        total = _total(f"{what}: total", table["total"])
+        _check_total(f"{what}: sources add up to the total", [c.value for c in cells[1:]], total)  # type: ignore[misc]
+        return [*cells, C(total, "money_bold")]
+
+    def provinces(self) -> Sheet:
+        run, keys = self.run, self.run.source_keys
+        allocation = run.allocation
+        order = run.province_order
+        table = run.money_by("province", order)
+        zones = allocation.groupby(allocation["province"].astype(str))["zone"].agg(
+            lambda z: "/".join(zone_label(x, self.lang) for x in sorted(set(map(str, z)), key=zone_key)))
+        types = run.types
+        funded = run.funded
+        counts = (funded.assign(n=funded["selected"].astype(float)).pivot_table(index="province", columns="type", values="n", aggfunc="sum")
+                  if len(funded) else pd.DataFrame())
+        counts = counts.reindex(index=order, columns=[k for k, _ in types]).fillna(0.0)
+        grand = math.fsum(table["total"])
+        type_headers = [f"{lab}（个）" if self.lang == "zh" else f"{lab} (projects)" for _, lab in types]
+        rows = self.title_rows() + [self.header(["col.province", "col.zone", "col.funded"],
+                                                [*[lab for _, lab in self.sources], self.t("col.total"), self.t("col.share"), *type_headers])]
+        for province, row in table.iterrows():
+            rows.append([C(province), C(zones.get(province, "")), C(row["funded"], self.count_style),
+                         *[C(row[k], "money") for k in keys], C(row["total"], "money"),
+                         C(row["total"] / grand if grand > 0 else 0.0, "share"),
+                         *[C(counts.at[province, k], self.count_style) for k, _ in types]])
+        bold = "count_bold" if run.binary else "fraction_bold"
+        totals = self._total_cells(table, "province")
+        shares = _total("province: share", table["total"] / grand) if grand > 0 else 0.0
+        rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"), *totals, C(shares, "share_bold"),
+                     *[C(_total(f"province: {k}", counts[k]), bold) for k, _ in types]])
+        return Sheet(self.t("sheet.provinces"), rows, freeze="B4")
+
+    def projects(self) -> Sheet:
+        run, keys = self.run, self.run.source_keys
+        funded = run.funded
+        order = {p: i for i, p in enumerate(run.province_order)}
+        funded = funded.assign(_order=funded["province"].astype(str).map(order)).sort_values(["_order"], kind="stable")
+        names = "name" in funded
+        regions = run.region_names
+        type_labels = dict(run.types)
+        columns = ["col.project_id", *(["col.name"] if names else []), "col.province", "col.region_id", "col.region",
+                   "col.zone", "col.type", "col.cost", *([] if run.binary else ["col.selected"])]
+        header = self.header(columns, [*[lab for _, lab in self.sources], self.t("col.total")])
+        rows = self.title_rows() + [header]
+        label_span = len(columns) - 1  # cells before the cost column
+        money_columns = ["cost", *keys, "total"]
+        grand: dict[str, list[float]] = {c: [] for c in money_columns}
+        grand_count: list[float] = []
+        for province, group in funded.groupby("_order", sort=True):
+            province_name = str(group["province"].iloc[0])
+            values = {c: group[c].astype(float).to_numpy() for c in money_columns}
+            ids = group["project_id"].astype(str).to_numpy()
+            project_names = group["name"].to_numpy() if names else None
+            region_ids = group["region_id"].astype(str).to_numpy()
+            zones = group["zone"].astype(str).to_numpy()
+            kinds = group["type"].astype(str).to_numpy()
+            selected = group["selected"].astype(float).to_numpy()
+            for i in range(len(group)):
+                row = [C(ids[i])]
+                if names:
+                    row.append(C("" if _missing(project_names[i]) else project_names[i]))
+                row += [C(province_name), C(region_ids[i]), C(regions.get(region_ids[i], "")), C(zone_label(zones[i], self.lang)),
+                        C(type_labels.get(kinds[i], kinds[i])), C(values["cost"][i], "money")]
+                if not run.binary:
+                    row.append(C(selected[i], "share"))
+                row += [C(values[k][i], "money") for k in keys] + [C(values["total"][i], "money")]
+                rows.append(row)
+            count = float(selected.sum())
+            subtotal_label = (f"{self.t('row.subtotal')}：{province_name}（{count:,.0f} 个项目）" if self.lang == "zh"
+                              else f"{self.t('row.subtotal')}: {province_name} ({count:,.0f} projects)")
+            sums = {c: _total(f"{province_name}: {c}", values[c]) for c in money_columns}
+            _check_total(f"{province_name}: sources add up to the total", [sums[k] for k in keys], sums["total"])
+            rows.append([C(subtotal_label, "subtotal_label"), *[C(None, "subtotal_label")] * (label_span - 1),
+                         C(sums["cost"], "subtotal_money"), *([] if run.binary else [C(None, "subtotal_label")]),
+                         *[C(sums[c], "subtotal_money") for c in [*keys, "total"]]])
+            for c in money_columns:
+                grand[c].append(sums[c])
+            grand_count.append(count)
+        count = math.fsum(grand_count)
+        total_label = (f"{self.t('row.total')}（{count:,.0f} 个项目）" if self.lang == "zh" else f"{self.t('row.total')} ({count:,.0f} projects)")
+        rows.append([C(total_label, "total_label"), *[C(None, "total_label")] * (label_span - 1),
+                     C(_check_total("cost", grand["cost"], math.fsum(funded["cost"].astype(float))), "money_bold"),
+                     *([] if run.binary else [C(None, "total_label")]),
+                     *[C(_check_total(c, grand[c], math.fsum(funded[c].astype(float))), "money_bold") for c in [*keys, "total"]]])
+        return Sheet(self.t("sheet.projects"), rows, freeze="C4")
+
+    def indicators(self) -> Sheet:
+        frame = self.run.tables["indicators.csv"]
+        rows = self.title_rows() + [self.header(["col.indicator", "col.indicator_key", "col.scope", "col.group", "col.baseline",
+                                                 "col.achieved", "col.target", "col.met", "col.shortfall", "col.hard"])]
+        for r in frame.itertuples():
+            group = zone_label(r.group, self.lang) if r.scope in ("zone", "national") else r.group
+            rows.append([C(r.label if isinstance(r.label, str) and r.label else r.indicator), C(r.indicator), C(scope_label(r.scope, self.lang)),
+                         C(group), C(r.baseline, "value"), C(r.achieved, "value"), C(r.target, "value"),
+                         C(yes_no(r.met, self.lang)), C(r.shortfall, "value"), C(yes_no(_truthy(r.hard), self.lang))])
+        return Sheet(self.t("sheet.indicators"), rows, freeze="B4")
+
+    def marginal(self) -> Sheet | None:
+        frame = self.run.marginal
+        if frame is None:
+            return None
+        rows = self.title_rows() + [self.header(["col.rule", "col.key", "col.group", "col.unit", "col.limit", "col.marginal_value",
+                                                 "col.per", "col.method", "col.binding"])]
+        for r in frame.itertuples():
+            rows.append([C(r.rule), C(r.key), C(r.group), C(r.unit), C(r.limit, "value"), C(r.marginal_value, "value"),
+                         C(r.per), C(r.method), C(yes_no(_truthy(r.binding), self.lang))])
+        return Sheet(self.t("sheet.marginal"), rows, freeze="B4")
+
+    def parameters(self) -> Sheet:
+        rows = self.title_rows() + [self.header(["col.key", "col.value"])]
+        rows.append([C(self.t("param.run"), "block")])
+        for key, value in run_facts(self.run.manifest):
+            rows.append([C(key), _value_cell(value)])
+        rows.append([])
+        rows.append([C(self.t("param.scenario"), "block")])
+        for key, value in flatten(self.run.resolved):
+            rows.append([C(key), _value_cell(value)])
+        return Sheet(self.t("sheet.parameters"), rows, freeze="A4")
+
+
+def _clean(money: float) -> float:
+    """A difference of money without its float noise: 1e-6 万元 is the allocation's own precision."""
+    return round(money, 6) + 0.0
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _truthy(value: object) -> bool | None:
+    if _missing(value):
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def _value_cell(value: object) -> C:
+    if isinstance(value, bool):
+        return C("true" if value else "false")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return C(value, "text")
+    return C(value)
+
+
+def flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
+    """A nested mapping as (dotted key, scalar) pairs; lists become their TOML-like text."""
+    if isinstance(value, dict):
+        pairs: list[tuple[str, object]] = []
+        for key, item in value.items():
+            pairs += flatten(item, f"{prefix}.{key}" if prefix else str(key))
+        return pairs
+    if isinstance(value, (list, tuple)):
+        if all(not isinstance(v, (dict, list, tuple)) for v in value):
+            return [(prefix, "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in value) + "]")]
+        pairs = []
+        for i, item in enumerate(value):
+            pairs += flatten(item, f"{prefix}[{i}]")
+        return pairs
+    return [(prefix, value)]
+
+
+def run_facts(manifest: dict[str, object]) -> list[tuple[str, object]]:
+    """The manifest's facts about the run itself (everything but the resolved scenario), flattened."""
+    facts: list[tuple[str, object]] = []
+    scenario = manifest.get("scenario", {})
+    if isinstance(scenario, dict):
+        facts += flatten({k: v for k, v in scenario.items() if k != "resolved"}, "scenario")
+    facts += flatten({k: v for k, v in manifest.items() if k != "scenario"})
+    return facts
+
+
+def indicator_summary(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """One entry per indicator: its label, scope, target, groups met and the largest shortfall."""
+    items = []
+    for name, rows in frame.groupby("indicator", sort=False):
+        first = rows.iloc[0]
+        known = [m for m in rows["met"] if m is not None and not _missing(m)]
+        shortfall = pd.to_numeric(rows["shortfall"], errors="coerce")
+        items.append({
+            "indicator": name, "label": first["label"] if isinstance(first["label"], str) and first["label"] else name,
+            "scope": first["scope"], "groups": len(rows), "groups_met": sum(bool(m) for m in known),
+            "met": (all(bool(m) for m in known) if known else None),
+            "baseline": _number(first["baseline"]), "achieved": _number(first["achieved"]), "target": _number(first["target"]),
+            "shortfall": float(shortfall.max()) if shortfall.notna().any() else None,
+        })
+    return items
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def _templates(workbook: Workbook, sheet: object) -> dict[str, object]:
+    styles = {}
+    for name, spec in _STYLES.items():
+        cell = WriteOnlyCell(sheet)
+        for attribute, value in spec.items():
+            setattr(cell, attribute, value)
+        styles[name] = cell._style
+    return styles
+
+
+def _cell_text_width(cell: C) -> int:
+    value = cell.value
+    if value is None:
+        return 0
+    if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
+        number = float(value)
+        if not math.isfinite(number):
+            return 0
+        if cell.style.startswith("share"):
+            return len(f"{number:.2%}")
+        if cell.style.startswith("value"):
+            return len(f"{number:,.4f}")
+        return len(f"{number:,.2f}") + 1
+    return display_width(value)
+
+
+def _widths(rows: list[Row]) -> dict[int, int]:
+    widths: dict[int, int] = {}
+    for row in rows:
+        if len(row) == 1 and row[0].style in ("title", "subtitle", "block"):
+            continue  # long titles overflow into empty neighbours; they must not widen column A
+        for i, cell in enumerate(row):
+            width = _cell_text_width(cell)
+            if cell.style == "header":
+                width = min(width, 24)  # headers wrap
+            if width > widths.get(i, 0):
+                widths[i] = width
+    return widths
+
+
+def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
+    ws = workbook.create_sheet(sheet.title)
+    styles = _templates(workbook, ws)
+    for i, width in _widths(sheet.rows).items():
+        ws.column_dimensions[get_column_letter(i + 1)].width = min(max(width + 2, 8), _MAX_WIDTH)
+    if sheet.freeze:
+        ws.freeze_panes = sheet.freeze
+    for row in sheet.rows:
+        cells = []
+        for cell in row:
+            value = cell.value
+            if isinstance(value, (np.floating, np.integer)):
+                value = value.item()
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            if value is pd.NA:
+                value = None
+            if isinstance(value, str):
+                out = WriteOnlyCell(ws, safe_text(value))
+                out.data_type = "s"  # never a formula, whatever the text
+            elif value is None or isinstance(value, (int, float)):
+                out = WriteOnlyCell(ws, value)
+            else:
+                out = WriteOnlyCell(ws, safe_text(value))
+                out.data_type = "s"
+            out._style = copy(styles[cell.style])
+            cells.append(out)
+        ws.append(cells)
+
+
+def build_sheets(run: RunData, lang: str = "zh") -> list[Sheet]:
+    builder = _Builder(run, lang)
+    sheets = [builder.summary(), builder.provinces(), builder.projects(), builder.indicators()]
+    marginal = builder.marginal()
+    if marginal is not None:
+        sheets.append(marginal)
+    sheets.append(builder.parameters())
+    return sheets
+
+
+def write_workbook(run: RunData, path: Path, lang: str = "zh") -> Path:
+    """Write the budget-proposal workbook to `path` (every total is checked against its rows first)."""
+    label("sheet.summary", lang)  # refuse an unknown language before doing any work
+    sheets = build_sheets(run, lang)
+    workbook = Workbook(write_only=True)
+    for sheet in sheets:
+        _write_sheet(workbook, sheet)
+    path = Path(path)
+    workbook.save(path)
+    return path

@@ -1,0 +1,81 @@
+"""Comparing runs: read back from their directories, one table with a `run` level, differences from the first."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from allocator import compare, load_scenario, read_run, solve
+from allocator.cli import main
+from allocator.compare import headline, markdown_table
+from allocator.rundir import write_run
+
+DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
+
+
+@pytest.fixture(scope="module")
+def demo_results():
+    scenario = load_scenario(DEMO)
+    return solve(scenario, marginal="none"), solve(scenario.with_overrides({"sources.central.budget": "800万"}), marginal="none")
+
+
+def test_read_run_gives_back_the_written_tables(demo_results, tmp_path):
+    result, _ = demo_results
+    run = read_run(write_run(result, tmp_path / "run"))
+    pd.testing.assert_frame_equal(run.allocation.drop(columns=["name"]), result.allocation.drop(columns=["name"]), check_dtype=False)
+    assert run.allocation["project_id"].tolist() == result.allocation["project_id"].tolist()
+    assert run.objective == pytest.approx(result.objective)
+    assert run.status == "optimal" and run.source_keys == ["central", "lottery", "local"]
+    figures = headline(run)
+    assert figures["used:central"] == pytest.approx(result.by_source.set_index("source").loc["central", "used"])
+    assert figures["funded:centre"] == result.by_type.set_index("type").loc["centre", "funded"]
+
+
+def test_differences_are_against_the_first_run(demo_results, tmp_path):
+    full, cut = demo_results
+    comparison = compare({"full": full, "cut": cut}, out=tmp_path / "cmp")
+    assert comparison.figures.columns.name == "run" and list(comparison.figures.columns) == ["full", "cut"]
+    table = comparison.table()
+    assert table.loc["used:central", "Δ cut"] == pytest.approx(cut.by_source["used"][0] - full.by_source["used"][0])
+    assert table.loc["objective", "Δ cut"] == pytest.approx(cut.objective - full.objective)
+    assert table.loc["objective", "Δ cut"] < 0  # less central money, less benefit
+    zones = comparison.by_zone
+    assert zones.columns.names == ["figure", "run"]
+    assert (zones[("total", "Δ cut")] == zones[("total", "cut")] - zones[("total", "full")]).all()
+    changed = set(full.allocation["project_id"][full.selected != cut.selected])
+    assert set(comparison.projects.index) == changed and changed
+    assert set(comparison.projects["funded_in"]) <= {"full", "cut", "full, cut", "none"}
+    # Run directories and in-memory results go through the same read-back: same table either way.
+    again = compare({"full": tmp_path / "cmp" / "runs" / "01-full", "cut": tmp_path / "cmp" / "runs" / "02-cut"})
+    pd.testing.assert_frame_equal(again.table(), table)
+
+
+def test_markdown_comparison_renders_as_a_table(demo_results, tmp_path):
+    full, cut = demo_results
+    comparison = compare([full, cut], out=tmp_path / "cmp")
+    text = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
+    block = text.split("## Headline figures\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert block[0].startswith("| figure |") and block[0].count("|") == len(comparison.table().columns) + 2
+    assert set(block[1].replace("|", "").split()) <= {"---", "---:"}
+    assert len(block) == 2 + len(comparison.table())  # header, separator, one row per figure
+    assert all(line.startswith("| ") and line.endswith(" |") for line in block)
+    csv = pd.read_csv(tmp_path / "cmp" / "comparison.csv", encoding="utf-8-sig")
+    assert csv["figure"].tolist() == comparison.table().index.tolist()
+
+
+def test_markdown_table_escapes_pipes_and_formats_numbers():
+    text = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [12345.678]}))
+    assert text.splitlines() == ["| a | b |", "| --- | ---: |", "| x\\|y | 12,345.68 |"]
+
+
+def test_a_failed_run_compares_by_its_status(tmp_path):
+    runner = CliRunner()
+    failed = runner.invoke(main, ["run", str(DEMO), "--set", "targets.counts.centres.min=40", "--out", str(tmp_path / "bad")])
+    assert failed.exit_code == 3
+    result = runner.invoke(main, ["compare", str(DEMO), str(tmp_path / "bad"), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv", encoding="utf-8-sig").set_index("figure")
+    assert table.loc["status"].tolist()[:2] == ["optimal", "infeasible"]
+    again = runner.invoke(main, ["compare", str(DEMO), str(tmp_path / "bad"), "--out", str(tmp_path / "cmp")])
+    assert again.exit_code == 2 and "already exists" in again.output

@@ -1,0 +1,367 @@
+"""Budget-proposal outputs: budget_proposal.xlsx, report.md and report.html (allocator.report)."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import struct
+import subprocess
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from allocator import report
+from allocator.cli import main
+from allocator.report import charts, document, workbook
+from allocator.report.source import read_run_dir
+from allocator.rundir import write_run
+from allocator.scenario import load_scenario
+from allocator.solve import solve
+from helpers import DATA, write_case
+
+CENT = 0.01
+HYPERLINK = '=HYPERLINK("http://x","y")'
+REGIONS = [
+    {"region_id": "110101", "name": "东城区", "province": "北京市", "zone": "east", "streets": 10, "centres": 4},
+    {"region_id": "110102", "name": "=1+1", "province": "北京市", "zone": "east", "streets": 8, "centres": 3},
+    {"region_id": "510104", "name": "锦江区", "province": "四川省", "zone": "west", "streets": 12, "centres": 2},
+    {"region_id": "620102", "name": "城关区", "province": "甘肃省", "zone": "west", "streets": 9, "centres": 1},
+]
+NAMES = [HYPERLINK, "+1", "@SUM(A1:A9)", "-2", "\tTAB", "普通社区服务中心", "社区服务站 甲", "社区服务站 乙", "社区服务站 丙",
+         "<script>alert(1)</script>"]
+PROJECTS = [
+    {"project_id": f"P{i:02d}", "name": NAMES[i], "region_id": REGIONS[i % 4]["region_id"], "type": "centre" if i % 3 == 0 else "station",
+     "cost": 33.37 + 7.11 * i, "benefit": 10 + (i * 7) % 5, "adds_centre": 1 if i % 3 == 0 else 0}
+    for i in range(10)
+]
+SCENARIO = """
+name = "报告测试"
+description = "中文描述 with English"
+""" + DATA + """
+[types.centre]
+label = "街道社区服务中心"
+welfare = true
+[types.station]
+label = "社区服务站"
+welfare = true
+[sources.central]
+label = "中央专项资金"
+budget = "120万"
+max_share_of_cost = 0.5
+[sources.lottery]
+label = "福利彩票公益金"
+budget = "45.55万"
+max_share_of_cost = 0.3
+[sources.local]
+label = "地方配套资金"
+budget = "99.99万"
+[targets.indicators.coverage]
+label = "街道社区服务中心覆盖率"
+baseline = "centres"
+contribution = "adds_centre"
+denominator = "streets"
+scope = "zone"
+target = 0.5
+penalty = 10
+[targets.indicators.national_coverage]
+label = "全国覆盖率"
+baseline = "centres"
+contribution = "adds_centre"
+denominator = "streets"
+target = 0.9
+penalty = 10
+[objective]
+sense = "max_benefit"
+benefit = { benefit = 1.0 }
+"""
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    scenario = load_scenario(write_case(folder / "case", SCENARIO, PROJECTS, REGIONS))
+    result = solve(scenario, marginal="duals")
+    return write_run(result, folder / "run")
+
+
+@pytest.fixture(scope="module")
+def allocation(run_dir) -> pd.DataFrame:
+    return read_run_dir(run_dir).allocation
+
+
+@pytest.fixture(scope="module")
+def book(run_dir):
+    return openpyxl.load_workbook(run_dir / "budget_proposal.xlsx")
+
+
+def _rows(sheet):
+    return [list(row) for row in sheet.iter_rows()]
+
+
+def _find(rows, text, column=0):
+    return [i for i, row in enumerate(rows) if row[column].value is not None and str(row[column].value).startswith(text)]
+
+
+def _header_index(rows, first_header):
+    return next(i for i, row in enumerate(rows) if row[0].value == first_header)
+
+
+def test_every_run_writes_the_budget_proposal_outputs(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"budget_proposal.xlsx", "report.md", "report.html"} <= names
+    assert [s for s in openpyxl.load_workbook(run_dir / "budget_proposal.xlsx").sheetnames] == \
+        ["汇总", "分省", "项目清单", "指标", "边际值", "参数"]
+
+
+def test_summary_totals_equal_the_allocation_to_the_cent(book, allocation):
+    rows = _rows(book["汇总"])
+    assert "报告测试" in rows[0][0].value and "最优" in rows[0][0].value and re.search(r"\d{4}-\d\d-\d\d", rows[0][0].value)
+    sources = ["central", "lottery", "local"]
+    # money by source: the used column and its total
+    head = _header_index(rows, "资金来源")
+    used = {rows[i][1].value: rows[i][3].value for i in range(head + 1, head + 4)}
+    for key in sources:
+        assert abs(used[key] - allocation[key].sum()) < CENT
+    total = rows[head + 4]
+    assert total[0].value == "合计" and abs(total[3].value - allocation[sources].to_numpy().sum()) < CENT
+    assert total[3].number_format == "#,##0.00" and total[2].value == pytest.approx(120 + 45.55 + 99.99)
+    # money by zone: every source column's total is the allocation's, and the rows add up to it
+    head = _header_index(rows, "区域")
+    zone_rows = rows[head + 1:head + 3]
+    assert [r[0].value for r in zone_rows] == ["东部", "西部"]
+    total = rows[head + 3]
+    assert total[0].value == "合计"
+    for column, key in enumerate(sources, start=2):
+        assert abs(total[column].value - allocation[key].sum()) < CENT
+        assert abs(sum(r[column].value for r in zone_rows) - total[column].value) < CENT
+        assert zone_rows[0][column].number_format == "#,##0.00"
+    assert total[1].value == allocation["selected"].sum()
+    # projects by type
+    head = _header_index(rows, "项目类型")
+    total = rows[head + 3]
+    assert total[0].value == "合计" and total[2].value == len(allocation) and total[3].value == allocation["selected"].sum()
+    assert abs(total[7].value - allocation[sources].to_numpy().sum()) < CENT
+
+
+def test_province_sheet_has_one_row_per_province_and_checked_totals(book, allocation):
+    rows = _rows(book["分省"])
+    assert book["分省"].freeze_panes == "B4"
+    assert [c.value for c in rows[2][:7]] == ["省份", "区域", "资助项目数", "中央专项资金", "福利彩票公益金", "地方配套资金", "合计"]
+    body = rows[3:-1]
+    assert [r[0].value for r in body] == ["北京市", "四川省", "甘肃省"]  # in region-code order, not by name
+    sums = allocation.groupby("province")[["central", "lottery", "local"]].sum()
+    for r in body:
+        for column, key in enumerate(["central", "lottery", "local"], start=3):
+            assert abs(r[column].value - sums.at[r[0].value, key]) < CENT
+        assert abs(r[6].value - sums.loc[r[0].value].sum()) < CENT
+    total = rows[-1]
+    assert total[0].value == "合计" and abs(total[6].value - sums.to_numpy().sum()) < CENT
+    assert total[7].value == pytest.approx(1.0) and total[7].number_format == "0.00%"
+    funded = allocation[allocation["selected"] > 0]
+    assert total[8].value == (funded["type"] == "centre").sum() and total[9].value == (funded["type"] == "station").sum()
+
+
+def test_project_list_holds_funded_projects_grouped_by_province_with_subtotals(book, allocation):
+    rows = _rows(book["项目清单"])
+    header = [c.value for c in rows[2]]
+    assert header[:2] == ["项目编号", "项目名称"] and header[-1] == "合计"
+    total_col, central_col = header.index("合计"), header.index("中央专项资金")
+    funded = allocation[allocation["selected"] > 0]
+    ids = [r[0].value for r in rows[3:] if r[0].value and str(r[0].value).startswith("P")]
+    assert sorted(ids) == sorted(funded["project_id"])
+    subtotals = _find(rows, "小计")
+    assert len(subtotals) == funded["province"].nunique() and subtotals
+    start = 3
+    for i in subtotals:
+        block = rows[start:i]
+        assert len({r[header.index("省份")].value for r in block}) == 1
+        for column in (central_col, total_col):
+            assert abs(sum(r[column].value for r in block) - rows[i][column].value) < CENT
+        start = i + 1
+    grand = rows[-1]
+    assert grand[0].value.startswith("合计")
+    assert abs(grand[total_col].value - funded[["central", "lottery", "local"]].to_numpy().sum()) < CENT
+    assert abs(grand[header.index("总投资")].value - funded["cost"].sum()) < CENT
+    assert book["项目清单"].freeze_panes == "C4"
+
+
+def test_names_from_the_inputs_arrive_as_inert_text(run_dir, book):
+    found = {}
+    for sheet in book:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula: {cell.value!r}"
+                if isinstance(cell.value, str) and "HYPERLINK" in cell.value:
+                    found[sheet.title] = cell
+    cell = found["项目清单"]
+    assert cell.data_type == "s" and cell.value == "'" + HYPERLINK
+    texts = {c.value for row in book["项目清单"].iter_rows() for c in row if isinstance(c.value, str)}
+    assert {"'+1", "'@SUM(A1:A9)", "'-2", "'=1+1"} <= texts
+    with zipfile.ZipFile(run_dir / "budget_proposal.xlsx") as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert "<f>" not in archive.read(name).decode("utf-8") and "<f " not in archive.read(name).decode("utf-8")
+    # the reports escape them too
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<script>" not in page
+
+
+def test_column_widths_fit_chinese_text(book):
+    sheet = book["项目清单"]
+    assert sheet.column_dimensions["B"].width >= 2 * len("普通社区服务中心")
+    assert workbook.display_width("社区ab") == 6
+
+
+def test_parameter_sheet_says_what_produced_the_workbook(book):
+    pairs = {r[0].value: r[1].value for r in book["参数"].iter_rows(min_row=4) if r[0].value}
+    assert pairs["sources.central.budget"] == "120万" and pairs["sources.central.max_share_of_cost"] == 0.5
+    assert pairs["targets.indicators.coverage.scope"] == "zone" and pairs["status"] == "optimal"
+    assert pairs["objective.sense"] == "max_benefit" and "inputs.projects.sha256" in pairs
+
+
+def test_english_export_has_english_headers_and_the_same_numbers(run_dir, tmp_path, book):
+    result = CliRunner().invoke(main, ["export", str(run_dir), "--format", "xlsx", "--lang", "en", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    english = openpyxl.load_workbook(tmp_path / "budget_proposal_en.xlsx")
+    assert english.sheetnames == ["Summary", "By province", "Funded projects", "Indicators", "Marginal values", "Parameters"]
+    header = [c.value for c in english["Funded projects"][3]]
+    assert header[:2] == ["Project ID", "Project name"] and header[-1] == "Total"
+    assert english["Summary"]["A1"].value.startswith("Budget proposal: 报告测试") and "optimal" in english["Summary"]["A1"].value
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for sheet in english:
+        header_row = next(r for r in sheet.iter_rows(min_row=3, max_row=6) if r[0].style_id and r[0].font.bold and r[1].value)
+        data_labels = ("中央专项资金", "福利彩票公益金", "地方配套资金", "街道社区服务中心", "社区服务站")  # the scenario's own
+        assert not any(cjk.search(str(c.value)) for c in header_row
+                       if c.value and not any(str(c.value).startswith(x) for x in data_labels)), sheet.title
+    zh, en = _rows(book["分省"]), _rows(english["By province"])
+    assert [c.value for c in zh[-1][2:8]] == [c.value for c in en[-1][2:8]]
+
+
+def test_export_from_the_run_directory_reproduces_the_run_workbook(run_dir, tmp_path, book):
+    written = report.export(run_dir, "all", "zh", tmp_path)
+    assert {p.name for p in written} == {"budget_proposal.xlsx", "report.md", "report.html"}
+    again = openpyxl.load_workbook(tmp_path / "budget_proposal.xlsx")
+    for name in ["汇总", "分省", "项目清单", "指标"]:
+        a = [[c.value for c in row] for row in book[name].iter_rows(min_row=2)]
+        b = [[c.value for c in row] for row in again[name].iter_rows(min_row=2)]
+        assert len(a) == len(b)
+        for ra, rb in zip(a, b):
+            for va, vb in zip(ra, rb):
+                assert va == pytest.approx(vb, abs=1e-4) if isinstance(va, float) else va == vb
+
+
+def test_export_refuses_a_directory_without_an_allocation(tmp_path):
+    result = CliRunner().invoke(main, ["export", str(tmp_path)])
+    assert result.exit_code == 2 and "no manifest.json" in result.output
+
+
+def test_a_total_that_is_not_the_sum_of_its_rows_is_refused():
+    with pytest.raises(workbook.TotalMismatch):
+        workbook._check_total("x", [1.0, 2.0], 3.01)
+
+
+def test_report_says_what_was_funded_and_which_targets_were_missed(run_dir, allocation):
+    text = (run_dir / "report.md").read_text(encoding="utf-8")
+    funded = int(allocation["selected"].sum())
+    assert f"共资助 {funded} 个项目（候选 10 个）" in text
+    assert "## 目标完成情况" in text and "全国覆盖率" in text and ("差 " in text or "达标" in text)
+    assert "组达标" in text  # the zone-scoped indicator: met in k of 2 groups
+    assert "## 边际值" in text and "budget of central" in text
+    assert "&lt;script&gt;" not in text or "<script>" not in text
+    assert "| 北京市 |" in text
+
+
+def test_html_report_is_self_contained(run_dir):
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert not re.search(r"url\(|@import|<script|<link", page, re.I)
+    images = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert len(images) >= 2 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert "default-src 'none'" in page and "分省资金" in page
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it: apt-get install chromium)")
+def test_html_report_renders_in_headless_chromium_without_network(run_dir, tmp_path):
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--no-first-run", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND"]
+    url = (run_dir / "report.html").resolve().as_uri()
+    shot = tmp_path / "report.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,2000", url], check=True, capture_output=True, timeout=120)
+    width, height = _png_size(shot)
+    assert (width, height) == (1200, 2000) and shot.stat().st_size > 20_000  # a blank page is a few kB
+    dom = subprocess.run([*flags, "--dump-dom", url], check=True, capture_output=True, timeout=120).stdout.decode("utf-8")
+    assert "预算方案报告" in dom and "<img" in dom
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", dom, re.I)
+
+
+def test_charts_never_draw_tofu_without_a_cjk_font(run_dir, monkeypatch):
+    drawn: list[str] = []
+    original = charts.stacked_bars
+
+    def record(categories, series, title, xlabel, font):
+        drawn.extend([*categories, *[name for name, _ in series], title, xlabel])
+        return original(categories, series, title, xlabel, font)
+
+    monkeypatch.setattr(charts, "stacked_bars", record)
+    blocks = document.build_blocks(read_run_dir(run_dir), "zh", font=charts.FontChoice(None, None))
+    assert drawn and all(ord(c) < 128 for text in drawn for c in text), drawn
+    assert {"Beijing", "Sichuan", "Gansu", "East", "West", "central", "lottery"} <= set(drawn)
+    assert any(b.kind == "note" and "未找到中文字体" in b.text for b in blocks)
+    assert not charts.drawable("北京", charts.FontChoice(None, None)) and charts.drawable("Beijing", charts.FontChoice(None, None))
+
+
+def test_a_cjk_font_when_installed_draws_chinese_labels():
+    font = charts.cjk_font()
+    if not font.cjk:
+        pytest.skip("no CJK font installed (.ci/run installs fonts-noto-cjk)")
+    assert charts.drawable("西部 中央专项资金 北京市", font)
+
+
+def test_project_sheet_writes_tens_of_thousands_of_funded_projects_quickly(tmp_path):
+    import time
+
+    n, funded = 60_000, 3_000
+    allocation = pd.DataFrame({
+        "project_id": [f"P{i}" for i in range(n)], "name": [f"社区服务站{i}" for i in range(n)],
+        "region_id": [f"{110000 + i % 300}" for i in range(n)], "province": [f"省{i % 31}" for i in range(n)],
+        "zone": ["east", "central", "west"] * (n // 3), "type": ["station"] * n, "cost": [12.345] * n,
+        "selected": [1 if i % (n // funded) == 0 else 0 for i in range(n)],
+    })
+    allocation["central"] = allocation["selected"] * 6.0
+    allocation["local"] = allocation["selected"] * 6.345
+    by_source = pd.DataFrame({"source": ["central", "local"], "label": ["中央", "地方"], "budget": [1e5, 1e5]})
+    run = report.RunData(tables={
+        "allocation.csv": allocation, "by_source.csv": by_source, "by_zone.csv": pd.DataFrame(), "by_province.csv": pd.DataFrame(),
+        "by_type.csv": pd.DataFrame({"type": ["station"], "label": ["社区服务站"]}),
+        "indicators.csv": pd.DataFrame(columns=["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard"]),
+    }, manifest={"scenario": {"name": "scale", "resolved": {}}, "status": "optimal", "created": "2026-01-01T00:00:00+00:00"})
+    started = time.perf_counter()
+    report.write_workbook(run, tmp_path / "big.xlsx")
+    seconds = time.perf_counter() - started
+    sheet = openpyxl.load_workbook(tmp_path / "big.xlsx", read_only=True)["项目清单"]
+    rows = list(sheet.values)
+    assert len(rows) == 3 + funded + 31 + 1  # title, subtitle, header, projects, one subtotal per province, total
+    assert rows[-1][-1] == pytest.approx(funded * 12.345)
+    assert seconds < 30, f"{seconds:.1f} s for {funded:,} funded projects"
+    assert not math.isnan(seconds)
+
+
+def test_the_xlsx_rule_is_the_csv_rule():
+    from allocator.rundir import _FORMULA_START
+
+    assert workbook.FORMULA_START == _FORMULA_START
+    assert [workbook.safe_text(t) for t in ["\tx", "\rx", "=1", "a=1", "社区"]] == ["'\tx", "'\rx", "'=1", "a=1", "社区"]
