@@ -17,7 +17,7 @@ The factor method, read from the scenario's ``[baseline]`` table:
 
 The result meets every per-project rule, budgets and capacities, but need not meet counts, targets or
 balance rules: those are reported (``Solution.message``), not enforced. Its status is
-``SolveStatus.FORMULA`` and its objective is :func:`objective_value`, the optimizer's own objective
+``SolveStatus.FORMULA`` and its objective is :func:`allocator.model.objective.objective_value`, the optimizer's own objective
 evaluated on the allocation.
 """
 
@@ -36,7 +36,7 @@ from allocator.data import Data, load_data
 from allocator.errors import InputError, VerificationError
 from allocator.model.classes import absolute_caps, eligibility
 from allocator.model.funding import matching_ratio
-from allocator.model.objective import benefit_per_project
+from allocator.model.objective import objective_value
 from allocator.model.scopes import project_groups, region_groups
 from allocator.model.targets import indicator_groups
 from allocator.results import Result
@@ -46,25 +46,6 @@ from allocator.solve import solve
 #: Every allocation method takes a scenario (and optionally its loaded data) and returns a Result.
 Method = Callable[..., Result]
 FACTOR_SOLVER = "factor-method"
-
-
-def objective_value(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> float:
-    """The model's objective, in the scenario's own sense, evaluated on any allocation.
-
-    ``max_benefit``: weighted benefit of funded projects minus the penalty of every soft target's
-    shortfall; ``min_cost``: money spent plus those penalties (the terms of allocator/model/objective.py
-    and targets.py, where a shortfall is ``max(0, target - achieved)`` per group with a denominator).
-    """
-    penalty = 0.0
-    for indicator in scenario.indicators.values():
-        if indicator.hard:
-            continue
-        groups = indicator_groups(indicator, data)
-        active = groups.denominator > 0
-        penalty += indicator.penalty * float(np.maximum(indicator.target - groups.achieved(selected)[active], 0.0).sum())
-    if scenario.sense == "max_benefit":
-        return float(benefit_per_project(scenario, data) @ selected) - penalty
-    return float(money.sum()) + penalty
 
 
 def factor_shares(scenario: Scenario, data: Data) -> pd.DataFrame:
@@ -184,7 +165,7 @@ def factor_method(scenario: Scenario, data: Data | None = None) -> Result:
     if broken:
         raise VerificationError(f"the factor method broke a per-project rule (a bug; nothing was written): {'; '.join(broken)}")
     unmet = rule_violations(scenario, data, selected, money)
-    objective = objective_value(scenario, data, selected, money)
+    objective = objective_value(scenario, data, selected[:, None], money)
     message = "formula allocation (factor method), not an optimum" + (
         f"; it breaks {len(unmet)} scenario rule(s) the optimizer must meet: " + "; ".join(unmet) if unmet else "; it meets every scenario rule")
     solution = Solution(status=SolveStatus.FORMULA, solver=FACTOR_SOLVER, solver_version=f"allocator {_version()} factor method",

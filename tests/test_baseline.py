@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from allocator import InputError, compare, factor_method, load_scenario, solve
 from allocator.backends import SolveStatus
-from allocator.baseline import bounded_shares, factor_shares, objective_value
+from allocator.baseline import bounded_shares, factor_shares
+from allocator.model.objective import objective_value
 from allocator.checks import project_checks, rule_violations
 from allocator.cli import main
 from helpers import DATA, write_case
@@ -110,8 +111,8 @@ def test_formula_keeps_every_per_project_rule_on_the_national_scenario(national)
 def test_optimizer_beats_the_formula_with_the_same_money(national, tmp_path):
     scenario, formula, optimum = national
     # One objective function for both: the optimizer's own value agrees with objective_value on its allocation.
-    assert objective_value(scenario, optimum.data, optimum.selected, optimum.money) == pytest.approx(optimum.objective, rel=1e-9)
-    assert formula.objective == objective_value(scenario, formula.data, formula.selected, formula.money)
+    assert objective_value(scenario, optimum.data, optimum.starts, optimum.money) == pytest.approx(optimum.objective, rel=1e-9)
+    assert formula.objective == objective_value(scenario, formula.data, formula.starts, formula.money)
     assert optimum.objective >= formula.objective
     assert optimum.by_source["used"].sum() <= formula.scenario.sources["central"].budget + 13_000 + 145_000 + 1e-6
     comparison = compare({"formula": formula, "optimizer": optimum}, out=tmp_path / "cmp")

@@ -11,6 +11,7 @@ import numpy as np
 from allocator.data import Data
 from allocator.model.arrays import ModelBuilder
 from allocator.model.funding import Funding
+from allocator.model.targets import deadline_period, indicator_groups
 from allocator.scenario import Scenario
 
 
@@ -34,3 +35,26 @@ def add_objective(builder: ModelBuilder, scenario: Scenario, data: Data, funding
     declared_cost = funding.requests.sum(axis=1) * funding.declared
     builder.add_objective(funding.start.ravel(), np.repeat(declared_cost, phasing.starts))
     return 1.0
+
+
+def objective_value(scenario: Scenario, data: Data, starts: np.ndarray, money: np.ndarray) -> float:
+    """The model's objective, in the scenario's own sense, evaluated on any allocation.
+
+    `starts` is projects x start periods (one column for an unphased plan), `money` projects x sources
+    (万元). The terms are those of :func:`add_objective` and the soft targets' penalties: a shortfall is
+    ``max(0, target - achieved)`` per group with a denominator, counting projects completed by the deadline.
+    """
+    phasing = scenario.phasing
+    penalty = 0.0
+    for indicator in scenario.indicators.values():
+        if indicator.hard:
+            continue
+        groups = indicator_groups(indicator, data)
+        last_start = deadline_period(indicator, phasing) - phasing.duration + 1
+        achieved = groups.achieved(starts[:, : last_start + 1].sum(axis=1))[groups.denominator > 0]
+        penalty += indicator.penalty * float(np.maximum(indicator.target - achieved, 0.0).sum())
+    if scenario.sense == "max_benefit":
+        completion = np.arange(starts.shape[1]) + phasing.duration - 1
+        discounted = starts @ (1.0 + phasing.discount_rate) ** -completion.astype(float)
+        return float(benefit_per_project(scenario, data) @ discounted) - penalty
+    return float(money.sum()) + penalty
