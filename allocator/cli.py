@@ -230,3 +230,52 @@ def export_command(run_dir: Path, fmt: str, lang: str, out: Path | None) -> None
 
     for path in export(run_dir, fmt, lang, out):
         click.echo(f"written {path}")
+
+
+@main.command("simulate")
+@click.argument("target", type=click.Path(path_type=Path), metavar="RUN_DIR|SCENARIO_FILE")
+@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True, help="How many draws of the uncertain inputs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed: the same seed gives the same draws on any number of workers.")
+@click.option("--robust", is_flag=True, help="Also solve a plan protected against matching shortfall ([uncertainty] robust_quantile) "
+                                             "and replay both plans on the same draws.")
+@click.option("--workers", type=click.IntRange(min=1), help="Local processes (default: one per CPU; 1 runs in this process).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the draws on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
+@click.option("--scenario", "scenario_file", type=click.Path(path_type=Path),
+              help="For a RUN_DIR: read the [uncertainty] (and the whole scenario) from this file instead of the run's own.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a scenario value (repeatable).")
+@click.option("--allow-outside-paths", is_flag=True, help="Allow data paths outside the scenario's folder.")
+@click.option("--out", type=click.Path(path_type=Path), help="Output directory (default: runs/simulate-<name>-<time>).")
+@click.option("--force", is_flag=True, help="Write into --out even if it already holds a simulation.")
+@reports_errors
+def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers: int | None, scheduler: str | None,
+                     scenario_file: Path | None, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None,
+                     force: bool) -> None:
+    """Replay a plan (RUN_DIR's allocation, or SCENARIO_FILE solved now) under the scenario's [uncertainty].
+
+    Writes draws.csv (one row per plan and draw), summary.csv (P10/P50/P90 of projects completed,
+    stranded money and every indicator against its target), regions_at_risk.csv, simulation.png and
+    summary.md. See docs/simulation.md.
+    """
+    from datetime import datetime
+
+    from allocator.errors import InputError
+    from allocator.simulate import load_plan, robust_plan, simulate
+
+    out = out or Path("runs") / f"simulate-{target.stem if target.is_file() else target.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    if (out / "summary.csv").exists() and not force:
+        raise InputError(f"a simulation already exists in {out} (choose another --out or pass --force)")
+    if not target.is_dir():
+        click.echo(f"solving {target} ...", err=True)
+    scenario, data, plan = load_plan(target, overrides, scenario_file=scenario_file, allow_outside_paths=allow_outside_paths)
+    plans, factors = [plan], None
+    if robust:
+        click.echo(f"solving the robust plan (q = {scenario.uncertainty.robust_quantile:g}) ...", err=True)
+        robust_one, factors = robust_plan(scenario, data)
+        plans.append(robust_one)
+    label = f"{draws:,} draws x {len(plans)} plan{'s' if len(plans) > 1 else ''}"
+    with click.progressbar(length=draws, label=label, file=sys.stderr) as bar:
+        result = simulate(scenario, plans, data, draws=draws, seed=seed, workers=workers, scheduler=scheduler,
+                          on_done=bar.update, robust_factors=factors)
+    result.write(out)
+    click.echo(result.markdown())
+    click.echo(f"\nwritten to {out} (draws.csv, summary.csv, regions_at_risk.csv, simulation.png, summary.md)")

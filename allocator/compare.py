@@ -180,7 +180,7 @@ def as_run(item: RunLike, directory: Path, *, force: bool = False) -> RunTables:
     if isinstance(item, Scenario):
         from allocator.solve import solve  # late: the solver is only needed for scenarios not yet solved
         item = solve(item)
-    return read_run(write_run(item, directory, force=force))
+    return read_run(write_run(item, directory, force=force, reports=False))
 
 
 def side_by_side(frames: Mapping[str, pd.DataFrame], key: str) -> pd.DataFrame:

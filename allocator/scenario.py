@@ -143,6 +143,42 @@ class Phasing:
 
 
 @dataclass(frozen=True)
+class Triangular:
+    """A triangular distribution: low <= mode <= high (all equal: a fixed value)."""
+
+    low: float
+    mode: float
+    high: float
+
+    def quantile(self, q: float) -> float:
+        """The inverse distribution function at q in [0, 1]."""
+        low, mode, high = self.low, self.mode, self.high
+        if high <= low:
+            return low
+        split = (mode - low) / (high - low)
+        if q < split:
+            return low + ((high - low) * (mode - low) * q) ** 0.5
+        return high - ((high - low) * (high - mode) * (1.0 - q)) ** 0.5
+
+
+STALL_RULES = ("stall", "late")
+ARRIVAL_LEVELS = ("zone", "province", "region")
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """The optional ``[uncertainty]`` table, for ``allocate simulate`` (docs/simulation.md)."""
+
+    matching_source: str  # the source whose money may not arrive (local matching money)
+    local_arrival: dict[str, Triangular]  # zone -> share of the matching source's money that arrives; absent: 1
+    arrival_by: str  # "zone" | "province" | "region": one arrival draw per zone, or per province/region (its zone's law)
+    cost_overrun: dict[str, Triangular]  # type -> factor on cost; absent: 1
+    delay_probability: float  # a funded project starts one year late (phased plans)
+    stall_rule: str  # "stall" | "late"
+    robust_quantile: float  # `--robust`: plan on this quantile of the arrival share
+
+
+@dataclass(frozen=True)
 class SolverOptions:
     name: str = "highs"
     time_limit: float = 300.0
@@ -176,6 +212,7 @@ class Scenario:
     document: Document = field(repr=False, compare=False)
     phasing: Phasing = Phasing()
     baseline: BaselineSpec | None = None  # the optional [baseline] table, for `allocate baseline`
+    uncertainty: Uncertainty | None = None  # the optional [uncertainty] table, for `allocate simulate`
 
     @property
     def path(self) -> Path:
@@ -227,11 +264,13 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
         model.close()
     solver = _solver(top.subtable("solver"))
     baseline = _baseline(top.subtable("baseline"))
+    uncertainty = _uncertainty(top.subtable("uncertainty"), sources, types)
     top.close()
     return Scenario(
         name=name, description=description, data=data, types=types, sources=sources, counts=counts,
         indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
         benefit=benefit, selection=selection, solver=solver, document=document, phasing=phasing, baseline=baseline,
+        uncertainty=uncertainty,
     )
 
 
@@ -553,3 +592,50 @@ def _baseline(table: Table | None) -> BaselineSpec | None:
     spec = BaselineSpec(level=level, factors=weights, floor=floor, cap=cap, priority=table.text("priority", "priority"))
     table.close()
     return spec
+
+
+def _uncertainty(table: Table | None, sources: dict[str, Source], types: dict[str, ProjectType]) -> Uncertainty | None:
+    if table is None:
+        return None
+    matched = [key for key, source in sources.items() if source.matching is not None]
+    if table.has("matching_source"):
+        matching_source = table.text("matching_source", choices=list(sources))
+    elif len(matched) == 1:
+        matching_source = matched[0]
+    else:
+        table.fail("name the source whose money may not arrive: 'matching_source' (no default: "
+                   f"{'no source has' if not matched else 'several sources have'} a matching rule)")
+    arrival = _triangulars(table, "local_arrival", None, low=0.0, high=1.0)
+    overrun = _triangulars(table, "cost_overrun", list(types), low=0.0, high=None)
+    for type_key, law in overrun.items():
+        if law.high <= 0:
+            table.fail(f"a cost overrun factor must be positive, got high = {law.high:g}", (*table.path, "cost_overrun", type_key))
+    result = Uncertainty(
+        matching_source=matching_source, local_arrival=arrival,
+        arrival_by=table.text("arrival_by", "zone", choices=list(ARRIVAL_LEVELS)),
+        cost_overrun=overrun, delay_probability=table.number("delay_probability", 0.0, low=0.0, high=1.0),
+        stall_rule=table.text("stall_rule", "stall", choices=list(STALL_RULES)),
+        robust_quantile=table.number("robust_quantile", 0.1, low=0.0, high=1.0),
+    )
+    table.close()
+    return result
+
+
+def _triangulars(table: Table, key: str, keys: list[str] | None, *, low: float, high: float | None) -> dict[str, Triangular]:
+    """``key = { <name> = { low = .., mode = .., high = .. }, ... }``; `keys` limits the names (None: any)."""
+    parent = table.subtable(key)
+    if parent is None:
+        return {}
+    laws = {}
+    for name in list(parent.values):
+        if keys is not None:
+            check_choice(parent, name, name, keys)
+        parent.allowed.add(name)
+        entry = parent.subtable(name)
+        values = [entry.number(part, low=low, high=high) for part in ("low", "mode", "high")]
+        if not values[0] <= values[1] <= values[2]:
+            entry.fail(f"need low <= mode <= high, got {values[0]:g}, {values[1]:g}, {values[2]:g}")
+        entry.close()
+        laws[name] = Triangular(*values)
+    parent.close()
+    return laws

@@ -162,7 +162,7 @@ def run_point(scenario: Scenario, overrides: dict[str, Any], directory: Path) ->
     except AllocatorError as error:  # e.g. a failed verification: recorded, the sweep goes on
         write_failure(point, SolveFailed(str(error), status="error"), directory, force=True)
         return {"status": "error", "message": " ".join(str(error).split())[:300]}
-    write_run(result, directory, force=True)
+    write_run(result, directory, force=True, reports=False)
     return {"status": result.status.value, "message": ""}
 
 

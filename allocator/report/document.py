@@ -49,7 +49,11 @@ def _count(value: object) -> str:
 
 def _value(value: object) -> str:
     number = _float(value)
-    return "" if number is None else f"{number:,.4g}" if abs(number) < 1e6 else f"{number:,.0f}"
+    if number is None:
+        return ""
+    if number == round(number) and abs(number) < 1e15:
+        return f"{number:,.0f}"
+    return f"{number:,.2f}" if abs(number) >= 1000 else f"{number:.4g}"
 
 
 def _float(value: object) -> float | None:
@@ -116,19 +120,19 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
     blocks.append(Block("h2", t("report.by_zone")))
     blocks.append(Block("chart", label("report.chart_zone", chart_lang),
                         png=charts.stacked_bars(zone_names, [(n, list(zones[k])) for n, k in zip(source_names, keys)],
-                                                label("report.chart_zone", chart_lang), "万元" if font.cjk else "10,000 yuan", font)))
+                                                label("report.chart_zone", chart_lang), "万元" if chart_lang == "zh" else "10,000 yuan", font)))
     blocks.append(Block("table", headers=[t("col.zone"), t("col.funded"), *[lab for _, lab in sources], t("col.total")],
                         rows=[[zone_label(z, lang), _count(r["funded"]), *[_money(r[k]) for k in keys], _money(r["total"])]
                               for z, r in zones.iterrows()], numeric=[False] + [True] * (2 + len(keys))))
     provinces = run.money_by("province", run.province_order)
     grand = float(provinces["total"].sum())
-    province_names = [charts.pick(p if font.cjk else PROVINCES_EN.get(p, p), PROVINCES_EN.get(p, f"province {i + 1}"), font)
+    province_names = [charts.pick(p if chart_lang == "zh" else PROVINCES_EN.get(p, p), PROVINCES_EN.get(p, f"province {i + 1}"), font)
                       for i, p in enumerate(provinces.index)]
     province_names = [n if charts.drawable(n, font) else f"province {i + 1}" for i, n in enumerate(province_names)]
     blocks.append(Block("h2", t("report.by_province")))
     blocks.append(Block("chart", label("report.chart_province", chart_lang),
                         png=charts.stacked_bars(province_names, [(n, list(provinces[k])) for n, k in zip(source_names, keys)],
-                                                label("report.chart_province", chart_lang), "万元" if font.cjk else "10,000 yuan", font)))
+                                                label("report.chart_province", chart_lang), "万元" if chart_lang == "zh" else "10,000 yuan", font)))
     blocks.append(Block("table", headers=[t("col.province"), t("col.funded"), *[lab for _, lab in sources], t("col.total"), t("col.share")],
                         rows=[[p, _count(r["funded"]), *[_money(r[k]) for k in keys], _money(r["total"]),
                                f"{r['total'] / grand:.1%}" if grand > 0 else ""] for p, r in provinces.iterrows()],

@@ -19,6 +19,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet.indicators": ("指标", "Indicators"),
     "sheet.marginal": ("边际值", "Marginal values"),
     "sheet.parameters": ("参数", "Parameters"),
+    "sheet.years": ("分年度", "By year"),
     # title row
     "title.proposal": ("预算方案", "Budget proposal"),
     "title.scenario": ("方案", "Scenario"),
@@ -73,6 +74,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.method": ("方法", "Method"),
     "col.binding": ("是否起约束", "Binding"),
     "col.funded_of": ("资助/候选", "Funded / candidates"),
+    "col.year": ("年度", "Year"),
+    "col.start_year": ("开工年度", "Start year"),
+    "col.projects_started": ("开工项目数", "Projects started"),
+    "col.projects_completed": ("累计建成项目数", "Projects completed"),
     "row.total": ("合计", "Total"),
     "row.subtotal": ("小计", "Subtotal"),
     "yes": ("是", "yes"),

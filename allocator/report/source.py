@@ -168,4 +168,7 @@ def read_run_dir(path: Path) -> RunData:
     if marginal.is_file():
         header = pd.read_csv(marginal, nrows=0, encoding=CSV_ENCODING).columns
         tables["marginal.csv"] = pd.read_csv(marginal, encoding=CSV_ENCODING, dtype={c: "string" for c in header if c in _TEXT})
+    years = Path(path) / "by_year.csv"
+    if years.is_file() and "by_year.csv" not in tables:
+        tables["by_year.csv"] = pd.read_csv(years, encoding=CSV_ENCODING, dtype={"year": "string"})
     return RunData(tables=tables, manifest=run.manifest, path=Path(path))

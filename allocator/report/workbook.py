@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,11 +243,12 @@ class _Builder:
         names = "name" in funded
         regions = run.region_names
         type_labels = dict(run.types)
+        years = "start_year" in funded
         columns = ["col.project_id", *(["col.name"] if names else []), "col.province", "col.region_id", "col.region",
-                   "col.zone", "col.type", "col.cost", *([] if run.binary else ["col.selected"])]
+                   "col.zone", "col.type", *(["col.start_year"] if years else []), "col.cost", *([] if run.binary else ["col.selected"])]
         header = self.header(columns, [*[lab for _, lab in self.sources], self.t("col.total")])
         rows = self.title_rows() + [header]
-        label_span = len(columns) - 1  # cells before the cost column
+        label_span = columns.index("col.cost")  # cells before the cost column
         money_columns = ["cost", *keys, "total"]
         grand: dict[str, list[float]] = {c: [] for c in money_columns}
         grand_count: list[float] = []
@@ -261,12 +261,16 @@ class _Builder:
             zones = group["zone"].astype(str).to_numpy()
             kinds = group["type"].astype(str).to_numpy()
             selected = group["selected"].astype(float).to_numpy()
+            starts = group["start_year"].to_numpy() if years else None
             for i in range(len(group)):
                 row = [C(ids[i])]
                 if names:
                     row.append(C("" if _missing(project_names[i]) else project_names[i]))
                 row += [C(province_name), C(region_ids[i]), C(regions.get(region_ids[i], "")), C(zone_label(zones[i], self.lang)),
-                        C(type_labels.get(kinds[i], kinds[i])), C(values["cost"][i], "money")]
+                        C(type_labels.get(kinds[i], kinds[i]))]
+                if years:
+                    row.append(C(None if _missing(starts[i]) else int(starts[i]), "text"))
+                row.append(C(values["cost"][i], "money"))
                 if not run.binary:
                     row.append(C(selected[i], "share"))
                 row += [C(values[k][i], "money") for k in keys] + [C(values["total"][i], "money")]
@@ -289,6 +293,30 @@ class _Builder:
                      *([] if run.binary else [C(None, "total_label")]),
                      *[C(_check_total(c, grand[c], math.fsum(funded[c].astype(float))), "money_bold") for c in [*keys, "total"]]])
         return Sheet(self.t("sheet.projects"), rows, freeze="C4")
+
+    def years(self) -> Sheet | None:
+        """Five-year phasing (by_year.csv, when the scenario has [phasing]): money and projects per year."""
+        frame = self.run.tables.get("by_year.csv")
+        if frame is None or not len(frame):
+            return None
+        keys = [k for k in self.run.source_keys if k in frame]
+        known = {"year", *keys, "total", "projects_started", "projects_completed"}
+        indicators = [c for c in frame.columns if c not in known]
+        rows = self.title_rows() + [self.header(["col.year"], [*[lab for k, lab in self.sources if k in keys], self.t("col.total"),
+                                                              self.t("col.projects_started"), self.t("col.projects_completed"),
+                                                              *indicators])]
+        for r in frame.to_dict("records"):
+            rows.append([C(r["year"]), *[C(r[k], "money") for k in keys], C(r.get("total"), "money"),
+                         C(r.get("projects_started"), self.count_style), C(r.get("projects_completed"), self.count_style),
+                         *[C(r[c], "value") for c in indicators]])
+        cells = [C(_total(f"by year: {k}", frame[k]), "money_bold") for k in keys]
+        total = _total("by year: total", frame["total"]) if "total" in frame else None
+        if total is not None and keys:
+            _check_total("by year: sources add up to the total", [c.value for c in cells], total)  # type: ignore[misc]
+        bold = "count_bold" if self.run.binary else "fraction_bold"
+        rows.append([C(self.t("row.total"), "total_label"), *cells, C(total, "money_bold"),
+                     C(_total("by year: started", frame["projects_started"]) if "projects_started" in frame else None, bold)])
+        return Sheet(self.t("sheet.years"), rows, freeze="B4")
 
     def indicators(self) -> Sheet:
         frame = self.run.tables["indicators.csv"]
@@ -422,8 +450,15 @@ def _cell_text_width(cell: C) -> int:
     return display_width(value)
 
 
+#: Column widths are measured on at most this many rows (plus every total row) of a long sheet.
+WIDTH_SAMPLE = 5_000
+
+
 def _widths(rows: list[Row]) -> dict[int, int]:
     widths: dict[int, int] = {}
+    if len(rows) > WIDTH_SAMPLE:
+        step = len(rows) // WIDTH_SAMPLE + 1
+        rows = [row for i, row in enumerate(rows) if i < 10 or i % step == 0 or (row and row[0].style.endswith("label"))]
     for row in rows:
         if len(row) == 1 and row[0].style in ("title", "subtitle", "block"):
             continue  # long titles overflow into empty neighbours; they must not widen column A
@@ -461,14 +496,18 @@ def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
             else:
                 out = WriteOnlyCell(ws, safe_text(value))
                 out.data_type = "s"
-            out._style = copy(styles[cell.style])
+            out._style = styles[cell.style]  # shared: write-only cells are serialised at once and never restyled
             cells.append(out)
         ws.append(cells)
 
 
 def build_sheets(run: RunData, lang: str = "zh") -> list[Sheet]:
     builder = _Builder(run, lang)
-    sheets = [builder.summary(), builder.provinces(), builder.projects(), builder.indicators()]
+    sheets = [builder.summary(), builder.provinces(), builder.projects()]
+    years = builder.years()
+    if years is not None:
+        sheets.append(years)
+    sheets.append(builder.indicators())
     marginal = builder.marginal()
     if marginal is not None:
         sheets.append(marginal)

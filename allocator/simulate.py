@@ -1,0 +1,624 @@
+"""Replay a plan many times under uncertain inputs: matching money that does not all arrive, cost
+overruns and late starts (the scenario's ``[uncertainty]`` table; docs/simulation.md).
+
+The rule of one draw, for each funded project p (money in 万元, from the plan):
+
+* ``other_p``: its money from every source but the matching source (central, lottery), which arrives
+  in full; ``need_p = cost_p x selected_p x overrun_p - other_p``: what the matching source must pay.
+* The matching source pays from a pool. With a ``capacity`` (per province or region) the pool of a
+  group is ``sum over its regions of arrival_share x capacity``: promised money arrives at the share
+  of the draw, and a shortfall (or an overrun) is covered from the part of the capacity the plan did
+  not promise, which arrives at the same share. The group pays its projects in the plan's order
+  (start year, then the allocation table's order), each in full while the pool lasts; the first it
+  cannot pay in full gets what is left, the later ones nothing. Without a capacity each project is its
+  own pool: ``arrival_share x its promised matching money``.
+* A project whose received money is below ``need_p`` falls short. Under ``stall_rule = "stall"`` it
+  is never completed and everything put into it (``other_p`` + what the pool paid) is stranded;
+  under ``"late"`` it is completed after the plan: nothing is stranded, but it counts toward no target.
+* With ``delay_probability`` (phased plans only) a project starts one year late; one that then
+  finishes after the plan's last year, or after an indicator's deadline, does not count there.
+
+Draw ``i`` uses ``SeedSequence(seed, spawn_key=(i,))``, so the outcome does not depend on how draws are
+split into chunks or across workers; chunks run on a local process pool or on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.data import Data, load_data
+from allocator.errors import InputError
+from allocator.model.scopes import project_groups, region_groups
+from allocator.model.targets import deadline_period, indicator_groups
+from allocator.results import Result
+from allocator.rundir import RunTables, read_run, write_csv
+from allocator.scenario import Scenario, Triangular, Uncertainty, load_scenario
+
+#: Indicators with more groups than this are summarised by the number of groups meeting the target.
+MAX_GROUP_COLUMNS = 40
+#: A project falls short when it receives less than its need by more than this share of its cost.
+TOLERANCE = 1e-9
+YUAN_PER_WAN = 10_000
+
+
+# --------------------------------------------------------------------------------------------------
+# Plans: what was decided, per candidate project, in the order of data.projects
+
+
+@dataclass
+class Plan:
+    name: str
+    selected: np.ndarray  # per candidate, 0..1
+    start: np.ndarray  # per candidate, start period (0-based), -1 when not funded
+    money: np.ndarray  # candidates x sources, 万元
+    objective: float
+    indicators: pd.DataFrame | None = None  # the plan's own indicators table (deterministic)
+
+
+def plan_from_result(result: Result, name: str = "nominal") -> Plan:
+    start = np.where(result.selected > 0, result.starts.argmax(axis=1), -1)
+    return Plan(name=name, selected=result.selected.astype(float), start=start, money=result.money.copy(),
+                objective=result.objective, indicators=result.indicators)
+
+
+def plan_from_run(run: RunTables, scenario: Scenario, data: Data, name: str = "nominal") -> Plan:
+    """A plan read back from a run directory, aligned with `data`'s candidates by project_id."""
+    if not run.has_allocation:
+        raise InputError(f"the run has no allocation (status {run.status}); nothing to simulate", source=str(run.path))
+    allocation = run.allocation.set_index("project_id")
+    ids = data.projects["project_id"].astype(str)
+    missing = ~ids.isin(allocation.index)
+    if missing.any() or len(allocation) != len(ids):
+        raise InputError(f"the run's allocation.csv does not list the scenario's {len(ids):,} candidates "
+                         f"(e.g. {ids[missing].iloc[0] if missing.any() else 'extra rows'}); the data changed since the run",
+                         source=str(run.path))
+    allocation = allocation.loc[ids]
+    keys = list(scenario.sources)
+    absent = [k for k in keys if k not in allocation]
+    if absent:
+        raise InputError(f"allocation.csv has no money column for source '{absent[0]}'", source=str(run.path))
+    selected = allocation["selected"].to_numpy(dtype=float)
+    start = np.full(len(ids), -1)
+    if scenario.phasing.years and "start_year" in allocation:
+        years = pd.to_numeric(allocation["start_year"], errors="coerce").to_numpy()
+        for period, year in enumerate(scenario.phasing.years):
+            start[years == year] = period
+    else:
+        start[selected > 0] = 0
+    start[selected <= 0] = -1
+    return Plan(name=name, selected=selected, start=start, money=allocation[keys].to_numpy(dtype=float),
+                objective=run.objective, indicators=run.indicators)
+
+
+def scenario_of_run(run: RunTables, *, allow_outside_paths: bool = False) -> Scenario:
+    """The run's scenario: its file, with the run's --set overrides applied again."""
+    info = run.manifest.get("scenario", {})
+    path = Path(str(info.get("file", "")))
+    if not path.is_file():
+        raise InputError(f"the run's scenario file {path} is gone; simulate the scenario file instead", source=str(run.path))
+    scenario = load_scenario(path, allow_outside_paths=allow_outside_paths)
+    overrides = {item["key"]: item["new"] for item in info.get("overrides", [])}
+    return scenario.with_overrides(overrides, allow_outside_paths=allow_outside_paths) if overrides else scenario
+
+
+# --------------------------------------------------------------------------------------------------
+# Robust planning: a scenario transformation, not a change to the model
+
+
+def robust_inputs(scenario: Scenario, data: Data) -> tuple[Scenario, Data, dict[str, float]]:
+    """The scenario and data that plan on the `robust_quantile` of each zone's arrival share.
+
+    The matching source's capacity column is scaled, region by region, by that quantile of its zone,
+    and its budget (and year budgets) by the capacity-weighted mean of the quantiles (the smallest
+    quantile when it has no capacity). Returns the scaled scenario, data and the factors used.
+    """
+    spec = _spec(scenario)
+    source = scenario.sources[spec.matching_source]
+    q = spec.robust_quantile
+    zone_of_region = data.regions["zone"].astype(str).to_numpy()
+    factor_of_region = np.array([spec.local_arrival[z].quantile(q) if z in spec.local_arrival else 1.0 for z in zone_of_region])
+    factors = {zone: (spec.local_arrival[zone].quantile(q) if zone in spec.local_arrival else 1.0) for zone in data.zones}
+    if source.capacity is not None:
+        capacity = data.regions[source.capacity.column].to_numpy(dtype=float)
+        regions = data.regions.copy()
+        regions[source.capacity.column] = capacity * factor_of_region
+        data = replace(data, regions=regions)
+        budget_factor = float((capacity * factor_of_region).sum() / capacity.sum()) if capacity.sum() > 0 else min(factors.values())
+    else:
+        budget_factor = min(factors.values())
+    factors["budget"] = budget_factor
+    prefix = f"sources.{source.key}"
+    values = scenario.document.values["sources"][source.key]
+    overrides: dict[str, Any] = {}
+    if "budget_by_year" in values:
+        overrides[f"{prefix}.budget_by_year"] = [f"{amount * budget_factor:.10g}万" for amount in source.by_year]
+        if "budget" in values:
+            overrides[f"{prefix}.budget"] = f"{source.budget * budget_factor:.10g}万"
+    else:
+        overrides[f"{prefix}.budget"] = f"{source.budget * budget_factor:.10g}万"
+    if source.min_spend > source.budget * budget_factor:
+        overrides[f"{prefix}.min_spend"] = f"{source.budget * budget_factor:.10g}万"
+    robust = scenario.with_overrides(overrides, allow_outside_paths=True)
+    return replace(robust, name=f"{scenario.name} (robust q={q:g})"), data, factors
+
+
+def _spec(scenario: Scenario) -> Uncertainty:
+    if scenario.uncertainty is None:
+        raise InputError(f"scenario '{scenario.name}' has no [uncertainty] table; add one (docs/simulation.md)", source=str(scenario.path))
+    return scenario.uncertainty
+
+
+# --------------------------------------------------------------------------------------------------
+# The replay: plain arrays shipped to every worker
+
+
+@dataclass
+class PlanArrays:
+    name: str
+    selected: np.ndarray
+    finish: np.ndarray  # planned finish period (start + duration - 1); -1 when not funded
+    other: np.ndarray  # money from sources that arrive in full, 万元
+    local: np.ndarray  # promised money of the matching source, 万元
+    order: np.ndarray  # funded projects in paying order (by pool group, start, table order)
+    pool_starts: np.ndarray  # per position of `order`: the first position of its pool group
+
+
+@dataclass
+class IndicatorArrays:
+    name: str
+    labels: np.ndarray
+    baseline: np.ndarray
+    denominator: np.ndarray
+    contribution: np.ndarray
+    group_of_project: np.ndarray
+    deadline: int
+    target: float
+
+    def achieved(self, counted: np.ndarray) -> np.ndarray:
+        added = np.bincount(self.group_of_project, weights=self.contribution * counted, minlength=len(self.labels))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.denominator > 0, (self.baseline + added) / self.denominator, np.nan)
+
+
+@dataclass
+class Replay:
+    cost: np.ndarray
+    overrun: tuple[np.ndarray, np.ndarray, np.ndarray]  # low, mode, high per project
+    arrival: tuple[np.ndarray, np.ndarray, np.ndarray]  # low, mode, high per arrival group
+    arrival_labels: np.ndarray
+    arrival_of_region: np.ndarray
+    region_of_project: np.ndarray
+    pool_of_project: np.ndarray | None  # capacity group per project; None: each project its own pool
+    pool_of_region: np.ndarray | None
+    capacity_of_region: np.ndarray | None  # 万元
+    pool_count: int
+    periods: int
+    phased: bool
+    delay_probability: float
+    stall_rule: str
+    indicators: list[IndicatorArrays]
+    plans: list[PlanArrays]
+    regions: int = 0
+    columns: list[str] = field(default_factory=list)
+
+
+def build_replay(scenario: Scenario, data: Data, plans: Sequence[Plan], spec: Uncertainty | None = None) -> Replay:
+    spec = spec or _spec(scenario)
+    projects, regions = data.projects, data.regions
+    unknown = sorted(set(spec.local_arrival) - set(data.zones))
+    if unknown:
+        raise InputError(f"[uncertainty] local_arrival names zone '{unknown[0]}', which is not in the regions table "
+                         f"(it has {', '.join(data.zones)})", source=str(scenario.path), where="uncertainty.local_arrival")
+    keys = list(scenario.sources)
+    local_index = keys.index(spec.matching_source)
+    types = projects["type"].astype(str).to_numpy()
+    laws = [spec.cost_overrun.get(t, Triangular(1.0, 1.0, 1.0)) for t in types]
+    overrun = tuple(np.array([getattr(law, part) for law in laws]) for part in ("low", "mode", "high"))
+
+    arrival_of_region, arrival_labels = region_groups(data, spec.arrival_by)
+    zone_of_label = pd.Series(regions["zone"].astype(str).to_numpy()).groupby(arrival_of_region).first().to_numpy()
+    arrival_laws = [spec.local_arrival.get(z, Triangular(1.0, 1.0, 1.0)) for z in zone_of_label]
+    arrival = tuple(np.array([getattr(law, part) for law in arrival_laws]) for part in ("low", "mode", "high"))
+
+    source = scenario.sources[spec.matching_source]
+    pool_of_project = pool_of_region = capacity = None
+    pool_count = 0
+    if source.capacity is not None:
+        pool_of_region, pool_labels = region_groups(data, source.capacity.by)
+        pool_of_project, _ = project_groups(data, source.capacity.by)
+        capacity = regions[source.capacity.column].to_numpy(dtype=float)
+        pool_count = len(pool_labels)
+
+    phasing = scenario.phasing
+    plan_arrays = []
+    for plan in plans:
+        funded = plan.selected > 0
+        local = np.where(funded, plan.money[:, local_index], 0.0)
+        other = np.where(funded, plan.money.sum(axis=1) - plan.money[:, local_index], 0.0)
+        finish = np.where(funded, plan.start + phasing.duration - 1, -1)
+        members = np.flatnonzero(funded)
+        group = pool_of_project[members] if pool_of_project is not None else members
+        order = members[np.lexsort((members, plan.start[members], group))]
+        ordered_group = pool_of_project[order] if pool_of_project is not None else order
+        first = np.r_[True, ordered_group[1:] != ordered_group[:-1]] if len(order) else np.zeros(0, bool)
+        pool_starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0)) if len(order) else np.zeros(0, np.int64)
+        plan_arrays.append(PlanArrays(plan.name, plan.selected.astype(float), finish, other, local, order, pool_starts))
+
+    indicators = []
+    for indicator in scenario.indicators.values():
+        groups = indicator_groups(indicator, data)
+        indicators.append(IndicatorArrays(indicator.name, groups.labels, groups.baseline, groups.denominator, groups.contribution,
+                                          groups.group_of_project, deadline_period(indicator, phasing), indicator.target))
+    return Replay(
+        cost=projects["cost"].to_numpy(dtype=float), overrun=overrun, arrival=arrival, arrival_labels=arrival_labels,
+        arrival_of_region=arrival_of_region, region_of_project=projects["region"].to_numpy(dtype=np.int64),
+        pool_of_project=pool_of_project, pool_of_region=pool_of_region, capacity_of_region=capacity, pool_count=pool_count,
+        periods=phasing.periods, phased=bool(phasing.years), delay_probability=spec.delay_probability,
+        stall_rule=spec.stall_rule, indicators=indicators, plans=plan_arrays, regions=len(regions),
+    )
+
+
+def triangular(u: np.ndarray, low: np.ndarray, mode: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Inverse distribution function of triangular(low, mode, high) at uniforms `u` (a point mass when low = high)."""
+    width = high - low
+    with np.errstate(divide="ignore", invalid="ignore"):
+        split = np.where(width > 0, (mode - low) / width, 0.0)
+        rising = low + np.sqrt(u * width * (mode - low))
+        falling = high - np.sqrt((1.0 - u) * width * (high - mode))
+    return np.where(width > 0, np.where(u < split, rising, falling), low)
+
+
+def draw_inputs(replay: Replay, seed: int, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw `index`: the arrival share per arrival group, the overrun factor and a delay flag per candidate."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+    arrival = triangular(rng.random(len(replay.arrival_labels)), *replay.arrival)
+    overrun = triangular(rng.random(len(replay.cost)), *replay.overrun)
+    delayed = rng.random(len(replay.cost)) < replay.delay_probability
+    return arrival, overrun, delayed
+
+
+def replay_plan(replay: Replay, plan: PlanArrays, arrival: np.ndarray, overrun: np.ndarray, delayed: np.ndarray) -> dict[str, np.ndarray]:
+    """One plan under one draw: per project received money, short, completed (0..1 selected), stranded (yuan)."""
+    funded = plan.selected > 0
+    need = np.where(funded, np.maximum(replay.cost * plan.selected * overrun - plan.other, 0.0), 0.0)
+    received = np.zeros_like(need)
+    if replay.pool_of_project is None:
+        share = arrival[replay.arrival_of_region[replay.region_of_project]]
+        received = np.minimum(need, share * plan.local)
+    elif len(plan.order):
+        pool = np.bincount(replay.pool_of_region, weights=arrival[replay.arrival_of_region] * replay.capacity_of_region,
+                           minlength=replay.pool_count)
+        needs = need[plan.order]
+        cumulative = np.cumsum(needs)
+        before = cumulative - needs - (cumulative - needs)[plan.pool_starts]  # need of earlier projects in the same pool
+        received[plan.order] = np.clip(pool[replay.pool_of_project[plan.order]] - before, 0.0, needs)
+    short = funded & (received < need - TOLERANCE * np.maximum(replay.cost, 1.0))
+    finish = plan.finish + (delayed & funded & replay.phased)
+    stalled = short & (replay.stall_rule == "stall")
+    done = funded & ~short
+    in_plan = done & (finish <= replay.periods - 1)
+    stranded = np.where(stalled, np.rint((plan.other + received) * YUAN_PER_WAN), 0.0)  # everything put in
+    return {"need": need, "received": received, "short": short, "stalled": stalled, "finish": finish,
+            "in_plan": in_plan, "late": funded & ~stalled & ~in_plan, "stranded_yuan": stranded}
+
+
+def run_chunk(replay: Replay, seed: int, indices: Sequence[int]) -> dict[str, Any]:
+    """Draws `indices` for every plan: rows (one per plan and draw) and per-region sums (exact: counts, yuan)."""
+    rows: list[dict[str, Any]] = []
+    sums = {plan.name: {k: np.zeros(replay.regions) for k in ("stalled", "draws_with_stall", "stranded_yuan", "late")}
+            for plan in replay.plans}
+    for index in indices:
+        arrival, overrun, delayed = draw_inputs(replay, seed, index)
+        for plan in replay.plans:
+            out = replay_plan(replay, plan, arrival, overrun, delayed)
+            row: dict[str, Any] = {"plan": plan.name, "draw": int(index)}
+            row.update({f"arrival:{label}": float(a) for label, a in zip(replay.arrival_labels, arrival)}
+                       if len(replay.arrival_labels) <= MAX_GROUP_COLUMNS else {})
+            row["funded"] = float(plan.selected.sum())
+            row["completed"] = float((plan.selected * out["in_plan"]).sum())
+            row["stalled"] = float((plan.selected * out["stalled"]).sum())
+            row["late"] = float((plan.selected * out["late"]).sum())
+            row["stranded"] = float(out["stranded_yuan"].sum()) / YUAN_PER_WAN
+            row["matching_paid"] = float(np.rint(out["received"] * YUAN_PER_WAN).sum()) / YUAN_PER_WAN
+            for indicator in replay.indicators:
+                counted = plan.selected * (out["in_plan"] & (out["finish"] <= indicator.deadline))
+                achieved = indicator.achieved(counted)
+                if len(indicator.labels) == 1:
+                    row[indicator.name] = float(achieved[0])
+                elif len(indicator.labels) <= MAX_GROUP_COLUMNS:
+                    row.update({f"{indicator.name}[{label}]": float(v) for label, v in zip(indicator.labels, achieved)})
+                if len(indicator.labels) > 1:
+                    row[f"{indicator.name}:groups_met"] = int(np.sum(achieved >= indicator.target - 1e-9 * max(1.0, abs(indicator.target))))
+            rows.append(row)
+            region = replay.region_of_project
+            total = sums[plan.name]
+            stalled = np.bincount(region, weights=plan.selected * out["stalled"], minlength=replay.regions)
+            total["stalled"] += stalled
+            total["draws_with_stall"] += stalled > 0
+            total["stranded_yuan"] += np.bincount(region, weights=out["stranded_yuan"], minlength=replay.regions)
+            total["late"] += np.bincount(region, weights=plan.selected * out["late"], minlength=replay.regions)
+    return {"rows": rows, "sums": sums, "draws": len(indices)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Running the draws: a local process pool or a Dask cluster, the same chunk function
+
+
+def chunks(draws: int, workers: int) -> list[list[int]]:
+    """About four chunks per worker (at most 50 draws each), in draw order."""
+    size = max(1, min(50, math.ceil(draws / max(1, workers * 4))))
+    return [list(range(i, min(i + size, draws))) for i in range(0, draws, size)]
+
+
+def run_draws(replay: Replay, draws: int, seed: int, *, workers: int | None = None, scheduler: str | None = None,
+              client: Any = None, on_done: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Every chunk's output, in draw order. `scheduler` (an address) or `client`: a Dask cluster; else a
+    process pool of `workers` (default: one per CPU; 1 runs in this process)."""
+    if draws < 1:
+        raise InputError("--draws must be at least 1", where="--draws")
+    if scheduler is not None or client is not None:
+        return _run_dask(replay, draws, seed, scheduler, client, on_done)
+    workers = workers or os.cpu_count() or 1
+    parts = chunks(draws, workers)
+    if workers == 1:
+        outputs = []
+        for part in parts:
+            outputs.append(run_chunk(replay, seed, part))
+            if on_done:
+                on_done(len(part))
+        return outputs
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(parts))) as pool:
+        futures = {pool.submit(run_chunk, replay, seed, part): i for i, part in enumerate(parts)}
+        return _collect(futures, as_completed, on_done)
+
+
+def _run_dask(replay: Replay, draws: int, seed: int, scheduler: str | None, client: Any, on_done: Callable[[int], None] | None) -> list[dict[str, Any]]:
+    from distributed import Client, as_completed
+
+    own = client is None
+    if own:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", where="--scheduler") from None
+    try:
+        workers = max(1, sum(client.nthreads().values()))
+        shared = client.scatter(replay, broadcast=True)
+        parts = chunks(draws, workers)
+        futures = {client.submit(run_chunk, shared, seed, part, pure=False): i for i, part in enumerate(parts)}
+        return _collect(futures, as_completed, on_done)
+    finally:
+        if own:
+            client.close()
+
+
+def _collect(futures: dict[Any, int], as_completed: Callable[..., Any], on_done: Callable[[int], None] | None) -> list[dict[str, Any]]:
+    outputs: list[dict[str, Any] | None] = [None] * len(futures)
+    for future in as_completed(list(futures)):
+        output = future.result()
+        outputs[futures[future]] = output
+        if on_done:
+            on_done(output["draws"])
+    return outputs  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------------
+# Outcome tables
+
+
+@dataclass
+class Simulation:
+    """``draws``: one row per plan and draw; ``summary``: P10/P50/P90 per plan and measure;
+    ``regions``: per plan and region, stall probability and expected stranded money; ``plans``: the plans."""
+
+    scenario: Scenario
+    plans: list[Plan]
+    draws: pd.DataFrame
+    summary: pd.DataFrame
+    regions: pd.DataFrame
+    seed: int
+    robust_factors: dict[str, float] | None = None
+
+    def comparison(self) -> pd.DataFrame:
+        """Per measure: each plan's mean (P50 for indicators), side by side; with the plans' objectives."""
+        table = self.summary.pivot_table(index="measure", columns="plan", values="mean", sort=False)
+        return table[[p.name for p in self.plans]]
+
+    def write(self, out: str | Path) -> Path:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_csv(self.draws, out / "draws.csv")
+        write_csv(self.summary, out / "summary.csv")
+        write_csv(self.regions, out / "regions_at_risk.csv")
+        chart(self, out / "simulation.png")
+        (out / "summary.md").write_text(self.markdown(), encoding="utf-8")
+        return out
+
+    def markdown(self) -> str:
+        from allocator.compare import markdown_table
+
+        spec = self.scenario.uncertainty
+        names = [p.name for p in self.plans]
+        draws = int(self.draws["draw"].nunique())
+        lines = [f"# Simulation of {self.scenario.name}", "",
+                 f"{draws:,} draws, seed {self.seed}; stall rule `{spec.stall_rule}`; matching source `{spec.matching_source}`, "
+                 f"arrival drawn per {spec.arrival_by}. Money in 万元.", ""]
+        lines += ["## Plans", "", markdown_table(pd.DataFrame([{
+            "plan": p.name, "objective": round(p.objective, 4), "projects funded": float(p.selected.sum()),
+            "money planned (万元)": round(float(p.money.sum()), 4)} for p in self.plans])), ""]
+        if len(self.plans) > 1:
+            base, other = self.plans[0], self.plans[1]
+            stalls = {n: float(self.draws.loc[self.draws["plan"] == n, "stalled"].mean()) for n in names}
+            stranded = {n: float(self.draws.loc[self.draws["plan"] == n, "stranded"].mean()) for n in names}
+            completed = {n: float(self.draws.loc[self.draws["plan"] == n, "completed"].mean()) for n in names}
+            lines += [f"**What robustness costs**: the objective falls from {base.objective:,.4f} to {other.objective:,.4f} "
+                      f"({other.objective - base.objective:+,.4f}), and {other.selected.sum():,.0f} projects are funded instead of {base.selected.sum():,.0f}. "
+                      f"**What it buys**: expected stalled projects {stalls[base.name]:,.1f} → {stalls[other.name]:,.1f}, "
+                      f"expected stranded money {stranded[base.name]:,.1f} → {stranded[other.name]:,.1f} 万元, "
+                      f"expected projects completed within the plan {completed[base.name]:,.1f} → {completed[other.name]:,.1f}.", ""]
+            if self.robust_factors:
+                factors = ", ".join(f"{k} ×{v:.4f}" for k, v in self.robust_factors.items())
+                lines += [f"The robust plan scaled the matching source's capacity by zone and its budget: {factors}.", ""]
+        table = self.summary[["plan", "measure", "planned", "target", "mean", "p10", "p50", "p90", "prob_met"]].copy()
+        lines += ["## Outcomes", "", "`planned`: the plan's own figure (every input as declared); `prob_met`: share of draws "
+                  "meeting the target.", "", markdown_table(table), ""]
+        regions = self.regions[self.regions["plan"] == names[0]].head(10)
+        lines += [f"## Regions most at risk ({names[0]})", "", "By expected stranded money, then stall probability "
+                  "(the share of draws in which at least one of the region's funded projects falls short).", "",
+                  markdown_table(regions.drop(columns=["plan"])), "", "![distributions](simulation.png)", ""]
+        return "\n".join(lines)
+
+
+def simulate(scenario: Scenario, plans: Sequence[Plan], data: Data | None = None, *, draws: int = 1000, seed: int = 0,
+             workers: int | None = None, scheduler: str | None = None, client: Any = None,
+             on_done: Callable[[int], None] | None = None, robust_factors: dict[str, float] | None = None) -> Simulation:
+    """Replay `plans` (same candidates as `data`) under the same `draws` of the scenario's [uncertainty]."""
+    data = data if data is not None else load_data(scenario)
+    if len({p.name for p in plans}) != len(plans):
+        raise InputError("plans must have different names")
+    replay = build_replay(scenario, data, plans)
+    outputs = run_draws(replay, draws, seed, workers=workers, scheduler=scheduler, client=client, on_done=on_done)
+    rows = [row for output in outputs for row in output["rows"]]
+    frame = pd.DataFrame(rows)
+    order = {p.name: i for i, p in enumerate(plans)}
+    frame = frame.sort_values(["plan", "draw"], key=lambda s: s.map(order) if s.name == "plan" else s, kind="stable").reset_index(drop=True)
+    sums = {p.name: {k: sum(o["sums"][p.name][k] for o in outputs) for k in ("stalled", "draws_with_stall", "stranded_yuan", "late")}
+            for p in plans}
+    return Simulation(scenario=scenario, plans=list(plans), draws=frame, summary=_summary(frame, replay, plans),
+                      regions=_regions(sums, replay, plans, data, draws), seed=seed, robust_factors=robust_factors)
+
+
+def _summary(frame: pd.DataFrame, replay: Replay, plans: Sequence[Plan]) -> pd.DataFrame:
+    rows = []
+    for plan, arrays in zip(plans, replay.plans):
+        draws = frame[frame["plan"] == plan.name]
+        planned: dict[str, float] = {"funded": float(plan.selected.sum()), "completed": float(plan.selected.sum()),
+                                     "stalled": 0.0, "late": 0.0, "stranded": 0.0, "matching_paid": float(arrays.local.sum())}
+        targets: dict[str, float] = {}
+        for indicator in replay.indicators:
+            counted = plan.selected * (arrays.finish <= min(indicator.deadline, replay.periods - 1)) * (arrays.finish >= 0)
+            achieved = indicator.achieved(counted)
+            met = int(np.sum(achieved >= indicator.target - 1e-9 * max(1.0, abs(indicator.target))))
+            if len(indicator.labels) == 1:
+                planned[indicator.name], targets[indicator.name] = float(achieved[0]), indicator.target
+            elif len(indicator.labels) <= MAX_GROUP_COLUMNS:
+                for label, value in zip(indicator.labels, achieved):
+                    planned[f"{indicator.name}[{label}]"], targets[f"{indicator.name}[{label}]"] = float(value), indicator.target
+            if len(indicator.labels) > 1:
+                planned[f"{indicator.name}:groups_met"] = float(met)
+        for measure, value in planned.items():
+            series = draws[measure].astype(float)
+            target = targets.get(measure)
+            tolerance = 1e-9 * max(1.0, abs(target)) if target is not None else 0.0
+            rows.append({"plan": plan.name, "measure": measure, "planned": value, "target": target,
+                         "mean": series.mean(), "p10": series.quantile(0.1), "p50": series.quantile(0.5), "p90": series.quantile(0.9),
+                         "min": series.min(), "max": series.max(),
+                         "prob_met": float((series >= target - tolerance).mean()) if target is not None else None})
+        rows.append({"plan": plan.name, "measure": "objective", "planned": plan.objective, "target": None, "mean": plan.objective,
+                     "p10": plan.objective, "p50": plan.objective, "p90": plan.objective, "min": plan.objective,
+                     "max": plan.objective, "prob_met": None})
+    return pd.DataFrame(rows)
+
+
+def _regions(sums: dict[str, dict[str, np.ndarray]], replay: Replay, plans: Sequence[Plan], data: Data, draws: int) -> pd.DataFrame:
+    frames = []
+    for plan in plans:
+        funded = np.bincount(replay.region_of_project, weights=plan.selected, minlength=replay.regions)
+        total = sums[plan.name]
+        frame = pd.DataFrame({
+            "plan": plan.name, "region_id": data.regions["region_id"].astype(str).to_numpy(),
+            "name": data.regions["name"].astype(str).to_numpy(), "province": data.regions["province"].astype(str).to_numpy(),
+            "zone": data.regions["zone"].astype(str).to_numpy(), "funded": funded,
+            "stall_probability": total["draws_with_stall"] / draws, "expected_stalled": total["stalled"] / draws,
+            "expected_stranded": total["stranded_yuan"] / YUAN_PER_WAN / draws, "expected_late": total["late"] / draws,
+        })
+        frame = frame[frame["funded"] > 0].sort_values(["expected_stranded", "stall_probability", "region_id"],
+                                                       ascending=[False, False, True], kind="stable")
+        frames.append(frame.round({"expected_stranded": 4, "expected_stalled": 6, "expected_late": 6}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def chart(simulation: Simulation, path: Path) -> Path:
+    """Histograms of projects completed, stranded money and each single-group indicator (target dashed), one colour per plan."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    indicators = [i.name for i in simulation.scenario.indicators.values() if i.name in simulation.draws]
+    panels = [("completed", "projects completed within the plan"), ("stranded", "money stranded in stalled projects (10k yuan)"),
+              *((name, f"indicator {name}") for name in indicators)]
+    columns = 2
+    rows = math.ceil(len(panels) / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(11, 3.2 * rows), squeeze=False)
+    targets = {i.name: i.target for i in simulation.scenario.indicators.values()}
+    for (measure, title), ax in zip(panels, grid.flat):
+        values = [simulation.draws.loc[simulation.draws["plan"] == p.name, measure].astype(float) for p in simulation.plans]
+        low = min(v.min() for v in values)
+        high = max(v.max() for v in values)
+        bins = np.linspace(low, high if high > low else low + 1e-9 + abs(low) * 1e-6, 31)
+        for plan, series in zip(simulation.plans, values):
+            ax.hist(series, bins=bins, alpha=0.55, label=plan.name)
+            ax.axvline(float(series.median()), linewidth=1, color=ax.patches[-1].get_facecolor()[:3])
+        if measure in targets:
+            ax.axvline(targets[measure], color="black", linestyle="--", linewidth=1, label="target")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("draws")
+        ax.legend(fontsize=7)
+        ax.grid(True, alpha=0.3)
+    for ax in list(grid.flat)[len(panels):]:
+        ax.set_visible(False)
+    figure.suptitle(f"{len(simulation.draws) // max(1, len(simulation.plans)):,} draws, seed {simulation.seed} (solid line: median)", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# From a scenario file or a run directory
+
+
+def load_plan(target: str | Path, overrides: Sequence[str] = (), *, scenario_file: str | Path | None = None,
+              allow_outside_paths: bool = False) -> tuple[Scenario, Data, Plan]:
+    """A run directory's allocation, or the scenario file solved now; with the scenario and its data.
+
+    For a run directory the scenario is the run's own (its file and overrides), or `scenario_file`
+    (e.g. the same plan's scenario extended by an [uncertainty] table); it must list the same candidates."""
+    from allocator.solve import solve
+
+    target = Path(target)
+    if target.is_dir():
+        run = read_run(target)
+        if scenario_file is not None:
+            scenario = load_scenario(scenario_file, list(overrides), allow_outside_paths=allow_outside_paths)
+        else:
+            scenario = scenario_of_run(run, allow_outside_paths=allow_outside_paths)
+        _spec(scenario)
+        if overrides and scenario_file is None:
+            scenario = scenario.with_overrides(list(overrides), allow_outside_paths=allow_outside_paths)
+        data = load_data(scenario)
+        return scenario, data, plan_from_run(run, scenario, data)
+    scenario = load_scenario(target, list(overrides), allow_outside_paths=allow_outside_paths)
+    _spec(scenario)
+    data = load_data(scenario)
+    return scenario, data, plan_from_result(solve(scenario, data, marginal="none"))
+
+
+def robust_plan(scenario: Scenario, data: Data) -> tuple[Plan, dict[str, float]]:
+    from allocator.solve import solve
+
+    robust_scenario, robust_data, factors = robust_inputs(scenario, data)
+    result = solve(robust_scenario, robust_data, marginal="none")
+    return plan_from_result(result, name="robust"), factors
