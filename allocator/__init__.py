@@ -14,8 +14,9 @@ from allocator.errors import AllocatorError, InputError, SolveFailed, Verificati
 from allocator.results import Result
 from allocator.rundir import RunTables, read_run
 from allocator.scenario import Scenario, load_scenario
+from allocator.simulate import Simulation, simulate
 from allocator.solve import solve
 from allocator.sweep import SweepResult, sweep
 
-__all__ = ["METHODS", "AllocatorError", "Comparison", "InputError", "Result", "RunTables", "Scenario", "SolveFailed", "SweepResult",
-           "VerificationError", "allocate", "compare", "factor_method", "load_scenario", "read_run", "solve", "sweep"]
+__all__ = ["METHODS", "AllocatorError", "Comparison", "InputError", "Result", "RunTables", "Scenario", "Simulation", "SolveFailed", "SweepResult",
+           "VerificationError", "allocate", "compare", "factor_method", "load_scenario", "read_run", "simulate", "solve", "sweep"]

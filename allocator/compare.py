@@ -54,8 +54,9 @@ def headline(run: RunTables) -> pd.Series:
         figures[f"money:{row.type}"] = float(row.total)
     indicators = run.indicators
     met = indicators["met"].map(_truth) if len(indicators) else pd.Series(dtype=object)
-    figures["targets_met"] = int(met.fillna(True).astype(bool).sum())
-    figures["targets_missed"] = int((~met.fillna(True).astype(bool)).sum())
+    measured = met.dropna().astype(bool)  # a group with no denominator has no value: neither met nor missed
+    figures["targets_met"] = int(measured.sum())
+    figures["targets_missed"] = int((~measured).sum())
     for name, rows in indicators.groupby("indicator", sort=False):
         figures[f"target:{name}"] = float(rows["target"].iloc[0])
         if len(rows) <= MAX_GROUPS_SHOWN:
@@ -63,7 +64,7 @@ def headline(run: RunTables) -> pd.Series:
                 suffix = "" if row.scope == "national" else f"@{row.group}"
                 figures[f"achieved:{name}{suffix}"] = float(row.achieved)
         else:
-            figures[f"groups_met:{name}"] = int(met[rows.index].fillna(True).astype(bool).sum())
+            figures[f"groups_met:{name}"] = int(met[rows.index].dropna().astype(bool).sum())
             figures[f"achieved_mean:{name}"] = float(rows["achieved"].mean())
     return pd.Series(figures, dtype=object, name=run.name).rename_axis("figure")
 

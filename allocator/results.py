@@ -173,20 +173,6 @@ class Result:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def headline(self) -> dict[str, object]:
-        """The figures a comparison puts side by side."""
-        indicators = self.indicators
-        return {
-            "status": self.status.value,
-            "objective": self.objective,
-            "mip_gap": self.solution.mip_gap,
-            "projects_funded": float(self.selected.sum()),
-            **{f"used:{row.source}": row.used for row in self.by_source.itertuples()},
-            **{f"funded:{row.type}": row.funded for row in self.by_type.itertuples()},
-            "targets_met": int(indicators["met"].fillna(True).astype(bool).sum()),
-            "targets_missed": int((~indicators["met"].fillna(True).astype(bool)).sum()),
-        }
-
 
 def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Solution, timings: dict[str, float]) -> Result:
     """Read the starts and split each class's money, year by year, back to its projects in proportion to what they spend."""

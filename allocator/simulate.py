@@ -570,8 +570,12 @@ def chart(simulation: Simulation, path: Path) -> Path:
         for plan, series in zip(simulation.plans, values):
             ax.hist(series, bins=bins, alpha=0.55, label=plan.name)
             ax.axvline(float(series.median()), linewidth=1, color=ax.patches[-1].get_facecolor()[:3])
-        if measure in targets:
-            ax.axvline(targets[measure], color="black", linestyle="--", linewidth=1, label="target")
+        if measure in targets:  # the target line only when it does not squash the histograms
+            target, span = targets[measure], max(high - low, 1e-9 * max(1.0, abs(high)))
+            if low - span <= target <= high + span:
+                ax.axvline(target, color="black", linestyle="--", linewidth=1, label="target")
+            else:
+                title += f" (target {target:g}: off the scale, {'above' if target > high else 'below'})"
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("draws")
         ax.legend(fontsize=7)

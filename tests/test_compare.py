@@ -79,3 +79,31 @@ def test_a_failed_run_compares_by_its_status(tmp_path):
     assert table.loc["status"].tolist()[:2] == ["optimal", "infeasible"]
     again = runner.invoke(main, ["compare", str(DEMO), str(tmp_path / "bad"), "--out", str(tmp_path / "cmp")])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_headline_counts_only_groups_with_a_value(tmp_path):
+    from helpers import DATA, REGIONS, write_case
+
+    regions = [REGIONS[0], REGIONS[1] | {"streets": 0}]  # R2 has no street offices: no value there
+    projects = [{"project_id": "P1", "region_id": "R1", "type": "centre", "cost": 100, "benefit": 1, "adds": 1}]
+    toml = DATA + """
+[types.centre]
+[sources.central]
+budget = "1亿"
+[targets.indicators.cover]
+contribution = "adds"
+baseline = "centres"
+denominator = "streets"
+scope = "region"
+target = 0.9
+penalty = 1
+[objective]
+benefit = { benefit = 1.0 }
+"""
+    from allocator.compare import headline
+    from allocator.rundir import read_run, write_run
+
+    result = solve(load_scenario(write_case(tmp_path, toml, projects, regions)), marginal="none")
+    assert result.indicators["achieved"].isna().sum() == 1
+    headline = headline(read_run(write_run(result, tmp_path / "run", reports=False)))
+    assert (headline["targets_met"], headline["targets_missed"]) == (0, 1)  # R1: (4 + 1) / 10 < 0.9

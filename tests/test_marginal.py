@@ -53,3 +53,4 @@ def test_explain_lists_binding_rules_or_the_diagnosis():
     infeasible = CliRunner().invoke(main, ["explain", str(DEMO), "--set", "targets.counts.centres.min=18"])
     assert infeasible.exit_code == 3
     assert "\nAny one of these changes is enough:\n" in infeasible.output
+

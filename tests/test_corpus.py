@@ -1,0 +1,333 @@
+"""Broken inputs, tried systematically: each case copies the valid scenario in tests/corpus/base, breaks
+one thing, runs ``allocate run`` and expects one clear line (naming the file and the row, column or key),
+the right exit code, no traceback and no run directory, finished or half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+import allocator.data
+from allocator.cli import main
+
+BASE = Path(__file__).parent / "corpus" / "base"
+Break = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    breaks: Break
+    code: int
+    says: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    max_table_bytes: int | None = None
+
+
+# How to break the base: each helper returns a function of the copied folder.
+
+def toml(old: str, new: str) -> Break:
+    def apply(folder: Path) -> None:
+        path = folder / "case.toml"
+        text = path.read_text(encoding="utf-8")
+        assert old in text, old
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return apply
+
+
+def add_toml(extra: str) -> Break:
+    return toml("\n[objective]", f"\n{extra}\n[objective]")
+
+
+def rows_of(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def table(name: str, edit: Callable[[list[list[str]]], list[list[str]]]) -> Break:
+    """Rewrite `name` (a CSV of the base) as ``edit(rows)``; rows[0] is the header."""
+    def apply(folder: Path) -> None:
+        write_rows(folder / name, edit(rows_of(folder / name)))
+    return apply
+
+
+def cell(name: str, row: int, column: str, value: str) -> Break:
+    """Set one cell; `row` is counted as a spreadsheet shows it (the header is row 1)."""
+    def edit(rows: list[list[str]]) -> list[list[str]]:
+        rows[row - 1][rows[0].index(column)] = value
+        return rows
+    return table(name, edit)
+
+
+def add_column(name: str, header: str, values: list[str]) -> Break:
+    return table(name, lambda rows: [rows[0] + [header]] + [r + [v] for r, v in zip(rows[1:], values, strict=True)])
+
+
+def drop_column(name: str, column: str) -> Break:
+    def edit(rows: list[list[str]]) -> list[list[str]]:
+        at = rows[0].index(column)
+        return [r[:at] + r[at + 1:] for r in rows]
+    return table(name, edit)
+
+
+def reencode(name: str, encoding: str) -> Break:
+    def apply(folder: Path) -> None:
+        path = folder / name
+        path.write_bytes(path.read_text(encoding="utf-8").encode(encoding))
+    return apply
+
+
+def write_bytes(name: str, data: bytes) -> Break:
+    return lambda folder: (folder / name).write_bytes(data)
+
+
+def move(name: str, to: str) -> Break:
+    return lambda folder: shutil.move(folder / name, folder / to)
+
+
+def projects_as_xlsx(edit: Callable[[openpyxl.Workbook], None] = lambda book: None) -> Break:
+    """Replace projects.csv by projects.xlsx (numbers as numbers), then ``edit`` the workbook."""
+    def apply(folder: Path) -> None:
+        book = openpyxl.Workbook()
+        for row in rows_of(folder / "projects.csv"):
+            book.active.append([float(v) if v.replace(".", "", 1).isdigit() else v for v in row])
+        edit(book)
+        book.save(folder / "projects.xlsx")
+        (folder / "projects.csv").unlink()
+        toml('projects = "projects.csv"', 'projects = "projects.xlsx"')(folder)
+    return apply
+
+
+def formula(book: openpyxl.Workbook) -> None:
+    book.active["E3"] = "=E2/3"  # cost of P02; openpyxl saves no cached value, as a script would
+
+
+def save_value(folder: Path) -> None:
+    """Give the formula of :func:`formula` the value Excel would have saved with it (100, the cost it replaces)."""
+    path = folder / "projects.xlsx"
+    with zipfile.ZipFile(path) as book:
+        parts = {name: book.read(name) for name in book.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert b"<f>E2/3</f><v />" in parts[sheet]
+    parts[sheet] = parts[sheet].replace(b"<f>E2/3</f><v />", b"<f>E2/3</f><v>100</v>")
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+
+
+def second_sheet(book: openpyxl.Workbook) -> None:
+    book.create_sheet("notes").append(["draft, do not use"])
+
+
+def duplicate_xlsx_header(book: openpyxl.Workbook) -> None:
+    book.active["F1"] = "cost"
+
+
+def both(*steps: Break) -> Break:
+    def apply(folder: Path) -> None:
+        for step in steps:
+            step(folder)
+    return apply
+
+
+def extends_cycle(folder: Path) -> None:
+    (folder / "parent.toml").write_text('extends = "case.toml"\n', encoding="utf-8")
+    text = (folder / "case.toml").read_text(encoding="utf-8")
+    (folder / "case.toml").write_text('extends = "parent.toml"\n' + text, encoding="utf-8")
+
+
+def absolute_path(folder: Path) -> None:
+    shutil.move(folder / "regions.csv", folder.parent / "shared_regions.csv")
+    toml('regions = "regions.csv"', f'regions = "{(folder.parent / "shared_regions.csv").as_posix()}"')(folder)
+
+
+def nothing(folder: Path) -> None:
+    """The base itself."""
+
+
+PLAN = ["request_central", "request_lottery", "request_local"]
+PLAN_ROWS = ["120,30,150", "", "100,25,125", "", "112,28,140", "", "104,26,130", ""]
+
+
+def plan(rows: list[str], header: list[str] = PLAN) -> Break:
+    """Declare funding plans: one comma-separated row of amounts per project ('' for none)."""
+    def edit(table_rows: list[list[str]]) -> list[list[str]]:
+        cells = [r.split(",") if r else [""] * len(header) for r in rows]
+        return [table_rows[0] + header] + [r + c for r, c in zip(table_rows[1:], cells, strict=True)]
+    return table("projects.csv", edit)
+
+
+CASES = [
+    # the scenario file
+    Case("toml-syntax", add_toml("[sources"), 2, ("case.toml", "TOML syntax error", "line 59", "column")),
+    Case("toml-bare-string", toml('budget = "600万"', "budget = 600万"), 2, ("case.toml", "TOML syntax error", "line 24")),
+    Case("unknown-top-key", toml('name = "corpus base"', 'name = "corpus base"\ncolour = "red"'), 2,
+         ("case.toml:4", "unknown key 'colour'")),
+    Case("misspelt-key", toml('budget = "600万"', 'budgt = "600万"'), 2,
+         ("case.toml:24", "sources.central.budgt", "did you mean 'budget'")),
+    Case("misspelt-table", toml("[targets.counts.centres]", "[targets.count.centres]"), 2,
+         ("case.toml", "targets.count", "did you mean 'counts'")),
+    Case("misspelt-inline-key", toml("of = [", "off = ["), 2, ("case.toml:37", "unknown key 'off'", "did you mean 'of'")),
+    Case("wrong-type-bool", toml("welfare = true", 'welfare = "yes"'), 2, ("case.toml:12", "'welfare' must be true or false")),
+    Case("wrong-type-number", toml("max_share_of_cost = 0.6", 'max_share_of_cost = "60%"'), 2,
+         ("case.toml:25", "sources.central.max_share_of_cost", "must be a number")),
+    Case("wrong-type-table", toml('capacity = { column = "local_capacity", by = "province" }', 'capacity = "local_capacity"'), 2,
+         ("case.toml:36", "sources.local.capacity", "must be a table")),
+    Case("unit-typo", toml('budget = "600万"', 'budget = "6忆"'), 2, ("case.toml:24", "sources.central.budget", "did you mean '亿'")),
+    Case("unknown-unit", toml('budget = "600万"', 'budget = "600 dollars"'), 2, ("case.toml:24", "unknown money unit 'dollars'")),
+    Case("money-table-typo", toml('budget = "600万"', 'budget = { amount = 600, unti = "万" }'), 2,
+         ("case.toml:24", "sources.central.budget", "'amount' and optionally 'unit'")),
+    Case("negative-budget", toml('budget = "600万"', 'budget = "-600万"'), 2, ("case.toml:24", "must not be negative")),
+    Case("nan-budget", toml('budget = "600万"', "budget = nan"), 2, ("case.toml:24", "sources.central.budget", "finite")),
+    Case("infinite-budget", toml('budget = "600万"', "budget = inf"), 2, ("case.toml:24", "sources.central.budget", "finite")),
+    Case("overflowing-budget", toml('budget = "600万"', 'budget = "1e400亿"'), 2, ("case.toml:24", "finite")),
+    Case("nan-ratio", toml("east = 1.0", "east = nan"), 2, ("case.toml:37", "sources.local.matching.ratio.east", "finite")),
+    Case("min-spend-above-budget", toml('budget = "600万"', 'budget = "600万"\nmin_spend = "700万"'), 2,
+         ("case.toml:25", "min_spend", "above the budget")),
+    Case("share-floor-above-1", toml("min = 0.3", "min = 1.3"), 2, ("case.toml:56", "balance.shares.central_to_west.min", "at most 1")),
+    Case("share-min-above-max", toml("min = 0.3", "min = 0.9"), 2, ("case.toml:56", "min (0.9) is above max (0.8)")),
+    Case("share-cap-above-1", toml("max_share_of_cost = 0.6", "max_share_of_cost = 6"), 2, ("case.toml:25", "at most 1")),
+    Case("count-min-above-max", toml("min = 2\nmax = 4", "min = 5\nmax = 4"), 2, ("case.toml:41", "min (5) is above max (4)")),
+    Case("count-not-whole", toml("min = 2\n", "min = 2.5\n"), 2, ("case.toml:41", "whole number")),
+    Case("unknown-type-in-source", toml('max_share_of_cost = 0.6', 'max_share_of_cost = 0.6\ntypes = ["centr"]'), 2,
+         ("case.toml:26", "'centr' is not one of", "did you mean 'centre'")),
+    Case("unknown-source-in-matching", toml('of = ["central", "lottery"]', 'of = ["central", "lotery"]'), 2,
+         ("case.toml:37", "did you mean 'lottery'")),
+    Case("unknown-zone-in-source", toml('max_share_of_cost = 0.6', 'max_share_of_cost = 0.6\nzones = ["north"]'), 2,
+         ("case.toml:26", "zone 'north' is not in the regions table")),
+    Case("unknown-zone-in-share", toml('zone = "west"', 'zone = "wets"'), 2,
+         ("case.toml:55", "balance.shares.central_to_west", "zone 'wets' is not in the regions table")),
+    Case("unknown-province-in-share", toml('zone = "west"', 'province = "丁省"'), 2, ("case.toml:55", "province '丁省'")),
+    Case("unknown-zone-in-count", toml('type = "centre"\nmin = 2', 'type = "centre"\nzone = "north"\nmin = 2'), 2,
+         ("case.toml:41", "zone 'north' is not in the regions table")),
+    Case("matching-zone-missing", toml("east = 1.0, west = 0.5", "east = 1.0"), 2, ("case.toml:37", "no matching ratio for zone 'west'")),
+    Case("reserved-source-name", both(toml("[sources.lottery]", "[sources.total]"), toml('"central", "lottery"', '"central", "total"')), 2,
+         ("case.toml", "'total' cannot name a source")),
+    Case("unknown-money-unit", toml('money_unit = "万元"', 'money_unit = "万圆"'), 2, ("case.toml:8", "data.money_unit", "万元")),
+    Case("scenario-not-utf8", reencode("case.toml", "gb18030"), 2, ("case.toml", "not UTF-8")),
+    Case("scenario-missing", lambda folder: (folder / "case.toml").unlink(), 2, ("case.toml", "scenario file not found")),
+    Case("extends-cycle", extends_cycle, 2, ("extends", "cycle: case.toml -> parent.toml -> case.toml")),
+    Case("extends-missing", toml('name = "corpus base"', 'extends = "base.toml"\nname = "corpus base"'), 2,
+         ("case.toml", "extends", "does not exist")),
+    Case("path-escapes-by-dotdot", both(move("regions.csv", "../regions.csv"), toml('"regions.csv"', '"../regions.csv"')), 2,
+         ("case.toml:6", "data.regions", "leaves the scenario's folder", "--allow-outside-paths")),
+    Case("path-escapes-absolute", absolute_path, 2, ("case.toml:6", "data.regions", "leaves the scenario's folder")),
+    Case("dotdot-allowed", both(move("regions.csv", "../regions.csv"), toml('"regions.csv"', '"../regions.csv"')), 0,
+         args=("--allow-outside-paths",)),
+    Case("absolute-allowed", absolute_path, 0, args=("--allow-outside-paths",)),
+    # --set
+    Case("set-no-equals", nothing, 2, ("--set", "key.path=value"), args=("--set", "sources.central.budget")),
+    Case("set-into-a-value", nothing, 2, ("--set", "'sources.central.budget' is a value"), args=("--set", "sources.central.budget.unit=亿")),
+    Case("set-unknown-key", nothing, 2, ("--set", "sourcs", "did you mean 'sources'"), args=("--set", "sourcs.central.budget=1亿")),
+    Case("set-bad-money", nothing, 2, ("--set", "sources.central.budget", "did you mean '亿'"), args=("--set", "sources.central.budget=6忆")),
+    Case("set-bad-number", nothing, 2, ("--set", "solver.time_limit", "at least 0"), args=("--time-limit", "-5")),
+    # data files
+    Case("data-file-missing", lambda folder: (folder / "projects.csv").unlink(), 2, ("projects.csv", "data file not found")),
+    Case("data-path-is-folder", both(lambda f: (f / "projects.csv").unlink(), lambda f: (f / "projects.csv").mkdir()), 2,
+         ("projects.csv", "a folder, not a data file")),
+    Case("unsupported-format", both(move("projects.csv", "projects.txt"), toml('"projects.csv"', '"projects.txt"')), 2,
+         ("projects.txt", ".csv, .csv.gz or .xlsx")),
+    Case("gbk-is-read", both(reencode("regions.csv", "gbk"), reencode("projects.csv", "gb18030")), 0),
+    Case("utf8-bom-is-read", both(reencode("regions.csv", "utf-8-sig"), reencode("projects.csv", "utf-8-sig")), 0),
+    Case("csv-gz-is-read", both(lambda f: (f / "projects.csv.gz").write_bytes(gzip.compress((f / "projects.csv").read_bytes())),
+                                toml('"projects.csv"', '"projects.csv.gz"')), 0),
+    Case("utf16-refused", reencode("projects.csv", "utf-16"), 2, ("projects.csv", "UTF-16", "UTF-8")),
+    Case("utf16-no-bom-refused", reencode("projects.csv", "utf-16-le"), 2, ("projects.csv", "UTF-16", "UTF-8")),
+    Case("not-gzip", both(move("projects.csv", "projects.csv.gz"), toml('"projects.csv"', '"projects.csv.gz"')), 2,
+         ("projects.csv.gz", "gzip")),
+    Case("truncated-gzip", both(lambda f: (f / "projects.csv.gz").write_bytes(gzip.compress((f / "projects.csv").read_bytes())[:-12]),
+                                toml('"projects.csv"', '"projects.csv.gz"')), 2, ("projects.csv.gz", "cannot read the file")),
+    Case("trailing-comma-is-read", table("projects.csv", lambda rows: rows[:1] + [r + [""] for r in rows[1:]]), 0),
+    Case("extra-field-every-row", table("projects.csv", lambda rows: rows[:1] + [r + ["x"] for r in rows[1:]]), 2,
+         ("projects.csv", "row 1", "more fields than the header")),
+    Case("empty-file", write_bytes("projects.csv", b""), 2, ("projects.csv", "empty")),
+    Case("header-only-projects", table("projects.csv", lambda rows: rows[:1]), 2, ("projects.csv", "no rows")),
+    Case("header-only-regions", table("regions.csv", lambda rows: rows[:1]), 2, ("regions.csv", "no rows")),
+    Case("ragged-row", table("projects.csv", lambda rows: rows[:2] + [rows[2] + ["x", "y"]] + rows[3:]), 2,
+         ("projects.csv", "line 3")),
+    Case("too-large", nothing, 2, ("regions.csv", "file is 194 bytes, above the 100 bytes limit"), max_table_bytes=100),
+    Case("duplicate-header", table("projects.csv", lambda rows: [rows[0][:-1] + ["cost"]] + rows[1:]), 2,
+         ("projects.csv", "row 1", "'cost' appears more than once")),
+    Case("duplicate-project-id", cell("projects.csv", 4, "project_id", "P01"), 2,
+         ("projects.csv", "column project_id", "'P01' appears more than once (rows 2, 4)")),
+    Case("duplicate-region-id", cell("regions.csv", 3, "region_id", "R1"), 2, ("regions.csv", "column region_id", "'R1'")),
+    Case("unknown-region", cell("projects.csv", 5, "region_id", "R9"), 2, ("projects.csv", "row 5, column region_id", "'R9'")),
+    Case("empty-region", cell("projects.csv", 5, "region_id", ""), 2, ("projects.csv", "row 5, column region_id", "empty")),
+    Case("unknown-type", cell("projects.csv", 3, "type", "networks"), 2, ("projects.csv", "row 3, column type", "'networks'")),
+    Case("missing-cost-column", drop_column("projects.csv", "cost"), 2, ("projects.csv", "row 1", "missing column 'cost'")),
+    Case("missing-zone-column", drop_column("regions.csv", "zone"), 2, ("regions.csv", "row 1", "missing column 'zone'")),
+    Case("missing-benefit-column", drop_column("projects.csv", "benefit"), 2,
+         ("projects.csv", "missing column 'benefit'", "objective benefit")),
+    Case("missing-denominator-column", drop_column("regions.csv", "streets"), 2,
+         ("regions.csv", "missing column 'streets'", "street_centres")),
+    Case("non-numeric-cost", cell("projects.csv", 3, "cost", "abc"), 2, ("projects.csv", "column cost, row 3", "'abc'")),
+    Case("unit-typo-in-cost", cell("projects.csv", 3, "cost", "1.2忆"), 2, ("projects.csv", "column cost, row 3", "did you mean '亿'")),
+    Case("zero-cost", cell("projects.csv", 4, "cost", "0"), 2, ("projects.csv", "row 4, column cost", "must be positive")),
+    Case("negative-cost", cell("projects.csv", 4, "cost", "-80"), 2, ("projects.csv", "row 4", "non-negative number, got -80")),
+    Case("nan-cost", cell("projects.csv", 4, "cost", "nan"), 2, ("projects.csv", "row 4", "finite")),
+    Case("empty-cost", cell("projects.csv", 4, "cost", ""), 2, ("projects.csv", "column cost, row 4", "got an empty or NaN cell")),
+    Case("infinite-cost", cell("projects.csv", 4, "cost", "inf"), 2, ("projects.csv", "row 4", "finite")),
+    Case("decimal-benefit-is-read", cell("projects.csv", 2, "benefit", "30.5"), 0),
+    Case("non-numeric-benefit", cell("projects.csv", 6, "benefit", "high"), 2, ("projects.csv", "row 6, column benefit", "'high'")),
+    Case("nan-denominator", cell("regions.csv", 3, "streets", ""), 2, ("regions.csv", "row 3, column streets", "expected a number, got an empty or NaN cell")),
+    Case("nan-text-denominator", cell("regions.csv", 3, "streets", "NaN"), 2, ("regions.csv", "row 3, column streets")),
+    Case("negative-denominator", cell("regions.csv", 3, "streets", "-8"), 2, ("regions.csv", "row 3, column streets", "negative")),
+    Case("bad-capacity", cell("regions.csv", 2, "local_capacity", "4OO"), 2, ("regions.csv", "row 2, column local_capacity", "'4OO'")),
+    Case("plan-is-read", plan(PLAN_ROWS), 0),
+    Case("plan-does-not-add-up", plan(["120,30,140", *PLAN_ROWS[1:]]), 2,
+         ("projects.csv", "row 2", "adds up to 290.0000万元 but the cost is 300.0000万元")),
+    Case("plan-unknown-source", plan(PLAN_ROWS, ["request_central", "request_lotery", "request_local"]), 2,
+         ("projects.csv", "column request_lotery", "names no funding source")),
+    Case("plan-negative", plan(["170,-20,150", *PLAN_ROWS[1:]]), 2, ("projects.csv", "column request_lottery, row 2", "non-negative")),
+    Case("plan-breaks-rule", plan(["200,30,70", *PLAN_ROWS[1:]]), 2, ("projects.csv", "row 2", "declared funding plan")),
+    # workbooks
+    Case("xlsx-is-read", projects_as_xlsx(), 0),
+    Case("xlsx-formula", projects_as_xlsx(formula), 2, ("projects.xlsx", "row 3, column cost", "cell E3", "formula '=E2/3' with no saved value")),
+    Case("xlsx-formula-with-saved-value-is-read", both(projects_as_xlsx(formula), save_value), 0),
+    Case("xlsx-several-sheets", projects_as_xlsx(second_sheet), 2, ("projects.xlsx", "2 sheets", "notes")),
+    Case("xlsx-duplicate-header", projects_as_xlsx(duplicate_xlsx_header), 2, ("projects.xlsx", "row 1", "'cost' appears more than once")),
+    Case("xlsx-damaged", both(projects_as_xlsx(), lambda folder: (folder / "projects.xlsx").write_bytes(b"PK\x03\x04 not really")), 2,
+         ("projects.xlsx", "cannot read the workbook")),
+]
+
+
+def test_the_corpus_is_large_and_its_ids_unique():
+    assert len(CASES) >= 40
+    assert len({case.id for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_broken_input_is_refused_with_one_clear_line(tmp_path, monkeypatch, case):
+    folder = tmp_path / "case"
+    shutil.copytree(BASE, folder)
+    case.breaks(folder)
+    if case.max_table_bytes is not None:
+        monkeypatch.setattr(allocator.data, "MAX_TABLE_BYTES", case.max_table_bytes)
+    before = set(tmp_path.iterdir())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", str(folder / "case.toml"), "--out", str(out), *case.args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    assert result.exit_code == case.code, result.output
+    if case.code == 0:
+        assert (out / "allocation.csv").is_file()
+        return
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
+    for expected in case.says:
+        assert expected in result.output
+    assert set(tmp_path.iterdir()) == before, "a run directory (or its staging directory) was left behind"

@@ -1,0 +1,304 @@
+"""allocate simulate: replaying a plan under matching shortfall, overruns and delays (docs/simulation.md).
+
+Hand-checked cases for the stall rule, the deterministic limit (no uncertainty reproduces the run),
+reproducibility across seeds, worker counts and executors, and the robust plan."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from allocator import load_scenario, solve
+from allocator.cli import main
+from allocator.errors import InputError
+from allocator.rundir import CSV_ENCODING, write_run
+from allocator.simulate import load_plan, plan_from_result, robust_inputs, robust_plan, simulate
+from allocator.scenario import Triangular
+from helpers import DATA, REGIONS, write_case
+
+DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo"
+RISK = """
+extends = "demo.toml"
+
+[uncertainty]
+local_arrival = { east = { low = 0.8, mode = 0.95, high = 1.0 }, central = { low = 0.6, mode = 0.9, high = 1.0 }, west = { low = 0.5, mode = 0.8, high = 1.0 } }
+cost_overrun = { station = { low = 1.0, mode = 1.05, high = 1.3 } }
+"""
+#: Every uncertainty off: arrival absent (1), no overrun, no delay.
+CERTAIN = """
+extends = "demo.toml"
+
+[uncertainty]
+stall_rule = "stall"
+"""
+
+
+def demo(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "demo"
+    if not folder.exists():
+        shutil.copytree(DEMO, folder)
+    path = folder / f"case{len(list(folder.glob('case*.toml')))}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- the deterministic limit -------------------------------------------------------------------
+
+
+def test_without_uncertainty_the_replay_is_the_run(tmp_path):
+    scenario = load_scenario(demo(tmp_path, CERTAIN))
+    result = solve(scenario, marginal="none")
+    run_dir = write_run(result, tmp_path / "run", reports=False)
+    _, data, plan = load_plan(run_dir)  # read back from the run directory, scenario from its manifest
+    simulation = simulate(scenario, [plan], data, draws=20, seed=3, workers=1)
+    draws = simulation.draws
+    funded = result.selected.sum()
+    assert funded > 0
+    assert (draws["completed"] == funded).all() and (draws["stalled"] == 0).all()
+    assert (draws["stranded"] == 0).all() and (draws["late"] == 0).all()
+    assert draws["matching_paid"].iloc[0] == pytest.approx(result.money[:, list(scenario.sources).index("local")].sum(), abs=1e-3)
+    indicators = pd.read_csv(run_dir / "indicators.csv", encoding=CSV_ENCODING)
+    assert len(indicators) == 3  # the demo's street_centres, one group per zone
+    for row in indicators.itertuples():
+        column = f"{row.indicator}[{row.group}]"
+        np.testing.assert_allclose(draws[column].to_numpy(), row.achieved, rtol=1e-12, err_msg=column)
+    summary = simulation.summary.set_index("measure")
+    assert summary.loc["street_centres[west]", "planned"] == pytest.approx(
+        indicators.set_index("group").loc["west", "achieved"], rel=1e-12)
+
+
+# --- the stall rule, by hand ---------------------------------------------------------------------
+
+ONE = DATA + """
+[types.centre]
+welfare = true
+
+[sources.central]
+budget = "100万"
+
+[sources.local]
+budget = "100万"
+matching = {{ ratio = 1.0, of = ["central"] }}
+{capacity}
+
+[objective]
+sense = "max_benefit"
+benefit = {{ benefit = 1.0 }}
+
+[uncertainty]
+local_arrival = {{ west = {{ low = 0.6, mode = 0.6, high = 0.6 }} }}
+stall_rule = "{rule}"
+"""
+
+
+def hand_case(tmp_path, rule="stall", capacity="", projects=None, regions=None):
+    projects = projects or [{"project_id": "P", "region_id": "R2", "type": "centre", "cost": 100, "benefit": 1,
+                             "request_central": 50, "request_local": 50}]
+    path = write_case(tmp_path / rule, ONE.format(rule=rule, capacity=capacity), projects, regions)
+    scenario, data, plan = load_plan(path)
+    return scenario, plan, simulate(scenario, [plan], data, draws=5, seed=1, workers=1)
+
+
+def test_a_project_short_of_matching_money_stalls_and_strands_what_arrived(tmp_path):
+    # Cost 100 = 50 central + 50 local; 60% of the local money arrives: 50 + 30 = 80 < 100 in every draw.
+    _, plan, simulation = hand_case(tmp_path)
+    assert plan.selected.tolist() == [1.0]
+    draws = simulation.draws
+    assert draws["completed"].tolist() == [0] * 5 and draws["stalled"].tolist() == [1] * 5
+    assert draws["stranded"].tolist() == pytest.approx([80.0] * 5)
+    assert draws["matching_paid"].tolist() == pytest.approx([30.0] * 5)
+    region = simulation.regions.set_index("region_id").loc["R2"]
+    assert region["stall_probability"] == 1.0 and region["expected_stranded"] == pytest.approx(80.0)
+
+
+def test_under_the_late_rule_nothing_is_stranded_but_nothing_counts(tmp_path):
+    _, _, simulation = hand_case(tmp_path, rule="late")
+    draws = simulation.draws
+    assert draws["late"].tolist() == [1] * 5 and draws["stalled"].tolist() == [0] * 5
+    assert draws["completed"].tolist() == [0] * 5 and draws["stranded"].tolist() == [0] * 5
+
+
+def test_a_province_pays_its_projects_in_order_from_its_pool(tmp_path):
+    # Capacity 100 in R2's province, fully promised (50 + 50). 60% arrives: a pool of 60. A (first in
+    # the table) is paid its 50; B gets the remaining 10 and stalls: 50 central + 10 local stranded.
+    projects = [{"project_id": pid, "region_id": "R2", "type": "centre", "cost": 100, "benefit": 1,
+                 "request_central": 50, "request_local": 50} for pid in ("A", "B")]
+    regions = [dict(r, capacity=100) for r in REGIONS]
+    _, _, simulation = hand_case(tmp_path, capacity='capacity = { column = "capacity", by = "province" }',
+                                 projects=projects, regions=regions)
+    draws = simulation.draws
+    assert draws["completed"].tolist() == [1] * 5 and draws["stalled"].tolist() == [1] * 5
+    assert draws["stranded"].tolist() == pytest.approx([60.0] * 5)
+    assert draws["matching_paid"].tolist() == pytest.approx([60.0] * 5)
+
+
+def test_triangular_quantiles():
+    law = Triangular(0.5, 0.8, 1.0)
+    assert law.quantile(0.0) == 0.5 and law.quantile(1.0) == 1.0
+    assert law.quantile(0.6) == pytest.approx(0.8)  # the mode sits at F = (0.8 - 0.5) / 0.5
+    assert law.quantile(0.1) == pytest.approx(0.5 + (0.1 * 0.5 * 0.3) ** 0.5)
+    assert Triangular(0.6, 0.6, 0.6).quantile(0.3) == 0.6
+
+
+# --- delays in a phased plan ---------------------------------------------------------------------
+
+PHASED = DATA + """
+[phasing]
+first_year = 2021
+last_year = 2022
+
+[types.centre]
+welfare = true
+
+[sources.central]
+budget_by_year = ["100万", "100万"]
+
+[objective]
+sense = "max_benefit"
+benefit = { benefit = 1.0 }
+
+[targets.indicators.early]
+contribution = "done"
+denominator = "streets"
+target = 0.05
+deadline = 2021
+penalty = 1000
+
+[uncertainty]
+matching_source = "central"
+delay_probability = 1.0
+"""
+
+
+def test_a_delay_pushes_last_year_starts_out_of_the_plan_and_misses_deadlines(tmp_path):
+    projects = [{"project_id": "A", "region_id": "R1", "type": "centre", "cost": 100, "benefit": 10, "done": 1},
+                {"project_id": "B", "region_id": "R2", "type": "centre", "cost": 100, "benefit": 6, "done": 0}]
+    scenario, data, plan = load_plan(write_case(tmp_path, PHASED, projects))
+    assert sorted(plan.start.tolist()) == [0, 1]  # one project a year
+    simulation = simulate(scenario, [plan], data, draws=4, seed=0, workers=1)
+    draws = simulation.draws
+    # Every project starts a year late: the 2021 start finishes in 2022 (too late for the deadline), the 2022 one after the plan.
+    assert draws["completed"].tolist() == [1] * 4 and draws["late"].tolist() == [1] * 4
+    assert draws["stalled"].tolist() == [0] * 4 and draws["stranded"].tolist() == [0] * 4
+    summary = simulation.summary.set_index("measure")
+    assert summary.loc["early", "planned"] == pytest.approx(0.05)  # A by 2021 over 20 streets
+    assert draws["early"].tolist() == [0.0] * 4
+
+
+# --- reproducibility ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def risky(tmp_path_factory):
+    """The demo with a fifth of its local capacity, so that provinces promise all of it and shortfalls bite."""
+    path = demo(tmp_path_factory.mktemp("risky"), RISK)
+    regions = pd.read_csv(path.parent / "regions.csv", dtype={"region_id": str})
+    regions["local_capacity"] = regions["local_capacity"] / 5
+    regions.to_csv(path.parent / "regions.csv", index=False)
+    scenario, data, plan = load_plan(path)
+    return scenario, data, plan
+
+
+def test_the_same_seed_gives_the_same_outcome_and_another_seed_does_not(risky):
+    scenario, data, plan = risky
+    first = simulate(scenario, [plan], data, draws=60, seed=7, workers=1)
+    second = simulate(scenario, [plan], data, draws=60, seed=7, workers=1)
+    other = simulate(scenario, [plan], data, draws=60, seed=8, workers=1)
+    pd.testing.assert_frame_equal(first.draws, second.draws, check_exact=True)
+    pd.testing.assert_frame_equal(first.summary, second.summary, check_exact=True)
+    assert not first.draws["arrival:west"].equals(other.draws["arrival:west"])
+    assert first.draws["arrival:west"].between(0.5, 1.0).all()
+    assert 0 < first.draws["stalled"].mean() < plan.selected.sum()  # shortfalls happen, in some draws
+
+
+def test_worker_counts_and_executors_give_identical_results(risky):
+    distributed = pytest.importorskip("distributed")
+    scenario, data, plan = risky
+    alone = simulate(scenario, [plan], data, draws=90, seed=11, workers=1)
+    pool = simulate(scenario, [plan], data, draws=90, seed=11, workers=3)
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dask = simulate(scenario, [plan], data, draws=90, seed=11, client=client)
+    for other in (pool, dask):
+        pd.testing.assert_frame_equal(alone.draws, other.draws, check_exact=True)
+        pd.testing.assert_frame_equal(alone.regions, other.regions, check_exact=True)
+        pd.testing.assert_frame_equal(alone.summary, other.summary, check_exact=True)
+
+
+# --- robust planning ------------------------------------------------------------------------------
+
+TIGHT = DATA + """
+[types.centre]
+welfare = true
+
+[sources.central]
+budget = "300万"
+max_share_of_cost = 0.5
+
+[sources.local]
+budget = "1000万"
+matching = { ratio = 1.0, of = ["central"] }
+capacity = { column = "capacity", by = "province" }
+
+[objective]
+sense = "max_benefit"
+benefit = { benefit = 1.0 }
+
+[uncertainty]
+local_arrival = { west = { low = 0.5, mode = 0.8, high = 1.0 } }
+robust_quantile = 0.1
+"""
+
+
+def test_the_robust_plan_stalls_no_more_often_under_the_same_draws(tmp_path):
+    # West capacity 200: the nominal plan promises all of it (4 projects of 50 + 50) and stalls whenever
+    # less than all of it arrives. The robust plan keeps to 200 x q10 = 124 (2 projects), which every draw covers.
+    projects = [{"project_id": f"P{i}", "region_id": "R2", "type": "centre", "cost": 100, "benefit": 10 - i} for i in range(6)]
+    regions = [dict(r, capacity=200) for r in REGIONS]
+    scenario, data, nominal = load_plan(write_case(tmp_path, TIGHT, projects, regions))
+    robust_scenario, robust_data, factors = robust_inputs(scenario, data)
+    assert factors["west"] == pytest.approx(0.5 + (0.1 * 0.5 * 0.3) ** 0.5)
+    assert robust_data.regions.set_index("region_id").loc["R2", "capacity"] == pytest.approx(200 * factors["west"])
+    assert data.regions.set_index("region_id").loc["R2", "capacity"] == 200  # the replay keeps the true capacity
+    robust, _ = robust_plan(scenario, data)
+    assert nominal.selected.sum() == 4 and robust.selected.sum() == 2
+    assert robust.objective < nominal.objective
+    simulation = simulate(scenario, [nominal, robust], data, draws=200, seed=5, workers=1, robust_factors=factors)
+    by_plan = simulation.draws.groupby("plan")
+    stall_probability = by_plan["stalled"].apply(lambda s: (s > 0).mean())
+    assert stall_probability["robust"] <= stall_probability["nominal"]
+    assert stall_probability["nominal"] == 1.0 and stall_probability["robust"] == 0.0
+    assert by_plan["stranded"].mean()["robust"] == 0.0
+
+
+def test_an_uncertainty_table_is_read_strictly(tmp_path):
+    with pytest.raises(InputError, match="need low <= mode <= high"):
+        load_scenario(demo(tmp_path, RISK.replace("low = 0.5, mode = 0.8", "low = 0.9, mode = 0.8")))
+    with pytest.raises(InputError, match="unknown key 'stall_rul'"):
+        load_scenario(demo(tmp_path, CERTAIN.replace("stall_rule", "stall_rul")))
+    with pytest.raises(InputError, match="'stall_rule' is 'stop'"):
+        load_scenario(demo(tmp_path, CERTAIN.replace('"stall"', '"stop"')))
+    with pytest.raises(InputError, match="must be at most 1"):
+        load_scenario(demo(tmp_path, RISK.replace("high = 1.0 } }\n", "high = 1.2 } }\n", 1)))
+    with pytest.raises(InputError, match="'kiosk' is not one of"):
+        load_scenario(demo(tmp_path, RISK.replace("station = {", "kiosk = {")))
+
+
+def test_the_command_writes_every_output(tmp_path):
+    path = demo(tmp_path, RISK)
+    out = tmp_path / "sim"
+    outcome = CliRunner().invoke(main, ["simulate", str(path), "--draws", "40", "--seed", "7", "--workers", "1",
+                                        "--robust", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    for name in ("draws.csv", "summary.csv", "regions_at_risk.csv", "summary.md", "simulation.png"):
+        assert (out / name).is_file(), name
+    draws = pd.read_csv(out / "draws.csv", encoding=CSV_ENCODING)
+    assert len(draws) == 80 and set(draws["plan"]) == {"nominal", "robust"}
+    assert "What robustness costs" in (out / "summary.md").read_text(encoding="utf-8")
+    again = CliRunner().invoke(main, ["simulate", str(path), "--draws", "40", "--out", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output
