@@ -71,9 +71,11 @@ def main() -> None:
 @click.option("--marginal", type=click.Choice(MARGINAL_MODES), default="auto", show_default=True,
               help="Marginal values in marginal.csv: full (duals + finite differences), duals, none; "
                    f"auto = full up to {FINITE_DIFFERENCE_LIMIT:,} candidates.")
+@click.option("--reports/--no-reports", default=True, show_default=True,
+              help="Write budget_proposal.xlsx, report.md and report.html (allocate export makes them later).")
 @reports_errors
 def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
-        solver: str | None, time_limit: float | None, log: bool, marginal: str) -> None:
+        solver: str | None, time_limit: float | None, log: bool, marginal: str, reports: bool) -> None:
     """Solve SCENARIO_FILE and write the allocation and its tables to a run directory."""
     extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)
@@ -85,7 +87,7 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
         write_failure(scenario, failure, out, force=force)
         click.echo(f"diagnosis written to {out / 'diagnosis.md'}", err=True)
         raise
-    written = write_run(result, out, force=force)
+    written = write_run(result, out, force=force, reports=reports)
     click.echo(summary(result))
     click.echo(f"\nwritten to {written}")
 

@@ -97,7 +97,7 @@ class Result:
         frame["funded"] = self.selected
         table = frame.groupby(name, sort=True).sum()
         table["total"] = table[self.source_keys].sum(axis=1)
-        return table[["funded", *self.source_keys, "total"]].round(MONEY_DECIMALS)
+        return table[["funded", *self.source_keys, "total"]].round(MONEY_DECIMALS) + 0.0  # + 0.0: no "-0.0"
 
     @cached_property
     def by_source(self) -> pd.DataFrame:
@@ -106,7 +106,7 @@ class Result:
             used = float(self.money[:, s].sum())
             rows.append({"source": source.key, "label": source.label, "budget": source.budget, "min_spend": source.min_spend,
                          "used": used, "left": source.budget - used, "used_share": used / source.budget if source.budget else np.nan})
-        return pd.DataFrame(rows).round(MONEY_DECIMALS)
+        return pd.DataFrame(rows).round(MONEY_DECIMALS).apply(lambda c: c + 0.0 if c.dtype.kind == "f" else c)  # no "-0.0"
 
     @cached_property
     def by_zone(self) -> pd.DataFrame:

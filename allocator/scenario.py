@@ -17,6 +17,7 @@ RESERVED_SOURCE_KEYS = (ALL_SOURCES, "project_id", "name", "region_id", "provinc
 SCOPES = ("national", "zone", "province", "region")
 SENSES = ("max_benefit", "min_cost")
 SELECTIONS = ("binary", "continuous")
+STRATEGIES = ("auto", "mip", "lp_first")
 BASELINE_LEVELS = ("zone", "province", "region")
 #: A factor named ``inverse:<column>`` weighs the reciprocal of the column (less capacity, more money).
 INVERSE_PREFIX = "inverse:"
@@ -185,6 +186,7 @@ class SolverOptions:
     mip_rel_gap: float = 1e-4
     threads: int = 1
     seed: int = 0
+    strategy: str = "auto"  # auto | mip | lp_first (HiGHS only; see allocator/backends/highs.py)
 
 
 @dataclass(frozen=True)
@@ -567,6 +569,7 @@ def _solver(table: Table | None) -> SolverOptions:
         mip_rel_gap=table.number("mip_rel_gap", defaults.mip_rel_gap, low=0.0, high=1.0),
         threads=int(table.number("threads", defaults.threads, low=1)),
         seed=int(table.number("seed", defaults.seed, low=0)),
+        strategy=table.text("strategy", defaults.strategy, choices=list(STRATEGIES)),
     )
     table.close()
     return options

@@ -37,8 +37,9 @@ def random_projects(rng, n, declared):
     return projects
 
 
+@pytest.mark.parametrize("strategy", ["mip", "lp_first"])
 @pytest.mark.parametrize("seed", range(8))
-def test_declared_plans_match_brute_force(tmp_path, seed):
+def test_declared_plans_match_brute_force(tmp_path, seed, strategy):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(6, 13))
     projects = random_projects(rng, n, declared=True)
@@ -61,6 +62,7 @@ sense = "max_benefit"
 benefit = {{ benefit = 1.0 }}
 [solver]
 mip_rel_gap = 0.0
+strategy = "{strategy}"
 """
     result = solve(load_scenario(write_case(tmp_path, toml, projects)))
 
@@ -114,8 +116,9 @@ def subset_is_fundable(projects, chosen, rules):
     return answer.status == 0
 
 
+@pytest.mark.parametrize("strategy", ["mip", "lp_first"])
 @pytest.mark.parametrize("seed", range(6))
-def test_class_money_matches_per_project_brute_force(tmp_path, seed):
+def test_class_money_matches_per_project_brute_force(tmp_path, seed, strategy):
     rng = np.random.default_rng(100 + seed)
     n = int(rng.integers(5, 9))
     projects = random_projects(rng, n, declared=False)
@@ -141,6 +144,7 @@ sense = "max_benefit"
 benefit = {{ benefit = 1.0 }}
 [solver]
 mip_rel_gap = 0.0
+strategy = "{strategy}"
 """
     result = solve(load_scenario(write_case(tmp_path, toml, projects)))
     benefit = np.array([p["benefit"] for p in projects], dtype=float)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 
 import highspy
 import numpy as np
@@ -19,6 +20,14 @@ _STATUS = {
     highspy.HighsModelStatus.kUnbounded: SolveStatus.UNBOUNDED,
     highspy.HighsModelStatus.kUnboundedOrInfeasible: SolveStatus.INFEASIBLE,
 }
+#: A MIP with at least this many integer columns is solved LP-first (strategy "auto").
+LP_FIRST_MIN_INTEGERS = 5_000
+#: The relaxation: interior point then crossover (a vertex, so few fractional selections), no presolve
+#: (HiGHS's presolve spends longer on the long rows than the solve itself; docs/performance.md).
+LP_RELAXATION_OPTIONS = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
+INTEGRALITY_TOLERANCE = 1e-6
+#: The restricted MIP has only the fractional selections free: solve it close to optimal, it is small.
+RESTRICTED_GAP = 1e-7
 _LIMITS = {
     highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
     highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt,
@@ -50,17 +59,85 @@ def _version(highs: highspy.Highs) -> str:
 
 
 def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
+    """Solve with HiGHS; a large MIP LP-first (see :func:`solve_lp_first`), anything else directly."""
+    lp_first = options.strategy == "lp_first" or (options.strategy == "auto" and int(model.integer.sum()) >= LP_FIRST_MIN_INTEGERS)
+    if model.is_mip and lp_first:
+        return solve_lp_first(model, options, log=log)
+    return _run(model, options, log=log)
+
+
+def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
+    """Solve the LP relaxation (a proven bound), fix every selection it left integral, and solve the small
+    MIP over the fractional ones; the gap is proven against the LP bound.
+
+    With a few hundred rows and hundreds of thousands of selections, the relaxation's vertex has at most
+    as many fractional selections as rows, so the restricted MIP is tiny and its gap is usually far
+    below the requested one. HiGHS's own MIP search on the full model spends its time in presolve and
+    root heuristics over rows as long as the candidate list (docs/performance.md). If the restricted
+    MIP has no solution, or its gap is above the requested one, the full MIP runs with the time left,
+    started from the incumbent when there is one.
+    """
+    started = time.perf_counter()
+    relaxation = _run(model.relaxed(), options, log=log, extra=LP_RELAXATION_OPTIONS)
+    if relaxation.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
+        return relaxation  # no relaxed solution (or no bound): the MIP has none either
+    if relaxation.status is not SolveStatus.OPTIMAL:
+        return _run(model, replace(options, time_limit=_left(options, started)), log=log)
+    values = relaxation.values
+    fractional = model.integer & (np.abs(values - np.round(values)) > INTEGRALITY_TOLERANCE)
+    fixed = model.integer & ~fractional
+    lower, upper = model.col_lower.copy(), model.col_upper.copy()
+    lower[fixed] = upper[fixed] = np.round(values[fixed])
+    restricted_options = replace(options, time_limit=_left(options, started), mip_rel_gap=min(options.mip_rel_gap, RESTRICTED_GAP))
+    restricted = _run(replace(model, col_lower=lower, col_upper=upper), restricted_options, log=log)
+    details = {"strategy": "lp_first", "lp_bound": relaxation.objective, "lp_seconds": round(relaxation.seconds, 3),
+               "fractional_selections": int(fractional.sum()), "restricted_seconds": round(restricted.seconds, 3),
+               "restricted_status": restricted.status.value}
+    best = restricted if restricted.status.has_solution else None
+    if best is not None:
+        _prove_gap(best, relaxation.objective, options)
+    if (best is None or best.status is not SolveStatus.OPTIMAL) and _left(options, started) > 0:
+        full = _run(model, replace(options, time_limit=_left(options, started)), log=log, start=None if best is None else best.values)
+        if full.status.has_solution and (best is None or full.objective < best.objective):
+            _prove_gap(full, max(relaxation.objective, full.dual_bound if full.dual_bound is not None else -np.inf), options)
+            best = full
+        elif best is None:
+            return full
+    best.seconds = time.perf_counter() - started
+    best.details.update(details)
+    return best
+
+
+def _prove_gap(solution: Solution, bound: float, options: SolverOptions) -> None:
+    """Set the gap of a minimising `solution` against a proven lower `bound`, and its status by the requested gap."""
+    gap = max(solution.objective - bound, 0.0) / max(abs(solution.objective), 1e-9)
+    solution.dual_bound, solution.mip_gap = bound, gap
+    solution.status = SolveStatus.OPTIMAL if gap <= options.mip_rel_gap else SolveStatus.FEASIBLE
+
+
+def _left(options: SolverOptions, started: float) -> float:
+    return max(options.time_limit - (time.perf_counter() - started), 0.0)
+
+
+def _run(model: LinearModel, options: SolverOptions, *, log: bool, extra: dict[str, object] | None = None,
+         start: np.ndarray | None = None) -> Solution:
+    """One HiGHS run on `model` as it is, with a truthful status."""
     highs = _new_highs(log)
     highs.setOptionValue("time_limit", float(options.time_limit))
     highs.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
     highs.setOptionValue("threads", int(options.threads))
     highs.setOptionValue("random_seed", int(options.seed))
+    for key, value in (extra or {}).items():
+        highs.setOptionValue(key, value)
     highs.passModel(_to_highs_lp(model))
+    if start is not None:
+        incumbent = highspy.HighsSolution()
+        incumbent.col_value = list(start)
+        highs.setSolution(incumbent)
 
     started = time.perf_counter()
     highs.run()
     seconds = time.perf_counter() - started
-
     model_status = highs.getModelStatus()
     info = highs.getInfo()
     has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible

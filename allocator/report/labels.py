@@ -80,6 +80,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.projects_completed": ("累计建成项目数", "Projects completed"),
     "row.total": ("合计", "Total"),
     "row.subtotal": ("小计", "Subtotal"),
+    "note.by_region": ("资助项目共 {count:,} 个，超过 {limit:,} 行：本表按区县汇总（每行一个区县），逐项清单见 allocation.csv。",
+                       "{count:,} funded projects, more than {limit:,} rows: this sheet lists one row per county; "
+                       "allocation.csv lists every project."),
+    "note.projects_in_region": ("{count:,} 个项目", "{count:,} projects"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     "met": ("达标", "met"),

@@ -236,8 +236,13 @@ class _Builder:
         return Sheet(self.t("sheet.provinces"), rows, freeze="B4")
 
     def projects(self) -> Sheet:
+        """Funded projects grouped by province with subtotals; one row per county above MAX_PROJECT_ROWS."""
         run, keys = self.run, self.run.source_keys
         funded = run.funded
+        note = None
+        if len(funded) > MAX_PROJECT_ROWS:
+            note = self.t("note.by_region").format(count=len(funded), limit=MAX_PROJECT_ROWS)
+            funded = self._per_region(funded, keys)
         order = {p: i for i, p in enumerate(run.province_order)}
         funded = funded.assign(_order=funded["province"].astype(str).map(order)).sort_values(["_order"], kind="stable")
         names = "name" in funded
@@ -247,7 +252,7 @@ class _Builder:
         columns = ["col.project_id", *(["col.name"] if names else []), "col.province", "col.region_id", "col.region",
                    "col.zone", "col.type", *(["col.start_year"] if years else []), "col.cost", *([] if run.binary else ["col.selected"])]
         header = self.header(columns, [*[lab for _, lab in self.sources], self.t("col.total")])
-        rows = self.title_rows() + [header]
+        rows = self.title_rows() + ([[C(note, "subtitle")]] if note else []) + [header]
         label_span = columns.index("col.cost")  # cells before the cost column
         money_columns = ["cost", *keys, "total"]
         grand: dict[str, list[float]] = {c: [] for c in money_columns}
@@ -293,6 +298,17 @@ class _Builder:
                      *([] if run.binary else [C(None, "total_label")]),
                      *[C(_check_total(c, grand[c], math.fsum(funded[c].astype(float))), "money_bold") for c in [*keys, "total"]]])
         return Sheet(self.t("sheet.projects"), rows, freeze="C4")
+
+    def _per_region(self, funded: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        """The funded projects summed per county, in the project list's columns (type and start year left blank)."""
+        sums = funded.groupby("region_id", sort=False).agg(
+            province=("province", "first"), zone=("zone", "first"), count=("project_id", "size"),
+            **{c: (c, "sum") for c in ["cost", "selected", *keys, "total"]})
+        sums = sums.reset_index()
+        sums["project_id"] = sums["region_id"].astype(str)
+        sums["name"] = [self.t("note.projects_in_region").format(count=n) for n in sums["count"]]
+        sums["type"] = ""
+        return sums.drop(columns="count")
 
     def years(self) -> Sheet | None:
         """Five-year phasing (by_year.csv, when the scenario has [phasing]): money and projects per year."""
@@ -499,6 +515,11 @@ def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
             out._style = styles[cell.style]  # shared: write-only cells are serialised at once and never restyled
             cells.append(out)
         ws.append(cells)
+
+
+#: Above this many funded projects the project sheet lists counties, not projects (allocation.csv has them all):
+#: a spreadsheet of hundreds of thousands of rows is no budget proposal, and costs minutes to write.
+MAX_PROJECT_ROWS = 10_000
 
 
 def build_sheets(run: RunData, lang: str = "zh") -> list[Sheet]:
