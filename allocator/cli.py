@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from allocator.data import load_data
-from allocator.errors import AllocatorError, SolveFailed
+from allocator.model import build
+from allocator.backends.pulp import export as export_model
+from allocator.errors import AllocatorError, InputError, SolveFailed
 from allocator.marginal import binding_rules_text
 from allocator.rundir import check_run_dir, default_run_dir, write_failure, write_run
 from allocator.scenario import Scenario, load_scenario
@@ -94,14 +96,23 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
 
 @main.command()
 @scenario_options
+@click.option("--write-model", type=click.Path(path_type=Path),
+              help="Also build the model and write it as an LP or MPS file (by suffix) for another solver.")
 @reports_errors
-def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool) -> None:
+def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, write_model: Path | None) -> None:
     """Check SCENARIO_FILE and its data tables without solving anything."""
+    if write_model and write_model.suffix.lower() not in (".lp", ".mps"):
+        raise InputError(f"--write-model needs a .lp or .mps file name, got '{write_model.name}'")
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     data = load_data(scenario)
     click.echo(f"{scenario.name}: valid. {len(data.regions):,} regions, {len(data.projects):,} candidate projects, "
                f"{len(scenario.sources)} sources, {len(scenario.indicators)} indicators, {len(scenario.counts)} counts, "
                f"{len(scenario.shares)} share rules.")
+    if write_model:
+        model = build(scenario, data).linear
+        export_model(model, write_model)
+        click.echo(f"model written to {write_model}: {model.num_rows:,} rows, {model.num_cols:,} columns "
+                   f"({int(model.integer.sum()):,} integer), {model.A.nnz:,} nonzeros")
 
 
 @main.command()

@@ -102,3 +102,21 @@ def test_pulp_backend_gives_the_same_allocation(tmp_path):
     assert (tmp_path / "a" / "allocation.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == \
         (tmp_path / "b" / "allocation.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
     assert "PULP_CBC_CMD" in Path(tmp_path / "b" / "manifest.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".lp", ".mps"])
+def test_written_model_solves_to_the_same_optimum_elsewhere(tmp_path, suffix):
+    import highspy
+
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
+    path = tmp_path / f"model{suffix}"
+    result = invoke("validate", demo, "--write-model", path)
+    assert result.exit_code == 0, result.output
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("mip_rel_gap", 0.0)
+    highs.readModel(str(path))
+    highs.run()
+    run = invoke("run", demo, "--out", tmp_path / "run", "--no-reports", "--marginal", "none", "--set", "solver.mip_rel_gap=0")
+    objective = float(next(line for line in run.output.splitlines() if line.startswith("objective")).split(":")[1].replace(",", ""))
+    assert -highs.getInfo().objective_function_value == pytest.approx(objective, abs=0.01)  # the file minimises -benefit

@@ -413,3 +413,17 @@ def test_input_text_is_escaped_in_markdown_and_html():
     row = md.strip().splitlines()[-1]
     assert "<script>" not in md and len(re.findall(r"(?<!\\)\|", row)) == 2  # the name's pipe cannot split the row
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_a_phased_report_shows_each_indicator_year_by_year(tmp_path):
+    scenario = load_scenario(write_case(tmp_path / "case", SCENARIO, PROJECTS, REGIONS),
+                             ["phasing.first_year=2021", "phasing.last_year=2023"])
+    out = write_run(solve(scenario), tmp_path / "run")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    html_text = (out / "report.html").read_text(encoding="utf-8")
+    plain = write_run(solve(load_scenario(write_case(tmp_path / "plain", SCENARIO, PROJECTS, REGIONS))), tmp_path / "plain_run")
+    assert "分年度进展" in markdown and "分年度进展" not in (plain / "report.md").read_text(encoding="utf-8")
+    assert html_text.count("data:image/png") == (plain / "report.html").read_text(encoding="utf-8").count("data:image/png") + 1
+    by_year = pd.read_csv(out / "by_year.csv", encoding="utf-8-sig")
+    assert list(by_year["year"]) == [2021, 2022, 2023]
+    assert by_year["projects_completed"].is_monotonic_increasing

@@ -36,6 +36,7 @@ class Solution:
     dual_bound: float | None = None
     mip_gap: float | None = None
     row_duals: np.ndarray | None = None
+    col_duals: np.ndarray | None = None  # reduced costs, for an LP
     seconds: float = 0.0
     message: str = ""
     details: dict[str, object] = field(default_factory=dict)

@@ -26,8 +26,12 @@ LP_FIRST_MIN_INTEGERS = 5_000
 #: (HiGHS's presolve spends longer on the long rows than the solve itself; docs/performance.md).
 LP_RELAXATION_OPTIONS = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
 INTEGRALITY_TOLERANCE = 1e-6
-#: The restricted MIP has only the fractional selections free: solve it close to optimal, it is small.
+#: The restricted MIP frees the fractional selections and, per row of the model, this many integral
+#: ones nearest the margin: room to trade projects, still small enough to solve close to optimal.
+NEIGHBOURHOOD_PER_ROW = 5
 RESTRICTED_GAP = 1e-7
+#: A relative gap below this is rounding in the objective's arithmetic, reported as 0.
+GAP_NOISE = 1e-12
 _LIMITS = {
     highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
     highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt,
@@ -67,12 +71,14 @@ def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False
 
 
 def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
-    """Solve the LP relaxation (a proven bound), fix every selection it left integral, and solve the small
+    """Solve the LP relaxation (a proven bound), fix the selections it left integral, and solve the small
     MIP over the fractional ones; the gap is proven against the LP bound.
 
     With a few hundred rows and hundreds of thousands of selections, the relaxation's vertex has at most
-    as many fractional selections as rows, so the restricted MIP is tiny and its gap is usually far
-    below the requested one. HiGHS's own MIP search on the full model spends its time in presolve and
+    as many fractional selections as rows, so the restricted MIP is tiny and its gap usually far below
+    the requested one. When it is not, a second restricted MIP also frees the integral selections
+    nearest the margin (smallest |reduced cost|, NEIGHBOURHOOD_PER_ROW per row), so that projects can
+    be traded, and stops once within the requested gap. HiGHS's own MIP search on the full model spends its time in presolve and
     root heuristics over rows as long as the candidate list (docs/performance.md). If the restricted
     MIP has no solution, or its gap is above the requested one, the full MIP runs with the time left,
     started from the incumbent when there is one.
@@ -85,17 +91,23 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = Fa
         return _run(model, replace(options, time_limit=_left(options, started)), log=log)
     values = relaxation.values
     fractional = model.integer & (np.abs(values - np.round(values)) > INTEGRALITY_TOLERANCE)
-    fixed = model.integer & ~fractional
-    lower, upper = model.col_lower.copy(), model.col_upper.copy()
-    lower[fixed] = upper[fixed] = np.round(values[fixed])
-    restricted_options = replace(options, time_limit=_left(options, started), mip_rel_gap=min(options.mip_rel_gap, RESTRICTED_GAP))
-    restricted = _run(replace(model, col_lower=lower, col_upper=upper), restricted_options, log=log)
-    details = {"strategy": "lp_first", "lp_bound": relaxation.objective, "lp_seconds": round(relaxation.seconds, 3),
-               "fractional_selections": int(fractional.sum()), "restricted_seconds": round(restricted.seconds, 3),
-               "restricted_status": restricted.status.value}
-    best = restricted if restricted.status.has_solution else None
-    if best is not None:
-        _prove_gap(best, relaxation.objective, options)
+    best: Solution | None = None
+    details: dict[str, object] = {"strategy": "lp_first", "lp_bound": relaxation.objective, "lp_seconds": round(relaxation.seconds, 3),
+                                  "fractional_selections": int(fractional.sum())}
+    for stage, per_row in enumerate((0, NEIGHBOURHOOD_PER_ROW)):
+        free = _neighbourhood(model, fractional, relaxation.col_duals, per_row)
+        stage_options = replace(options, time_limit=_left(options, started), mip_rel_gap=min(options.mip_rel_gap, RESTRICTED_GAP))
+        # The wider stage stops as soon as an allocation is within half the requested gap of the LP bound.
+        extra = {"objective_target": relaxation.objective + 0.5 * options.mip_rel_gap * abs(relaxation.objective)} if stage else None
+        restricted = _solve_restricted(model, ~model.integer | free, np.round(values), stage_options, log=log, extra=extra,
+                                       start=None if best is None else best.values)
+        details[f"stage{stage + 1}"] = {"free_selections": int((model.integer & free).sum()), "seconds": round(restricted.seconds, 3),
+                                        "status": restricted.status.value}
+        if restricted.status.has_solution and (best is None or restricted.objective < best.objective):
+            best = restricted
+            _prove_gap(best, relaxation.objective, options)
+        if (best is not None and best.status is SolveStatus.OPTIMAL) or _left(options, started) <= 0:
+            break
     if (best is None or best.status is not SolveStatus.OPTIMAL) and _left(options, started) > 0:
         full = _run(model, replace(options, time_limit=_left(options, started)), log=log, start=None if best is None else best.values)
         if full.status.has_solution and (best is None or full.objective < best.objective):
@@ -108,9 +120,42 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = Fa
     return best
 
 
+def _solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.ndarray, options: SolverOptions, *, log: bool,
+                      extra: dict[str, object] | None, start: np.ndarray | None) -> Solution:
+    """Solve `model` with every column outside `keep` fixed at `fixed_values`, handing HiGHS only the kept
+    columns (the fixed ones move into the row bounds and the objective's constant); values come back full."""
+    fixed = ~keep
+    A = model.A.tocsc()
+    activity = A[:, fixed] @ fixed_values[fixed]
+    smaller = replace(model, c=model.c[keep], A=A[:, keep].tocsr(), row_lower=model.row_lower - activity,
+                      row_upper=model.row_upper - activity, col_lower=model.col_lower[keep], col_upper=model.col_upper[keep],
+                      integer=model.integer[keep], offset=model.offset + float(model.c[fixed] @ fixed_values[fixed]),
+                      col_blocks=[], row_blocks=[])
+    solution = _run(smaller, options, log=log, extra=extra, start=None if start is None else start[keep])
+    if solution.values is not None:
+        full = fixed_values.copy()
+        full[keep] = solution.values
+        solution.values = full
+    return solution
+
+
+def _neighbourhood(model: LinearModel, fractional: np.ndarray, reduced_costs: np.ndarray | None, per_row: int) -> np.ndarray:
+    """The selections a restricted MIP may change: the fractional ones, and `per_row` x rows integral ones
+    nearest the margin (smallest |reduced cost|)."""
+    free = fractional.copy()
+    if reduced_costs is None or per_row == 0:
+        return free
+    candidates = np.flatnonzero(model.integer & ~fractional & (model.col_upper > model.col_lower))
+    size = min(len(candidates), per_row * model.num_rows)
+    nearest = candidates[np.argsort(np.abs(reduced_costs[candidates]), kind="stable")[:size]]
+    free[nearest] = True
+    return free
+
+
 def _prove_gap(solution: Solution, bound: float, options: SolverOptions) -> None:
     """Set the gap of a minimising `solution` against a proven lower `bound`, and its status by the requested gap."""
     gap = max(solution.objective - bound, 0.0) / max(abs(solution.objective), 1e-9)
+    gap = 0.0 if gap < GAP_NOISE else gap
     solution.dual_bound, solution.mip_gap = bound, gap
     solution.status = SolveStatus.OPTIMAL if gap <= options.mip_rel_gap else SolveStatus.FEASIBLE
 
@@ -160,6 +205,7 @@ def _run(model: LinearModel, options: SolverOptions, *, log: bool, extra: dict[s
             solution.mip_gap = 0.0 if status is SolveStatus.OPTIMAL else None
             if result.dual_valid:
                 solution.row_duals = np.asarray(result.row_dual, dtype=float)
+                solution.col_duals = np.asarray(result.col_dual, dtype=float)
     return solution
 
 

@@ -168,3 +168,18 @@ def ratio_bars(names: Sequence[str], ratios: Sequence[float], title: str, font: 
         axes.set_xlabel("%")
         axes.spines[["top", "right"]].set_visible(False)
         return _png(figure)
+
+
+def trajectories(years: Sequence[str], lines: Sequence[tuple[str, Sequence[float], float]], title: str, font: FontChoice) -> bytes:
+    """Each indicator's value year by year (one small panel each) against its target as a dashed line."""
+    with matplotlib.rc_context({"font.family": font.families, "axes.unicode_minus": False}):
+        figure = _figure(font, 8.0, 2.4 * len(lines))
+        for i, (name, values, target) in enumerate(lines):
+            axes = figure.add_subplot(len(lines), 1, i + 1)
+            axes.plot(list(years), list(values), marker="o", color=PALETTE[0], label=_guard(name, font))
+            axes.axhline(target, color="#d62728", linewidth=1, linestyle="--")
+            axes.set_title(_guard(name, font), fontsize="medium")
+            axes.spines[["top", "right"]].set_visible(False)
+        figure.suptitle(_guard(title, font))
+        figure.tight_layout()
+        return _png(figure)

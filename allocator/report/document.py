@@ -164,6 +164,8 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
             blocks.append(Block("chart", label("report.chart_targets", chart_lang),
                                 png=charts.ratio_bars(names, ratios, label("report.chart_targets", chart_lang), font)))
 
+    blocks += _year_blocks(run, items, lang, chart_lang, font)
+
     # marginal values
     blocks.append(Block("h2", t("report.marginal")))
     marginal = run.marginal
@@ -181,6 +183,24 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
             blocks.append(Block("note", f"… {len(marginal) - MARGINAL_ROWS:,} more rows in marginal.csv"))
     blocks.append(Block("note", t("report.files")))
     return blocks
+
+
+def _year_blocks(run: RunData, items: list[dict[str, object]], lang: str, chart_lang: str, font: charts.FontChoice) -> list[Block]:
+    """For a phased run: each single-group indicator's trajectory against its target."""
+    by_year = run.tables.get("by_year.csv")
+    if by_year is None or len(by_year) < 2:
+        return []
+    lines = []
+    for n, item in enumerate(items):
+        column = str(item["indicator"])
+        if item["groups"] == 1 and column in by_year and _float(item["target"]) is not None:
+            name = charts.pick(str(item["label"]), column if _ascii(column) else f"indicator {n + 1}", font)
+            lines.append((name, [float(v) for v in by_year[column]], float(item["target"])))  # type: ignore[arg-type]
+    if not lines:
+        return []
+    title = label("report.chart_years", chart_lang)
+    return [Block("h2", label("report.by_year", lang)), Block("p", label("report.by_year_text", lang)),
+            Block("chart", title, png=charts.trajectories([str(y) for y in by_year["year"]], lines, title, font))]
 
 
 # -- rendering ---------------------------------------------------------------------------------

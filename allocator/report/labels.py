@@ -80,6 +80,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.projects_completed": ("累计建成项目数", "Projects completed"),
     "row.total": ("合计", "Total"),
     "row.subtotal": ("小计", "Subtotal"),
+    "report.by_year": ("分年度进展", "Year by year"),
+    "report.by_year_text": ("各指标逐年累计值（实线）与目标（虚线）；逐年资金与项目数见 by_year.csv 和工作簿的“分年度”表。",
+                            "Each indicator's cumulative value year by year (solid) against its target (dashed); money and projects per "
+                            "year are in by_year.csv and the workbook's By year sheet."),
+    "report.chart_years": ("指标逐年进展", "Indicators year by year"),
     "note.by_region": ("资助项目共 {count:,} 个，超过 {limit:,} 行：本表按区县汇总（每行一个区县），逐项清单见 allocation.csv。",
                        "{count:,} funded projects, more than {limit:,} rows: this sheet lists one row per county; "
                        "allocation.csv lists every project."),
