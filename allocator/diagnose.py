@@ -3,9 +3,10 @@
 First, rules that are impossible on their own are found without a solver (a minimum count above the
 number of candidates, a hard target out of reach even if every candidate were funded, ...). Then
 elastic programming: every budget, capacity, count, share, regional minimum and hard target may give,
-at a price relative to its size; the least total relative change names the rules that collide. Each
-of them is then tried alone, which gives the "either ... or ..." alternatives, each with the
-``--set`` override that applies it (rounded in the loosening direction, so it is enough).
+at a price relative to its size; the least total relative change names the rules that collide. Every
+rule is then tried alone, which gives the "either ... or ..." alternatives (smallest relative change
+first), each with the ``--set`` override that applies it (rounded in the loosening direction, so it
+is enough).
 """
 
 from __future__ import annotations
@@ -62,9 +63,9 @@ class Diagnosis:
         if self.impossible:
             lines.append("Impossible on their own:")
             lines += [f"  - {sentence}" for sentence in self.impossible]
-        if self.together:
-            names = ", ".join(describe(r.rule) for r in self.together)
-            lines.append(f"These rules cannot all hold together: {names}.")
+        colliding = list(dict.fromkeys(describe(r.rule) for r in [*self.together, *self.alternatives]))
+        if colliding:
+            lines.append(f"These rules cannot all hold together: {', '.join(colliding)}.")
         if self.alternatives:
             lines.append("Any one of these changes is enough:")
             for relaxation in self.alternatives:
@@ -217,18 +218,14 @@ def diagnose(scenario: Scenario, data: Data, built: BuiltModel, solve_model: Cal
     slack = [solution.values[c] for c in columns]
     given = [i for i, values in enumerate(slack) if values.max(initial=0.0) > SLACK_TOLERANCE * rules[i].scale]
     diagnosis.together = [_relaxation(scenario, data, built, solution.values, rules[i], slack[i]) for i in given]
-    for i in given:
-        alone, alone_columns = elastic(built.linear, [rules[i]])
+    alternatives = []
+    for rule in rules:  # each rule alone: the "either ... or ..." list
+        alone, alone_columns = elastic(built.linear, [rule])
         answer = solve_model(alone, scenario.solver)
-        if answer.status is SolveStatus.OPTIMAL or answer.status is SolveStatus.FEASIBLE:
-            diagnosis.alternatives.append(_relaxation(scenario, data, built, answer.values, rules[i], answer.values[alone_columns[0]]))
-    budgets = {r.rule.name for r in diagnosis.alternatives if r.rule.kind == "budget"}
-    for rule in rules:
-        if rule.kind == "budget" and rule.name not in budgets:
-            alone, alone_columns = elastic(built.linear, [rule])
-            answer = solve_model(alone, scenario.solver)
-            if answer.status.has_solution and answer.values[alone_columns[0]].max() > SLACK_TOLERANCE * rule.scale:
-                diagnosis.alternatives.append(_relaxation(scenario, data, built, answer.values, rule, answer.values[alone_columns[0]]))
+        if answer.status.has_solution and answer.values[alone_columns[0]].max(initial=0.0) > SLACK_TOLERANCE * rule.scale:
+            amount = float(answer.values[alone_columns[0]].max()) / rule.scale
+            alternatives.append((amount, _relaxation(scenario, data, built, answer.values, rule, answer.values[alone_columns[0]])))
+    diagnosis.alternatives = [relaxation for _, relaxation in sorted(alternatives, key=lambda pair: pair[0])]
     return diagnosis
 
 

@@ -62,3 +62,19 @@ def test_an_unreachable_hard_target_is_reported_before_solving():
         solve(load_scenario(DEMO, ["targets.indicators.street_centres.hard=true", "targets.indicators.street_centres.target=95"]))
     assert "out of reach in 3 group(s)" in str(failure.value)
     assert "west reaches at most 61.54" in str(failure.value)
+
+
+NATIONAL = DEMO.parents[1] / "eleventh_plan_national.toml"
+# A hard IT target of 56% needs more information networks than the plan's maximum of 110.
+NATIONAL_CONFLICT = ["targets.indicators.it_communities.hard=true", "targets.indicators.it_communities.target=0.56"]
+
+
+def test_an_infeasible_national_variant_is_explained_and_each_suggestion_fixes_it():
+    scenario = load_scenario(NATIONAL, NATIONAL_CONFLICT)
+    data = load_data(scenario)
+    diagnosis = diagnose(scenario, data, build(scenario, data), solve_model)
+    text = diagnosis.text()
+    assert "the hard target 'it_communities'" in text and "the maximum of count 'networks'" in text
+    assert {"targets.indicators.it_communities.target", "targets.counts.networks.max"} <= {o.split("=")[0] for o in diagnosis.overrides}
+    for override in diagnosis.overrides:
+        assert solve(load_scenario(NATIONAL, [*NATIONAL_CONFLICT, override]), marginal="none").status.has_solution, override

@@ -96,7 +96,9 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = Fa
                                   "fractional_selections": int(fractional.sum())}
     for stage, per_row in enumerate((0, NEIGHBOURHOOD_PER_ROW)):
         free = _neighbourhood(model, fractional, relaxation.col_duals, per_row)
-        stage_options = replace(options, time_limit=_left(options, started), mip_rel_gap=min(options.mip_rel_gap, RESTRICTED_GAP))
+        # The tiny first stage is solved close to optimal; the wider one only to the requested gap.
+        stage_options = replace(options, time_limit=_left(options, started),
+                                mip_rel_gap=options.mip_rel_gap if stage else min(options.mip_rel_gap, RESTRICTED_GAP))
         # The wider stage stops as soon as an allocation is within half the requested gap of the LP bound.
         extra = {"objective_target": relaxation.objective + 0.5 * options.mip_rel_gap * abs(relaxation.objective)} if stage else None
         restricted = _solve_restricted(model, ~model.integer | free, np.round(values), stage_options, log=log, extra=extra,
