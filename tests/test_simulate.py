@@ -17,7 +17,7 @@ from allocator import load_scenario, solve
 from allocator.cli import main
 from allocator.errors import InputError
 from allocator.rundir import CSV_ENCODING, write_run
-from allocator.simulate import load_plan, plan_from_result, robust_inputs, robust_plan, simulate
+from allocator.simulate import load_plan, robust_inputs, robust_plan, simulate
 from allocator.scenario import Triangular
 from helpers import DATA, REGIONS, write_case
 
