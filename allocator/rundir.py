@@ -170,8 +170,10 @@ def _json_default(value: object) -> object:
 
 #: The tables of a run directory, by attribute name; read back as they were written.
 TABLE_NAMES = ("allocation", "by_source", "by_zone", "by_province", "by_region", "by_type", "indicators")
-_TEXT_COLUMNS = {"project_id": "string", "name": "string", "region_id": "string", "province": "string", "zone": "string",
-                 "type": "string", "source": "string", "label": "string", "indicator": "string", "scope": "string", "group": "string"}
+#: Tables a run has only sometimes: marginal values (unless --marginal none) and phasing by year.
+OPTIONAL_TABLE_NAMES = ("marginal", "by_year")
+_TEXT_COLUMNS = dict.fromkeys(("project_id", "name", "region_id", "province", "zone", "type", "source", "label", "indicator",
+                               "scope", "group", "rule", "key", "unit", "per", "method", "year"), "string")
 
 
 @dataclass
@@ -191,6 +193,8 @@ class RunTables:
     by_region: pd.DataFrame = field(default_factory=pd.DataFrame)
     by_type: pd.DataFrame = field(default_factory=pd.DataFrame)
     indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
+    marginal: pd.DataFrame | None = None
+    by_year: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -231,9 +235,11 @@ def read_run(path: str | Path) -> RunTables:
     run = RunTables(path=path, manifest=content)
     if not (path / "allocation.csv").is_file():
         return run
-    for name in TABLE_NAMES:
+    for name in (*TABLE_NAMES, *OPTIONAL_TABLE_NAMES):
         file = path / f"{name}.csv"
         if not file.is_file():
+            if name in OPTIONAL_TABLE_NAMES:
+                continue
             raise InputError(f"the run directory lacks {file.name}", source=str(path))
         header = pd.read_csv(file, nrows=0, encoding=CSV_ENCODING).columns
         dtypes = {column: kind for column, kind in _TEXT_COLUMNS.items() if column in header}

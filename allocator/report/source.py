@@ -15,9 +15,6 @@ import pandas as pd
 
 from allocator.errors import InputError
 
-#: Text columns of the run's CSVs (read as text so region codes keep their leading zeros).
-_TEXT = ("project_id", "name", "region_id", "province", "zone", "type", "source", "label", "indicator", "scope",
-         "group", "rule", "key", "unit", "per", "method")
 _REQUIRED = ("allocation.csv", "by_source.csv", "by_zone.csv", "by_province.csv", "by_type.csv", "indicators.csv")
 
 
@@ -157,18 +154,11 @@ def _boolean(value: object) -> bool | None:
 
 
 def read_run_dir(path: Path) -> RunData:
-    """A finished run directory as RunData: its tables through :func:`allocator.rundir.read_run`, plus marginal.csv."""
-    from allocator.rundir import CSV_ENCODING, TABLE_NAMES, read_run
+    """A finished run directory as RunData, read by :func:`allocator.rundir.read_run`."""
+    from allocator.rundir import OPTIONAL_TABLE_NAMES, TABLE_NAMES, read_run
 
     run = read_run(path)
     if not run.has_allocation or not len(run.allocation.columns):
         raise InputError(f"{path} holds no allocation (status {run.status}): see its diagnosis.md")
-    tables = {f"{name}.csv": getattr(run, name) for name in TABLE_NAMES}
-    marginal = Path(path) / "marginal.csv"
-    if marginal.is_file():
-        header = pd.read_csv(marginal, nrows=0, encoding=CSV_ENCODING).columns
-        tables["marginal.csv"] = pd.read_csv(marginal, encoding=CSV_ENCODING, dtype={c: "string" for c in header if c in _TEXT})
-    years = Path(path) / "by_year.csv"
-    if years.is_file() and "by_year.csv" not in tables:
-        tables["by_year.csv"] = pd.read_csv(years, encoding=CSV_ENCODING, dtype={"year": "string"})
+    tables = {f"{name}.csv": getattr(run, name) for name in (*TABLE_NAMES, *OPTIONAL_TABLE_NAMES) if getattr(run, name) is not None}
     return RunData(tables=tables, manifest=run.manifest, path=Path(path))
