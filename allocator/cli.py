@@ -196,7 +196,7 @@ def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside
     failed = int((~result.table["status"].isin(["optimal", "feasible"])).sum())
     if failed:
         click.echo(f"\n{failed} of {count} points found no allocation (see the status column and their runs' diagnosis.md)")
-    click.echo(f"\nwritten to {out} (sweep.csv, sweep.md, sweep.png, runs/)")
+    click.echo(f"\nwritten to {out} (sweep.csv, sweep.md, sweep.png, sweep.html, runs/)")
 
 
 @main.command("baseline")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.report.document import Block, frame_block, render_html
 from allocator.results import Result
 from allocator.rundir import RunTables, read_run, write_csv, write_run
 from allocator.scenario import Scenario, load_scenario
@@ -124,7 +125,7 @@ class Comparison:
         return "\n".join(lines)
 
     def write(self, out: str | Path, *, force: bool = False) -> Path:
-        """comparison.csv, by_zone.csv, by_province.csv, projects.csv and comparison.md in `out`."""
+        """comparison.csv, by_zone.csv, by_province.csv, projects.csv, comparison.md and comparison.html in `out`."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         if (out / "comparison.csv").exists() and not force:
@@ -134,7 +135,21 @@ class Comparison:
         write_csv(flatten(self.by_province).reset_index(), out / "by_province.csv")
         write_csv(self.projects.reset_index(), out / "projects.csv")
         (out / "comparison.md").write_text(self.markdown(), encoding="utf-8")
+        (out / "comparison.html").write_text(render_html(self.blocks(), lang="en"), encoding="utf-8")
         return out
+
+    def blocks(self) -> list[Block]:
+        """The comparison as report blocks (for comparison.html): the same tables as comparison.md."""
+        blocks = [Block("h1", f"Comparison: {', '.join(self.runs)}"),
+                  Block("p", f"Baseline: {self.baseline}; '{DELTA}<run>' = run minus baseline. Money in 万元."),
+                  Block("h2", "Headline figures"), frame_block(self.table().reset_index())]
+        for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
+            shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
+            blocks += [Block("h2", f"{title} (funded projects and money)"), frame_block(flatten(shown).reset_index())]
+        blocks.append(Block("h2", f"Projects funded in one run and not the other ({len(self.projects):,})"))
+        if len(self.projects):
+            blocks.append(frame_block(self.projects.head(PROJECT_ROWS_SHOWN).reset_index()))
+        return blocks
 
 
 def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path | None = None, force: bool = False) -> Comparison:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from allocator.compare import RUN, headline, markdown_table
 from allocator.errors import AllocatorError, InputError, SolveFailed
+from allocator.report.document import Block, frame_block, render_html
 from allocator.rundir import RunTables, read_run, write_csv, write_failure, write_run
 from allocator.scenario import Scenario
 from allocator.units import parse_money
@@ -96,14 +97,18 @@ class SweepResult:
         return sweep_chart(self, Path(path))
 
     def write(self, out: str | Path) -> Path:
-        """sweep.csv, sweep.md and sweep.png in `out`."""
+        """sweep.csv, sweep.md, sweep.png and sweep.html (table and chart, self-contained) in `out`."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         write_csv(self.table.reset_index(), out / "sweep.csv")
         keys = ", ".join(a.key for a in self.axes)
-        (out / "sweep.md").write_text(f"# Sweep over {keys}\n\nMoney in 万元; `status` says whether the point found an allocation.\n\n"
-                                      f"{self.markdown()}\n\n![objective and indicators](sweep.png)\n", encoding="utf-8")
+        intro = "Money in 万元; `status` says whether the point found an allocation."
+        (out / "sweep.md").write_text(f"# Sweep over {keys}\n\n{intro}\n\n{self.markdown()}\n\n![objective and indicators](sweep.png)\n",
+                                      encoding="utf-8")
         self.chart(out / "sweep.png")
+        blocks = [Block("h1", f"Sweep over {keys}"), Block("p", intro), frame_block(self.table.reset_index()),
+                  Block("chart", "objective and indicators", png=(out / "sweep.png").read_bytes())]
+        (out / "sweep.html").write_text(render_html(blocks, lang="en"), encoding="utf-8")
         return out
 
 

@@ -107,3 +107,12 @@ benefit = { benefit = 1.0 }
     assert result.indicators["achieved"].isna().sum() == 1
     headline = headline(read_run(write_run(result, tmp_path / "run", reports=False)))
     assert (headline["targets_met"], headline["targets_missed"]) == (0, 1)  # R1: (4 + 1) / 10 < 0.9
+
+
+def test_comparison_html_has_the_headline_table(demo_results, tmp_path):
+    full, cut = demo_results
+    comparison = compare([full, cut], out=tmp_path / "cmp")
+    html = (tmp_path / "cmp" / "comparison.html").read_text(encoding="utf-8")
+    headline = html.split("<h2>Headline figures</h2>", 1)[1].split("</table>", 1)[0]
+    assert headline.count("<tr>") == 1 + len(comparison.table())
+    assert "http://" not in html and "https://" not in html

@@ -78,3 +78,11 @@ def test_cli_sweep_grid_with_progress(tmp_path):
     assert "solving 4 points" in result.output
     again = CliRunner().invoke(main, ["sweep", str(DEMO), "--vary", "sources.central.budget=1000万,1500万", "--out", str(out)])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_sweep_html_is_self_contained_with_its_table_and_chart(demo_sweep):
+    out, result = demo_sweep
+    html = (out / "sweep.html").read_text(encoding="utf-8")
+    assert html.count("<tr>") == 1 + len(result.table)  # header and one row per point
+    assert html.count("data:image/png;base64,") == 1
+    assert "http://" not in html and "https://" not in html

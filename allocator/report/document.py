@@ -68,6 +68,13 @@ def _ascii(text: str) -> bool:
     return all(ord(c) < 128 for c in text)
 
 
+def frame_block(frame: pd.DataFrame) -> Block:
+    """A table block of a DataFrame: numbers formatted for reading, text kept as it is (escaped when rendered)."""
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame.columns]
+    rows = [[_value(v) if n else ("" if pd.isna(v) else str(v)) for v, n in zip(row, numeric)] for row in frame.itertuples(index=False)]
+    return Block("table", headers=[str(c) for c in frame.columns], rows=rows, numeric=numeric)
+
+
 def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None = None) -> list[Block]:
     font = charts.cjk_font() if font is None else font
     t = lambda key: label(key, lang)  # noqa: E731
