@@ -101,7 +101,7 @@ def add_funding(builder: ModelBuilder, scenario: Scenario, data: Data) -> Fundin
         )
     funding = Funding(start=start, money=money, classes=classes, requests=_requests(scenario, data), declared=declared,
                       fundable=fundable, caps=caps, phasing=phasing)
-    _one_start(builder, funding)
+    _one_start(builder, funding, scenario.selection == "binary")
     _full_funding(builder, funding, projects["cost"].to_numpy())
     _matching(builder, scenario, data, funding)
     _share_caps(builder, scenario, data, funding)
@@ -120,11 +120,19 @@ def _requests(scenario: Scenario, data: Data) -> np.ndarray:
     return requests
 
 
-def _one_start(builder: ModelBuilder, funding: Funding) -> None:
-    """sum_y x_{p,y} <= 1: a project starts at most once (only needed with several start years)."""
+def _one_start(builder: ModelBuilder, funding: Funding, binary: bool) -> None:
+    """sum_y x_{p,y} = z_p <= 1: a project starts at most once (only needed with several start years).
+
+    The explicit "funded" variable z_p gives branch-and-bound one decision per project: without it, a
+    project dropped from one year reappears in another, and the search wanders through equivalent
+    year assignments.
+    """
     n, starts = funding.start.shape
     if starts > 1:
-        builder.add_rows("one_start", n, np.repeat(np.arange(n), starts), funding.start.ravel(), np.ones(n * starts), upper=1.0)
+        funded = builder.add_variables("funded", n, upper=1.0, integer=binary)
+        builder.add_rows("one_start", n, np.concatenate([np.repeat(np.arange(n), starts), np.arange(n)]),
+                         np.concatenate([funding.start.ravel(), funded]), np.concatenate([np.ones(n * starts), -np.ones(n)]),
+                         lower=0.0, upper=0.0)
 
 
 def _class_spend(funding: Funding, cost: np.ndarray, period: int, weight: np.ndarray | None = None) -> Triplets:
