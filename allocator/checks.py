@@ -131,8 +131,7 @@ def _target_violations(scenario: Scenario, data: Data, starts: np.ndarray, money
     for indicator in scenario.indicators.values():
         if not indicator.hard:
             continue
-        last_start = deadline_period(indicator, scenario.phasing) - scenario.phasing.duration + 1
-        achieved = indicator_groups(indicator, data).achieved(starts[:, : last_start + 1].sum(axis=1))
+        achieved = indicator_groups(indicator, data).achieved(scenario.phasing.completed(starts, deadline_period(indicator, scenario.phasing)))
         bad = np.flatnonzero(achieved < indicator.target - 1e-6 * max(1.0, abs(indicator.target)))
         if bad.size:
             problems.append(f"hard target '{indicator.name}' missed ({achieved[bad[0]]:.6g} < {indicator.target:g})")

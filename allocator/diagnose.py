@@ -49,6 +49,9 @@ class Relaxation:
     sentence: str
     override: str | None  # "key=value" for --set, where one key applies it
 
+    def bullet(self) -> str:
+        return f"  - {self.sentence}" + (f"   (--set {self.override})" if self.override else "")
+
 
 @dataclass
 class Diagnosis:
@@ -68,14 +71,10 @@ class Diagnosis:
             lines.append(f"These rules cannot all hold together: {', '.join(colliding)}.")
         if self.alternatives:
             lines.append("Any one of these changes is enough:")
-            for relaxation in self.alternatives:
-                hint = f"   (--set {relaxation.override})" if relaxation.override else ""
-                lines.append(f"  - {relaxation.sentence}{hint}")
+            lines += [relaxation.bullet() for relaxation in self.alternatives]
         if len(self.together) > 1 or (self.together and not self.alternatives):
             lines.append("Or change several at once (the smallest total relative change):")
-            for relaxation in self.together:
-                hint = f"   (--set {relaxation.override})" if relaxation.override else ""
-                lines.append(f"  - {relaxation.sentence}{hint}")
+            lines += [relaxation.bullet() for relaxation in self.together]
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
@@ -216,17 +215,24 @@ def diagnose(scenario: Scenario, data: Data, built: BuiltModel, solve_model: Cal
                           "plans) or the solver's time limit are the obstacle.")
         return diagnosis
     slack = [solution.values[c] for c in columns]
-    given = [i for i, values in enumerate(slack) if values.max(initial=0.0) > SLACK_TOLERANCE * rules[i].scale]
+    given = [i for i, values in enumerate(slack) if _gave(rules[i], values)]
     diagnosis.together = [_relaxation(scenario, data, built, solution.values, rules[i], slack[i]) for i in given]
     alternatives = []
     for rule in rules:  # each rule alone: the "either ... or ..." list
         alone, alone_columns = elastic(built.linear, [rule])
         answer = solve_model(alone, scenario.solver)
-        if answer.status.has_solution and answer.values[alone_columns[0]].max(initial=0.0) > SLACK_TOLERANCE * rule.scale:
-            amount = float(answer.values[alone_columns[0]].max()) / rule.scale
-            alternatives.append((amount, _relaxation(scenario, data, built, answer.values, rule, answer.values[alone_columns[0]])))
+        if not answer.status.has_solution:
+            continue
+        rule_slack = answer.values[alone_columns[0]]
+        if _gave(rule, rule_slack):
+            alternatives.append((float(rule_slack.max()) / rule.scale, _relaxation(scenario, data, built, answer.values, rule, rule_slack)))
     diagnosis.alternatives = [relaxation for _, relaxation in sorted(alternatives, key=lambda pair: pair[0])]
     return diagnosis
+
+
+def _gave(rule: Rule, slack: np.ndarray) -> bool:
+    """Did `rule` have to give (some slack above the tolerance, relative to its size)?"""
+    return slack.max(initial=0.0) > SLACK_TOLERANCE * rule.scale
 
 
 def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.ndarray, rule: Rule, slack: np.ndarray) -> Relaxation:

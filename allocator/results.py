@@ -50,8 +50,7 @@ class Result:
 
     def completed_by(self, period: int) -> np.ndarray:
         """Per project, how much of it is completed by the end of `period` (0..1)."""
-        last_start = period - self.phasing.duration + 1
-        return self.starts[:, : max(last_start + 1, 0)].sum(axis=1)
+        return self.phasing.completed(self.starts, period)
 
     @property
     def start_year(self) -> np.ndarray:
@@ -97,7 +96,7 @@ class Result:
         frame["funded"] = self.selected
         table = frame.groupby(name, sort=True).sum()
         table["total"] = table[self.source_keys].sum(axis=1)
-        return table[["funded", *self.source_keys, "total"]].round(MONEY_DECIMALS) + 0.0  # + 0.0: no "-0.0"
+        return _money_table(table[["funded", *self.source_keys, "total"]])
 
     @cached_property
     def by_source(self) -> pd.DataFrame:
@@ -106,7 +105,7 @@ class Result:
             used = float(self.money[:, s].sum())
             rows.append({"source": source.key, "label": source.label, "budget": source.budget, "min_spend": source.min_spend,
                          "used": used, "left": source.budget - used, "used_share": used / source.budget if source.budget else np.nan})
-        return pd.DataFrame(rows).round(MONEY_DECIMALS).apply(lambda c: c + 0.0 if c.dtype.kind == "f" else c)  # no "-0.0"
+        return _money_table(pd.DataFrame(rows))
 
     @cached_property
     def by_zone(self) -> pd.DataFrame:
@@ -172,6 +171,11 @@ class Result:
                     row[groups.indicator.name if len(groups.labels) == 1 else f"{groups.indicator.name}[{label}]"] = value
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def _money_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers rounded to MONEY_DECIMALS; + 0.0 turns the "-0.0" that rounding leaves into 0.0."""
+    return frame.round(MONEY_DECIMALS).apply(lambda column: column + 0.0 if column.dtype.kind == "f" else column)
 
 
 def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Solution, timings: dict[str, float]) -> Result:

@@ -139,6 +139,14 @@ class Phasing:
         """How many periods a project can start in and still finish within the plan."""
         return self.periods - self.duration + 1
 
+    def starts_done_by(self, period: int) -> int:
+        """How many start periods (the first ones) finish their construction by the end of `period`."""
+        return max(min(period - self.duration + 2, self.starts), 0)
+
+    def completed(self, starts: Any, period: int) -> Any:
+        """Per project, how much of it is completed by the end of `period`, from its starts (projects x start periods)."""
+        return starts[:, : self.starts_done_by(period)].sum(axis=1)
+
     def label(self, period: int) -> int | str:
         return self.years[period] if self.years else "all"
 

@@ -78,10 +78,10 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = Fa
     as many fractional selections as rows, so the restricted MIP is tiny and its gap usually far below
     the requested one. When it is not, a second restricted MIP also frees the integral selections
     nearest the margin (smallest |reduced cost|, NEIGHBOURHOOD_PER_ROW per row), so that projects can
-    be traded, and stops once within the requested gap. HiGHS's own MIP search on the full model spends its time in presolve and
-    root heuristics over rows as long as the candidate list (docs/performance.md). If the restricted
-    MIP has no solution, or its gap is above the requested one, the full MIP runs with the time left,
-    started from the incumbent when there is one.
+    be traded, and stops once within the requested gap. HiGHS's own MIP search on the full model
+    spends its time in presolve and root heuristics over rows as long as the candidate list
+    (docs/performance.md). If neither restricted MIP reaches the requested gap, the full MIP runs with
+    the time left, started from the incumbent when there is one.
     """
     started = time.perf_counter()
     relaxation = _run(model.relaxed(), options, log=log, extra=LP_RELAXATION_OPTIONS)

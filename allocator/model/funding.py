@@ -36,8 +36,7 @@ class Funding:
     def selection_terms(self, mask: np.ndarray | None = None, completed_by: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(project, column) of every start of the projects in `mask`, or only of starts completed by period `completed_by`."""
         projects = np.arange(len(self.start)) if mask is None else np.flatnonzero(mask)
-        last_start = self.phasing.starts - 1 if completed_by is None else completed_by - self.phasing.duration + 1
-        starts = np.arange(min(last_start, self.phasing.starts - 1) + 1)
+        starts = np.arange(self.phasing.starts if completed_by is None else self.phasing.starts_done_by(completed_by))
         return np.repeat(projects, len(starts)), self.start[np.ix_(projects, starts)].ravel()
 
     def spend_terms(self, period: int, projects: np.ndarray) -> Triplets:

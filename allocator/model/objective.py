@@ -50,8 +50,7 @@ def objective_value(scenario: Scenario, data: Data, starts: np.ndarray, money: n
         if indicator.hard:
             continue
         groups = indicator_groups(indicator, data)
-        last_start = deadline_period(indicator, phasing) - phasing.duration + 1
-        achieved = groups.achieved(starts[:, : last_start + 1].sum(axis=1))[groups.denominator > 0]
+        achieved = groups.achieved(phasing.completed(starts, deadline_period(indicator, phasing)))[groups.denominator > 0]
         penalty += indicator.penalty * float(np.maximum(indicator.target - achieved, 0.0).sum())
     if scenario.sense == "max_benefit":
         completion = np.arange(starts.shape[1]) + phasing.duration - 1
