@@ -266,12 +266,12 @@ def _capacities(scenario: Scenario, data: Data) -> tuple[list[np.ndarray], list[
 
 def _declared_requests(scenario: Scenario, data: Data) -> tuple[np.ndarray, np.ndarray] | None:
     projects = data.projects
-    if "declared" not in projects or not projects["declared"].any():
+    if not data.declared.any():
         return None
     columns = data.request_columns()
     requests = np.column_stack([projects[columns[k]].to_numpy(dtype=float) if k in columns else np.zeros(len(projects))
                                 for k in scenario.sources])
-    return requests, projects["declared"].to_numpy(dtype=bool)
+    return requests, data.declared
 
 
 def _version() -> str:

@@ -48,7 +48,7 @@ def project_checks(scenario: Scenario, data: Data, selected: np.ndarray, money: 
     projects = data.projects
     cost = projects["cost"].to_numpy()
     keys = list(scenario.sources)
-    declared = _declared(data)
+    declared = data.declared
     funded_cost = cost * selected
     caps = absolute_caps(scenario, data)
     finite = np.isfinite(caps)
@@ -147,11 +147,6 @@ def share_parts(rule: ShareRule, scenario: Scenario, data: Data, money: np.ndarr
     return float(amount[member_mask(labels, rule.members)[group]].sum()), float(amount.sum())
 
 
-def _declared(data: Data) -> np.ndarray:
-    projects = data.projects
-    return projects["declared"].to_numpy() if "declared" in projects else np.zeros(len(projects), dtype=bool)
-
-
 def _capacity_limits(data: Data, column: str, by: str, count: int) -> np.ndarray:
     of_region, _ = region_groups(data, by)
     return np.bincount(of_region, weights=data.regions[column].to_numpy(dtype=float), minlength=count)
@@ -167,7 +162,7 @@ def verify(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarr
 
 def check_declared_plans(scenario: Scenario, data: Data) -> None:
     """A declared funding plan must itself obey the per-project rules; name the first row that does not."""
-    declared = _declared(data)
+    declared = data.declared
     if not declared.any():
         return
     columns = data.request_columns()
@@ -178,3 +173,23 @@ def check_declared_plans(scenario: Scenario, data: Data) -> None:
         if bad.size:
             raise InputError(f"the declared funding plan breaks a rule ({what}); {bad.size} such rows",
                              source=str(data.files["projects"].path), where=f"row {bad[0] + 2}")
+
+
+def denominator_warnings(scenario: Scenario, data: Data) -> list[str]:
+    """Coverage groups with no denominator but a baseline or projects that count: the target cannot be measured
+    there. Refuses a hard target over such a group; returns a warning for each soft one."""
+    found = []
+    for indicator in scenario.indicators.values():
+        groups = indicator_groups(indicator, data)
+        empty = groups.labels[groups.unmeasured()]
+        if not empty.size:
+            continue
+        listed = f"{', '.join(map(str, empty[:5]))}{' …' if empty.size > 5 else ''}"
+        where = "the national group" if indicator.scope == "national" else f"{indicator.scope} {listed}"
+        what = (f"'{indicator.name}' has no denominator in {where}: column {indicator.denominator} sums to 0 there, yet it has "
+                f"{'a baseline or ' if indicator.baseline else ''}projects that count")
+        if indicator.hard:
+            raise InputError(f"the hard target {what}; fill the column, or make the target soft (hard = false), or give it a scope "
+                             "without such groups", source=str(data.files["regions"].path), where=f"column {indicator.denominator}")
+        found.append(f"target {what}; it is not measured there (see the note in indicators.csv)")
+    return found

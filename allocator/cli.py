@@ -5,21 +5,42 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from allocator.data import load_data
+from allocator.data import Data, load_data
 from allocator.model import build
 from allocator.backends.pulp import export as export_model
 from allocator.errors import AllocatorError, InputError, SolveFailed
 from allocator.marginal import binding_rules_text
-from allocator.rundir import check_run_dir, default_run_dir, write_failure, write_run
-from allocator.scenario import Scenario, load_scenario
+from allocator.outdir import Target, check, writable_file
+from allocator.paths import path_problem, shown
+from allocator.rundir import default_run_dir, inputs_of, run_target, write_failure, write_run
+from allocator.scenario import Scenario, budgets_as_read, load_scenario
 from allocator.solve import FINITE_DIFFERENCE_LIMIT, MARGINAL_MODES, solve
-from allocator.summary import summary
+from allocator.summary import summary, unaffordable_warning
+
+
+class _PathAsTyped(click.Path):
+    """A path as typed: click.Path would stat it, and a NUL byte in it would end in a traceback; each command
+    checks its paths itself and says what is wrong in one line (allocator.paths, allocator.outdir)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        return value if isinstance(value, Path) else Path(value)
+
+
+PATH = _PathAsTyped()
+
+
+def _sound(paths: Iterable[Path | None], what: str) -> None:
+    """Refuse a path no file system can hold (a NUL byte, a name too long) before anything looks it up."""
+    for path in paths:
+        problem = path and path_problem(path)
+        if problem:
+            raise InputError(problem, source=f"{what} {shown(path)}")
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,7 +63,7 @@ def scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
                            help="Allow data paths outside the scenario's folder (absolute or via '..').")(command)
     command = click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
                            help="Override a scenario value, e.g. --set sources.central.budget=8亿 (repeatable).")(command)
-    return click.argument("scenario_file", type=click.Path(path_type=Path))(command)
+    return click.argument("scenario_file", type=PATH)(command)
 
 
 def _load(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool) -> Scenario:
@@ -52,6 +73,15 @@ def _load(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: 
     return scenario
 
 
+def _echo_budgets(scenario: Scenario, data: Data, *, err: bool) -> None:
+    """Every budget as read, in 万元 with where it was given, and a warning if no candidate is affordable."""
+    for line in budgets_as_read(scenario):
+        click.echo(line, err=err)
+    warning = unaffordable_warning(scenario, data)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="allocator")
 def main() -> None:
@@ -59,16 +89,16 @@ def main() -> None:
 
     Write a scenario (TOML) naming a regions table, a projects table, the funding sources and their
     rules, the targets and the balance between regions; then `allocate run scenario.toml`.
-    Money is read as 6亿, 1.3亿, 2615万, ¥14.5亿 or plain yuan, and reported in 万元.
+    Money is written with its unit (6亿, 1.3亿, 2615万, ¥14.5亿, 3000元) and reported in 万元.
     """
 
 
 @main.command()
 @scenario_options
-@click.option("--out", type=click.Path(path_type=Path), help="Run directory to write (default: runs/<scenario>-<time>).")
-@click.option("--force", is_flag=True, help="Replace the run directory if it exists.")
+@click.option("--out", type=PATH, help="Run directory to write (default: runs/<scenario>-<time>).")
+@click.option("--force", is_flag=True, help="Replace a run directory already there (only one allocate wrote).")
 @click.option("--solver", help="Override solver.name: highs (default), cbc, glpk or another PuLP solver.")
-@click.option("--time-limit", type=float, help="Override solver.time_limit, in seconds.")
+@click.option("--time-limit", type=float, help="Override solver.time_limit, in seconds (above 0).")
 @click.option("--log", is_flag=True, help="Show the solver's own log.")
 @click.option("--marginal", type=click.Choice(MARGINAL_MODES), default="auto", show_default=True,
               help="Marginal values in marginal.csv: full (duals + finite differences), duals, none; "
@@ -79,35 +109,39 @@ def main() -> None:
 def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
         solver: str | None, time_limit: float | None, log: bool, marginal: str, reports: bool) -> None:
     """Solve SCENARIO_FILE and write the allocation and its tables to a run directory."""
-    extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit else [])]
+    extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit is not None else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)
-    out = out or default_run_dir(scenario.path)
-    check_run_dir(out, force)
+    target = run_target(scenario, out or default_run_dir(scenario.path), force=force, unique=out is None)
+    check(target)  # before solving: a folder that cannot or may not be written is refused now
     try:
         result = solve(scenario, log=log, marginal=marginal)
     except SolveFailed as failure:
-        write_failure(scenario, failure, out, force=force)
-        click.echo(f"diagnosis written to {out / 'diagnosis.md'}", err=True)
+        written = write_failure(scenario, failure, target.path, force=force, unique=target.unique)
+        click.echo(f"diagnosis written to {written / 'diagnosis.md'}", err=True)
         raise
-    written = write_run(result, out, force=force, reports=reports)
+    written = write_run(result, target.path, force=force, unique=target.unique, reports=reports)
+    _echo_budgets(scenario, result.data, err=True)
     click.echo(summary(result))
     click.echo(f"\nwritten to {written}")
 
 
 @main.command()
 @scenario_options
-@click.option("--write-model", type=click.Path(path_type=Path),
+@click.option("--write-model", type=PATH,
               help="Also build the model and write it as an LP or MPS file (by suffix) for another solver.")
 @reports_errors
 def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, write_model: Path | None) -> None:
     """Check SCENARIO_FILE and its data tables without solving anything."""
     if write_model and write_model.suffix.lower() not in (".lp", ".mps"):
         raise InputError(f"--write-model needs a .lp or .mps file name, got '{write_model.name}'")
+    if write_model:
+        writable_file(write_model, "--write-model")
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     data = load_data(scenario)
     click.echo(f"{scenario.name}: valid. {len(data.regions):,} regions, {len(data.projects):,} candidate projects, "
                f"{len(scenario.sources)} sources, {len(scenario.indicators)} indicators, {len(scenario.counts)} counts, "
                f"{len(scenario.shares)} share rules.")
+    _echo_budgets(scenario, data, err=False)
     if write_model:
         model = build(scenario, data).linear
         export_model(model, write_model)
@@ -132,9 +166,9 @@ def explain(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths
 
 
 @main.command("compare")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Directory for the comparison (default: runs/compare-<time>).")
-@click.option("--force", is_flag=True, help="Replace a comparison already in --out.")
+@click.argument("runs", nargs=-1, required=True, type=PATH)
+@click.option("--out", type=PATH, help="Directory for the comparison (default: runs/compare-<time>).")
+@click.option("--force", is_flag=True, help="Replace a comparison already in --out (only one allocate wrote).")
 @click.option("--label", "labels", multiple=True, help="Name the runs, in order (default: their scenario names).")
 @reports_errors
 def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, labels: tuple[str, ...]) -> None:
@@ -150,15 +184,15 @@ def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, label
         raise InputError("compare needs at least two run directories or scenario files")
     if labels and len(labels) != len(runs):
         raise InputError(f"--label was given {len(labels)} times for {len(runs)} runs; name every run or none")
-    out = out or default_compare_dir()
-    if (out / "comparison.csv").exists() and not force:
-        raise InputError(f"a comparison already exists in {out} (choose another --out or pass --force)")
+    _sound(runs, "RUNS")
+    target = Target(out or default_compare_dir(), kind="compare", force=force, unique=out is None, inputs=runs)
+    check(target)
     for item in runs:
         if not item.is_dir():
             click.echo(f"solving {item} ...", err=True)
-    comparison = compare(dict(zip(labels, runs)) if labels else list(runs), out=out, force=force)
+    comparison = compare(dict(zip(labels, runs)) if labels else list(runs), out=target.path, force=force, unique=target.unique)
     click.echo(comparison.text())
-    click.echo(f"\nwritten to {out}")
+    click.echo(f"\nwritten to {comparison.out}")
 
 
 @main.command("sweep")
@@ -167,8 +201,8 @@ def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, label
               help="A key to vary: a linear range (money with units, e.g. sources.central.budget=4亿:10亿:7) or a list. "
                    "Twice for a grid.")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes to run at once (default: one per CPU).")
-@click.option("--out", type=click.Path(path_type=Path), help="Sweep directory (default: runs/sweep-<scenario>-<time>).")
-@click.option("--force", is_flag=True, help="Replace the sweep directory if it exists.")
+@click.option("--out", type=PATH, help="Sweep directory (default: runs/sweep-<scenario>-<time>).")
+@click.option("--force", is_flag=True, help="Replace a sweep directory already there (only one allocate wrote).")
 @reports_errors
 def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, varies: tuple[str, ...],
                   workers: int | None, out: Path | None, force: bool) -> None:
@@ -178,33 +212,29 @@ def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside
     sweep.png (objective and indicators against the first key) and each point's run under runs/.
     Points with no allocation are rows with their status; they do not stop the sweep.
     """
-    import shutil
-
-    from allocator.rundir import check_run_dir
-    from allocator.sweep import default_sweep_dir, parse_vary, points, sweep
+    from allocator.sweep import checked_points, default_sweep_dir, parse_vary, sweep
 
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     axes = [parse_vary(text) for text in varies]
-    out = out or default_sweep_dir(scenario.path)
-    check_run_dir(out, force)
-    if out.exists():
-        shutil.rmtree(out)
-    count = len(points(axes))
+    count = len(checked_points(scenario, axes))  # every value is checked before the disk is touched
+    target = Target(out or default_sweep_dir(scenario.path), kind="sweep", force=force, unique=out is None, inputs=inputs_of(scenario))
+    check(target)
     with click.progressbar(length=count, label=f"solving {count} points", file=sys.stderr) as bar:
-        result = sweep(scenario, axes, out=out, workers=workers, on_done=lambda i, status: bar.update(1))
+        result = sweep(scenario, axes, out=target.path, force=force, unique=target.unique, workers=workers,
+                       on_done=lambda i, status: bar.update(1))
     click.echo(result.markdown())
     failed = int((~result.table["status"].isin(["optimal", "feasible"])).sum())
     if failed:
         click.echo(f"\n{failed} of {count} points found no allocation (see the status column and their runs' diagnosis.md)")
-    click.echo(f"\nwritten to {out} (sweep.csv, sweep.md, sweep.png, sweep.html, runs/)")
+    click.echo(f"\nwritten to {result.out} (sweep.csv, sweep.md, sweep.png, sweep.html, runs/)")
 
 
 @main.command("baseline")
 @scenario_options
 @click.option("--method", type=click.Choice(["factor"]), default="factor", show_default=True,
               help="factor: the formula method (因素法) of the scenario's [baseline] table.")
-@click.option("--out", type=click.Path(path_type=Path), help="Run directory to write (default: runs/<scenario>-factor-<time>).")
-@click.option("--force", is_flag=True, help="Replace the run directory if it exists.")
+@click.option("--out", type=PATH, help="Run directory to write (default: runs/<scenario>-factor-<time>).")
+@click.option("--force", is_flag=True, help="Replace a run directory already there (only one allocate wrote).")
 @reports_errors
 def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, method: str,
                      out: Path | None, force: bool) -> None:
@@ -215,14 +245,13 @@ def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outs
     optimizer: `allocate compare RUN_DIR SCENARIO_FILE`.
     """
     from allocator.baseline import allocate
-    from allocator.rundir import write_csv
 
     scenario = _load(scenario_file, overrides, allow_outside_paths)
-    out = out or default_run_dir(Path(f"{scenario.path.stem}-{method}"))
-    check_run_dir(out, force)
+    target = run_target(scenario, out or default_run_dir(Path(f"{scenario.path.stem}-{method}")), force=force, unique=out is None)
+    check(target)
     result = allocate(scenario, method)
-    written = write_run(result, out, force=force)
-    write_csv(result.solution.details["shares"], written / "baseline_shares.csv")
+    written = write_run(result, target.path, force=force, unique=target.unique,
+                        extra={"baseline_shares.csv": result.solution.details["shares"]})
     click.echo(summary(result))
     click.echo("")
     click.echo(result.solution.message)
@@ -230,35 +259,36 @@ def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outs
 
 
 @main.command("export")
-@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_dir", type=PATH)
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "md", "html", "all"]), default="all", show_default=True,
               help="xlsx: budget_proposal.xlsx; md/html: report.md/report.html; all: every one.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Headers and labels in Chinese or English (English files are named *_en.*).")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder to write into (default: RUN_DIR itself).")
+@click.option("--out", type=PATH, help="Folder to write into (default: RUN_DIR itself).")
 @reports_errors
 def export_command(run_dir: Path, fmt: str, lang: str, out: Path | None) -> None:
     """Make the budget-proposal workbook and the report of a finished run directory (docs/outputs.md)."""
     from allocator.report import export
 
+    _sound([run_dir], "RUN_DIR")
     for path in export(run_dir, fmt, lang, out):
         click.echo(f"written {path}")
 
 
 @main.command("simulate")
-@click.argument("target", type=click.Path(path_type=Path), metavar="RUN_DIR|SCENARIO_FILE")
+@click.argument("target", type=PATH, metavar="RUN_DIR|SCENARIO_FILE")
 @click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True, help="How many draws of the uncertain inputs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed: the same seed gives the same draws on any number of workers.")
 @click.option("--robust", is_flag=True, help="Also solve a plan protected against matching shortfall ([uncertainty] robust_quantile) "
                                              "and replay both plans on the same draws.")
 @click.option("--workers", type=click.IntRange(min=1), help="Local processes (default: one per CPU; 1 runs in this process).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run the draws on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
-@click.option("--scenario", "scenario_file", type=click.Path(path_type=Path),
+@click.option("--scenario", "scenario_file", type=PATH,
               help="For a RUN_DIR: read the [uncertainty] (and the whole scenario) from this file instead of the run's own.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a scenario value (repeatable).")
 @click.option("--allow-outside-paths", is_flag=True, help="Allow data paths outside the scenario's folder.")
-@click.option("--out", type=click.Path(path_type=Path), help="Output directory (default: runs/simulate-<name>-<time>).")
-@click.option("--force", is_flag=True, help="Write into --out even if it already holds a simulation.")
+@click.option("--out", type=PATH, help="Output directory (default: runs/simulate-<name>-<time>).")
+@click.option("--force", is_flag=True, help="Replace a simulation already in --out (only one allocate wrote).")
 @reports_errors
 def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers: int | None, scheduler: str | None,
                      scenario_file: Path | None, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None,
@@ -271,12 +301,13 @@ def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers:
     """
     from datetime import datetime
 
-    from allocator.errors import InputError
     from allocator.simulate import load_plan, robust_plan, simulate
 
-    out = out or Path("runs") / f"simulate-{target.stem if target.is_file() else target.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    if (out / "summary.csv").exists() and not force:
-        raise InputError(f"a simulation already exists in {out} (choose another --out or pass --force)")
+    _sound([target, scenario_file], "the input")
+    default = Path("runs") / f"simulate-{target.stem if target.is_file() else target.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    output = Target(out or default, kind="simulate", force=force, unique=out is None,
+                    inputs=(target, *([scenario_file] if scenario_file else [])))
+    check(output)
     if not target.is_dir():
         click.echo(f"solving {target} ...", err=True)
     scenario, data, plan = load_plan(target, overrides, scenario_file=scenario_file, allow_outside_paths=allow_outside_paths)
@@ -289,6 +320,6 @@ def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers:
     with click.progressbar(length=draws, label=label, file=sys.stderr) as bar:
         result = simulate(scenario, plans, data, draws=draws, seed=seed, workers=workers, scheduler=scheduler,
                           on_done=bar.update, robust_factors=factors)
-    result.write(out)
+    written = result.write(output.path, force=force, unique=output.unique)
     click.echo(result.markdown())
-    click.echo(f"\nwritten to {out} (draws.csv, summary.csv, regions_at_risk.csv, simulation.png, summary.md)")
+    click.echo(f"\nwritten to {written} (draws.csv, summary.csv, regions_at_risk.csv, simulation.png, summary.md)")

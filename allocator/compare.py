@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.report.document import Block, frame_block, render_html
+from allocator.outdir import Target, staged
+from allocator.report.document import Block, escape_markdown, frame_block, render_html
 from allocator.results import Result
 from allocator.rundir import RunTables, read_run, write_csv, write_run
 from allocator.scenario import Scenario, load_scenario
@@ -79,6 +80,7 @@ class Comparison:
     by_zone: pd.DataFrame  # zone x (figure, run), values then differences
     by_province: pd.DataFrame  # province x (figure, run)
     projects: pd.DataFrame  # projects whose selection differs from the baseline run's
+    out: Path | None = None  # the folder it was written to, if any
 
     @property
     def baseline(self) -> str:
@@ -101,7 +103,8 @@ class Comparison:
 
     def markdown(self) -> str:
         names = list(self.runs)
-        lines = [f"# Comparison: {', '.join(names)}", "", f"Baseline: **{self.baseline}**; `{DELTA}<run>` = run minus baseline. "
+        lines = [f"# Comparison: {escape_markdown(', '.join(names))}", "",
+                 f"Baseline: **{escape_markdown(self.baseline)}**; `{DELTA}<run>` = run minus baseline. "
                  "Money in 万元.", "", "## Headline figures", "", markdown_table(self.table().reset_index())]
         for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
             shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
@@ -152,24 +155,36 @@ class Comparison:
         return blocks
 
 
-def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path | None = None, force: bool = False) -> Comparison:
+def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path | None = None, force: bool = False,
+            unique: bool = False) -> Comparison:
     """Compare runs: run directories, scenario files or Scenarios (solved now), Results or RunTables.
 
     A mapping names the runs; otherwise each is named by its scenario (or, if two share a name, by
     its directory). Runs solved here are written under ``out/runs/`` (a temporary folder when `out`
-    is None). The first run is the baseline.
+    is None). The first run is the baseline. The folder `out` appears whole when everything is written
+    (allocator.outdir: `force` replaces a comparison already there, `unique` takes the first free of out, out-2, …).
     """
     items = list(runs.items()) if isinstance(runs, Mapping) else [(None, item) for item in runs]
     if len(items) < 2:
         raise InputError("a comparison needs at least two runs")
-    with tempfile.TemporaryDirectory(prefix="allocator-compare-") as scratch:
-        root = Path(out) / "runs" if out is not None else Path(scratch)
-        tables = [as_run(item, root / f"{i + 1:02d}-{_slug(label or _label_hint(item))}", force=force) for i, (label, item) in enumerate(items)]
-    labels = _labels([label for label, _ in items], tables)
-    comparison = compare_runs(dict(zip(labels, tables)))
-    if out is not None:
-        comparison.write(out, force=True)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="allocator-compare-") as scratch:
+            return _compared(items, Path(scratch))
+    inputs = tuple(Path(item) for _, item in items if isinstance(item, (str, Path)))
+    with staged(Target(Path(out), kind="compare", force=force, unique=unique, inputs=inputs)) as slot:
+        comparison = _compared(items, slot.staging / "runs")
+        comparison.write(slot.staging, force=True)
+    comparison.out = slot.path
+    for run in comparison.runs.values():
+        if run.path.parent == slot.staging / "runs":
+            run.path = slot.path / "runs" / run.path.name
     return comparison
+
+
+def _compared(items: list[tuple[str | None, RunLike]], root: Path) -> Comparison:
+    """The comparison of `items`; those not yet in a run directory are solved and written under `root`."""
+    tables = [as_run(item, root / f"{i + 1:02d}-{_slug(label or _label_hint(item))}") for i, (label, item) in enumerate(items)]
+    return compare_runs(dict(zip(_labels([label for label, _ in items], tables), tables)))
 
 
 def compare_runs(runs: Mapping[str, RunTables]) -> Comparison:
@@ -253,9 +268,9 @@ def markdown_table(frame: pd.DataFrame) -> str:
     header = [str(c) for c in frame.columns]
     rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) or all(_is_number(v) for v in frame[c]) for c in frame.columns]
-    lines = ["| " + " | ".join(_escape(h) for h in header) + " |",
+    lines = ["| " + " | ".join(escape_markdown(h) for h in header) + " |",
              "|" + "|".join(" ---: " if n else " --- " for n in numeric) + "|"]
-    lines += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(escape_markdown(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -282,10 +297,6 @@ def _cell(value: object) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _truth(value: object) -> object:

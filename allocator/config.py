@@ -6,15 +6,30 @@ This module knows nothing of what the keys mean; :mod:`allocator.scenario` gives
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 import tomllib
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from allocator.errors import InputError
+from allocator.paths import resolved, shown as shown_path
 
 KeyPath = tuple[str, ...]
+
+#: A scenario file is a page or two of text; anything this large is a mistake (and would fill memory).
+MAX_SCENARIO_BYTES = 1 << 20
+#: Tables and lists nest a few levels in any scenario; deeper nesting is refused before it exhausts the stack.
+MAX_DEPTH = 16
+#: The longest key or text value, in characters.
+MAX_TEXT = 2_000
+#: Text that may hold tabs and line breaks; every other key and text must be free of control characters.
+FREE_TEXT: frozenset[KeyPath] = frozenset({("description",)})
+#: Unicode categories of characters that cannot be seen: controls, format (zero-width, bidi), line separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 @dataclass
@@ -48,7 +63,11 @@ class Document:
 
 def load_document(path: str | Path) -> Document:
     """Read a scenario file and everything it ``extends``, the later file winning key by key."""
-    return _load(Path(path).resolve(), chain=())
+    try:
+        path = resolved(Path(path))
+    except ValueError as exc:
+        raise InputError(str(exc), source=shown_path(path)) from None
+    return _load(path, chain=())
 
 
 def _load(path: Path, chain: tuple[Path, ...]) -> Document:
@@ -56,12 +75,16 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise InputError(f"'extends' goes round in a cycle: {cycle}", source=str(chain[-1]), where="extends")
     values = _read_toml(path)
+    check_tree(values, (), lambda keys: _located(path, keys))
     document = Document(values={}, files=[])
     parent = values.pop("extends", None)
     if parent is not None:
         if not isinstance(parent, str):
             raise InputError("'extends' must be the path of another scenario file", source=str(path), where="extends")
-        parent_path = (path.parent / parent).resolve()
+        try:
+            parent_path = resolved(path.parent / parent)
+        except ValueError as exc:
+            raise InputError(f"the path it extends: {exc}", source=_located(path, ("extends",)), where="extends") from None
         if not parent_path.is_file():
             raise InputError(f"the file it extends does not exist: {parent_path}", source=str(path), where="extends")
         document = _load(parent_path, chain=(*chain, path))
@@ -73,15 +96,70 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError("scenario file not found", source=str(path))
+    size = path.stat().st_size
+    if size > MAX_SCENARIO_BYTES:
+        raise InputError(f"the file is {size:,} bytes, above the {MAX_SCENARIO_BYTES >> 20} MiB a scenario may have; "
+                         "is it the right file?", source=str(path))
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start}); save the scenario as UTF-8", source=str(path)) from None
+    return _parse_toml(text, str(path))
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"TOML syntax error: {exc}", source=str(path)) from None
+        raise InputError(f"TOML syntax error: {exc}", source=source) from None
+    except RecursionError:
+        raise InputError(f"arrays or tables are nested too deeply (a scenario needs at most {MAX_DEPTH} levels)",
+                         source=source) from None
+
+
+def check_tree(values: Any, keys: KeyPath, locate: Callable[[KeyPath], str]) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, and keys or texts that are too long or hold invisible characters.
+
+    `keys` is where `values` sits in the document; ``locate(keys)`` names the file and line (or the option).
+    """
+    stack: list[tuple[KeyPath, str, Any, int]] = [(keys, ".".join(keys), values, len(keys))]
+    while stack:
+        path, shown, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InputError(f"nested more than {MAX_DEPTH} levels deep; a scenario needs only a few",
+                             source=locate(path), where=visible(shown))
+        if isinstance(value, dict):
+            for key, child in value.items():
+                name = f"{shown}.{key}" if shown else key
+                _check_text(key, "the key", (*path, key), name, locate, free=False)
+                stack.append(((*path, key), name, child, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((path, f"{shown}[{i}]", item, depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, "the text", path, shown, locate, free=path in FREE_TEXT)
+
+
+def _check_text(text: str, what: str, path: KeyPath, shown: str, locate: Callable[[KeyPath], str], *, free: bool) -> None:
+    if len(text) > MAX_TEXT:
+        raise InputError(f"{what} is too long ({len(text):,} characters; at most {MAX_TEXT:,})",
+                         source=locate(path), where=visible(shown))
+    hidden = next((ch for ch in text if unicodedata.category(ch) in _INVISIBLE and not (free and ch in "\t\n\r")), None)
+    if hidden is not None:
+        name = unicodedata.name(hidden, "a control character")
+        raise InputError(f"{what} holds the invisible character U+{ord(hidden):04X} ({name}); retype it without that character",
+                         source=locate(path), where=visible(shown))
+
+
+def visible(text: str) -> str:
+    """`text` with every invisible character written as ``\\uXXXX``, safe to print in a message."""
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in _INVISIBLE else ch for ch in text)
+
+
+def _located(file: Path, keys: KeyPath) -> str:
+    """``file:line`` of the key `keys` in one file (just the file when the line cannot be found)."""
+    line = _find_key_line(file, keys)
+    return f"{file}:{line}" if line else str(file)
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any], origins: dict[KeyPath, Path], file: Path, prefix: KeyPath) -> None:
@@ -107,13 +185,26 @@ def parse_assignment(text: str) -> tuple[KeyPath, Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise InputError(f"the value of '{key.strip()}' is nested too deeply (at most {MAX_DEPTH} levels)", where="--set") from None
     return path, value
 
 
-def apply_overrides(document: Document, assignments: list[tuple[KeyPath, Any]], label: str = "--set") -> Document:
-    """A copy of `document` with each assignment applied; every changed value is recorded."""
+def apply_overrides(document: Document, assignments: list[tuple[KeyPath, Any]], label: str = "--set",
+                    collections: Mapping[KeyPath, str] | None = None) -> Document:
+    """A copy of `document` with each assignment applied; every changed value is recorded.
+
+    `collections` maps tables of named objects (``("sources",)``) to what one is called ("source"):
+    an assignment may change an object of these but not create one, unless it gives its whole table.
+    """
     result = copy.deepcopy(document)
     for path, value in assignments:
+        tree = value
+        for part in reversed(path):
+            tree = {part: tree}
+        check_tree(tree, (), lambda keys: label)
+        for prefix, noun in (collections or {}).items():
+            _check_named(result.values, path, value, prefix, noun, label)
         node = result.values
         for depth, part in enumerate(path[:-1]):
             if part not in node:
@@ -130,16 +221,39 @@ def apply_overrides(document: Document, assignments: list[tuple[KeyPath, Any]], 
     return result
 
 
+def _check_named(values: dict[str, Any], path: KeyPath, value: Any, prefix: KeyPath, noun: str, label: str) -> None:
+    """Refuse an assignment under ``prefix.<name>`` when no such object exists (it would be created by a typo)."""
+    if len(path) <= len(prefix) or path[: len(prefix)] != prefix:
+        return
+    node: Any = values
+    for part in prefix:
+        node = node.get(part) if isinstance(node, dict) else None
+    names = list(node) if isinstance(node, dict) else []
+    name = path[len(prefix)]
+    if name in names or (len(path) == len(prefix) + 1 and isinstance(value, dict)):
+        return
+    table = ".".join(prefix)
+    same = [n for n in names if n.lower() == name.lower()]
+    close = same or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (there are: {', '.join(names)})" if names else ""
+    raise InputError(f"cannot set '{visible('.'.join(path))}': there is no {noun} '{visible(name)}' in [{table}]{hint}; "
+                     f"to add one, give its whole table: {label} '{table}.{visible(name)}={{ ... }}'", where=label)
+
+
 def _find_key_line(file: Path, path: KeyPath) -> int | None:
     """Best-effort line number of the key `path` in `file` (after its table header if there is one)."""
+    if not path:
+        return None
     try:
         lines = file.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
+    own = _header_line(lines, path)
+    if own is not None:
+        return own + 1
     start = 0
     for cut in range(len(path) - 1, 0, -1):
-        header = re.compile(r"^\s*\[+\s*" + r"\s*\.\s*".join(re.escape(p) for p in path[:cut]) + r"\s*\]+\s*(#.*)?$")
-        found = next((i for i, line in enumerate(lines) if header.match(line)), None)
+        found = _header_line(lines, path[:cut])
         if found is not None:
             start = found
             break
@@ -148,3 +262,10 @@ def _find_key_line(file: Path, path: KeyPath) -> int | None:
         if key.search(lines[i]):
             return i + 1
     return start + 1 if start else None
+
+
+def _header_line(lines: list[str], path: KeyPath) -> int | None:
+    """The index of the line ``[a.b]`` (or ``[[a.b]]``, parts quoted or not) that opens the table `path`."""
+    parts = (r"[\"']?" + re.escape(p) + r"[\"']?" for p in path)
+    header = re.compile(r"^\s*\[+\s*" + r"\s*\.\s*".join(parts) + r"\s*\]+\s*(#.*)?$")
+    return next((i for i, line in enumerate(lines) if header.match(line)), None)

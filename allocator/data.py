@@ -1,6 +1,8 @@
-"""Regions and projects tables: read (CSV, CSV.GZ, XLSX; UTF-8, UTF-8 with BOM, GBK) and validate.
+"""Regions and projects tables: read (CSV, CSV.GZ, XLSX; UTF-8, UTF-8 with BOM, GBK/GB18030) and validate.
 
-Rows in messages are counted as a spreadsheet shows them: the header is row 1.
+Rows in messages are counted as a spreadsheet shows them: the header is row 1. Text columns hold the text
+as typed (``None`` or ``NA`` is a name, not a missing value); ids and codes are compared in their plain
+form (full-width forms and invisible characters normalised away), with a warning when any changes.
 """
 
 from __future__ import annotations
@@ -8,16 +10,22 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import re
+import unicodedata
 import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import click
 import numpy as np
 import openpyxl
 import pandas as pd
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import CellRange
 
 from allocator.errors import InputError
 from allocator.scenario import Scenario
@@ -26,19 +34,44 @@ from allocator.units import describe_cell, parse_money_column
 REGION_COLUMNS = ("region_id", "name", "province", "zone")
 PROJECT_COLUMNS = ("project_id", "region_id", "type", "cost")
 TEXT_COLUMNS = ("region_id", "project_id", "name", "province", "zone", "type", "city")
+#: Text columns matched as codes: read in their plain form before duplicates and references are checked.
+ID_COLUMNS = ("region_id", "project_id", "type", "zone", "province")
+#: Columns the projects table gains from its region; a scenario cannot use a column of that name.
+DERIVED_COLUMNS = {"region": "row of the regions table", "zone": "zone", "province": "province"}
 REQUEST_PREFIX = "request_"
 MAX_TABLE_BYTES = 1 << 30
 _ENCODINGS = ("utf-8-sig", "gb18030")
+_ACCEPTED_ENCODINGS = "the encodings read are UTF-8, UTF-8 with BOM and GBK/GB18030 (not Big5, Shift-JIS or Latin-1)"
+#: A file read as GBK/GB18030 must have at least this share of its non-ASCII characters in GB2312 (the
+#: common characters); Big5, Shift-JIS or Latin-1 bytes read as GBK give mostly rare ones.
+GB2312_SHARE = 0.9
+#: What pandas reads as a missing value; only number columns take these, a text column only an empty cell.
+_NA_TEXTS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+             "NULL", "NaN", "None", "n/a", "nan", "null")
+#: Yes/no values, which a spreadsheet would count as 1 and 0 where a number belongs.
+_YES_NO = ("TRUE", "FALSE", "YES", "NO", "是", "否")
+_INVISIBLE = r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+#: Control characters (a workbook cannot hold them); a tab is allowed.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+#: Money per cell, 万元: at most MAX_MONEY_WAN (10万亿元), and a cost at least one yuan.
+MAX_MONEY_WAN = 1e9
+MIN_COST_WAN = 1e-4
+#: Other numbers (benefits, contributions, baselines, denominators, ratios): 0 or a size within these.
+MAGNITUDE = (1e-9, 1e12)
 
 
 @dataclass(frozen=True)
 class TableFile:
-    """Where a table came from, for the manifest."""
+    """Where a table came from, for the manifest; and what reading it changed."""
 
     path: Path
     sha256: str
     encoding: str
     rows: int
+    #: Warnings for the user (ids read in their plain form).
+    notes: tuple[str, ...] = ()
+    #: (row of the frame, column) -> the id as typed, where its plain form differs.
+    as_typed: dict[tuple[int, str], str] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -49,6 +82,10 @@ class Data:
     regions: pd.DataFrame
     projects: pd.DataFrame
     files: dict[str, TableFile] = field(default_factory=dict)
+    #: Per project: funded by the plan its request_<source> columns declare.
+    declared: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Warnings about the data, shown when it is loaded.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def zones(self) -> list[str]:
@@ -64,12 +101,18 @@ class Data:
 
 
 def load_data(scenario: Scenario) -> Data:
-    """Read both tables named by the scenario and check them against it."""
+    """Read both tables named by the scenario, check them against it and show its warnings."""
+    from allocator.checks import denominator_warnings  # imported here: allocator.checks imports this module
+
     regions, regions_file = read_table(scenario.data.regions)
     projects, projects_file = read_table(scenario.data.projects)
-    data = Data(regions=regions, projects=projects, files={"regions": regions_file, "projects": projects_file})
+    data = Data(regions=regions, projects=projects, files={"regions": regions_file, "projects": projects_file},
+                declared=np.zeros(len(projects), dtype=bool))
     _validate_regions(data, scenario)
     _validate_projects(data, scenario)
+    data.notes = [*regions_file.notes, *projects_file.notes, *denominator_warnings(scenario, data)]
+    for note in data.notes:
+        click.echo(f"warning: {note}", err=True)
     return data
 
 
@@ -78,7 +121,8 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableFile]:
     if path.is_dir():
         raise InputError("this is a folder, not a data file", source=str(path))
     if not path.is_file():
-        raise InputError("data file not found", source=str(path))
+        raise InputError("not a regular file (a pipe, socket or device); give a .csv, .csv.gz or .xlsx file" if path.exists()
+                         else "data file not found", source=str(path))
     size = path.stat().st_size
     if size > MAX_TABLE_BYTES:
         raise InputError(f"file is {_size(size)}, above the {_size(MAX_TABLE_BYTES)} limit for a table", source=str(path))
@@ -90,28 +134,96 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableFile]:
         frame, encoding = _read_csv(path)
     else:
         raise InputError("unsupported table format; use .csv, .csv.gz or .xlsx", source=str(path))
-    frame.columns = [str(c).strip() for c in frame.columns]
+    typed = [str(c).strip() for c in frame.columns]
+    frame.columns = [plain_text(name) for name in typed]
+    notes = [f"{path}: row 1: column header {old!r} read as {new!r}" for old, new in zip(typed, frame.columns) if old != new]
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise InputError(f"column '{duplicated[0]}' appears more than once in the header", source=str(path), where="row 1")
+    _refuse_control_characters(frame, path)
     for column in TEXT_COLUMNS:
         if column in frame.columns:
-            frame[column] = frame[column].astype("string").str.strip()
-    return frame, TableFile(path=path, sha256=digest, encoding=encoding, rows=len(frame))
+            frame[column] = _trimmed(frame[column].astype("string"))
+    as_typed = _plain_ids(frame)
+    if as_typed:
+        (row, column), old = min(as_typed.items())
+        notes.append(f"{path}: {len(as_typed)} id{'s' if len(as_typed) > 1 else ''} normalised before matching (full-width forms, "
+                     f"invisible characters and odd spaces); the first: row {row + 2}, column {column}: {old!r} → {frame[column].iloc[row]!r}")
+    return frame, TableFile(path=path, sha256=digest, encoding=encoding, rows=len(frame), notes=tuple(notes), as_typed=as_typed)
+
+
+def plain_text(text: str) -> str:
+    """An id or code in its plain form: NFKC (full-width letters and digits to ASCII), invisible characters removed, trimmed."""
+    return re.sub(_INVISIBLE, "", unicodedata.normalize("NFKC", text)).strip()
+
+
+def _joined(values: pd.Series) -> str:
+    """A text column in one string, cells separated by tabs: one search tells whether any cell needs work."""
+    return "\t".join(values.dropna().tolist())
+
+
+def _trimmed(values: pd.Series) -> pd.Series:
+    return values.str.strip() if re.search(r"^\s|\s$|\s\t|\t\s", _joined(values)) else values
+
+
+def _plain_ids(frame: pd.DataFrame) -> dict[tuple[int, str], str]:
+    """Replace the id columns by their plain form; return the ids as typed where that changed them."""
+    as_typed = {}
+    for column in (c for c in ID_COLUMNS if c in frame.columns):
+        typed = frame[column]
+        text = _joined(typed)
+        if unicodedata.is_normalized("NFKC", text) and not re.search(_INVISIBLE, text):
+            continue
+        plain = typed.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True).str.strip()
+        changed = np.flatnonzero((plain != typed).fillna(False).to_numpy())
+        as_typed.update({(int(row), column): str(typed.iloc[row]) for row in changed})
+        frame[column] = plain
+    return as_typed
+
+
+def _refuse_control_characters(frame: pd.DataFrame, source: Path) -> None:
+    """Names and ids are one line of printable text (a tab is allowed); a workbook cannot hold control characters."""
+    for column in TEXT_COLUMNS:
+        if column not in frame.columns:
+            continue
+        text = frame[column].astype("string")
+        if not _CONTROL.search(_joined(text)):
+            continue
+        found = np.flatnonzero(text.str.contains(_CONTROL).fillna(False).to_numpy())
+        if found.size:
+            row = int(found[0])
+            value = str(text.iloc[row])
+            char = _CONTROL.search(value).group()
+            what = "a line break" if char in "\n\r" else "the control character"
+            raise InputError(f"{value!r} contains {what} (U+{ord(char):04X}); remove it: names and ids must be one line of "
+                             f"printable text{f' ({found.size} such rows)' if found.size > 1 else ''}",
+                             source=str(source), where=f"row {row + 2}, column {column}")
+
+
+def _na_values(names: list[object]) -> dict[object, tuple[str, ...]]:
+    """Per column, the cells read as missing: only an empty one in a text column, pandas's defaults elsewhere."""
+    return {name: ("",) if isinstance(name, str) and plain_text(name) in TEXT_COLUMNS else _NA_TEXTS for name in names if name is not None}
+
+
+def _text_dtypes(names: list[object]) -> dict[object, str]:
+    return {name: "string" for name in names if isinstance(name, str) and plain_text(name) in TEXT_COLUMNS}
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     head = _head(path)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in head:
         raise InputError("the file is UTF-16 (or another encoding with NUL bytes), not UTF-8 or GBK; save it as 'CSV UTF-8'", source=str(path))
-    text_dtypes = dict.fromkeys(TEXT_COLUMNS, "string")
     for encoding in _ENCODINGS:
         try:
+            if encoding == "gb18030":
+                _refuse_unlikely_gbk(path)
+            options: dict[str, Any] = {"encoding": encoding, "skipinitialspace": True}
             with warnings.catch_warnings():
                 # index_col=False: rows longer than the header warn (made an error) instead of shifting every column.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, dtype=text_dtypes, encoding=encoding, skipinitialspace=True, index_col=False)
-            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True)
+                names = pd.read_csv(path, nrows=0, index_col=False, **options).columns.tolist()
+                frame = pd.read_csv(path, dtype=_text_dtypes(names), index_col=False, keep_default_na=False, na_values=_na_values(names), **options)
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
             return _with_header(frame, header.iloc[0].tolist()), encoding
         except UnicodeDecodeError:
             continue
@@ -123,7 +235,28 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
             raise InputError(f"not a well-formed CSV table: {exc}", source=str(path)) from None
         except (OSError, EOFError) as exc:
             raise InputError(f"cannot read the file: {exc}", source=str(path)) from None
-    raise InputError("cannot decode the file as UTF-8 or GBK/GB18030; save it as UTF-8", source=str(path))
+    raise InputError(f"cannot decode the file as UTF-8 or GBK/GB18030; {_ACCEPTED_ENCODINGS}: save it as UTF-8 ('CSV UTF-8' in Excel)",
+                     source=str(path))
+
+
+def _refuse_unlikely_gbk(path: Path) -> None:
+    """A file that is not UTF-8 is read as GBK/GB18030 only if its text looks like Chinese in that encoding.
+
+    Raises UnicodeDecodeError when the first MiB is not GB18030 at all."""
+    text = codecs.getincrementaldecoder("gb18030")().decode(_head(path, 1 << 20))
+    if _common_share(text) >= GB2312_SHARE:
+        return
+    number, line = next(((n, line) for n, line in enumerate(text.splitlines(), start=1) if _common_share(line) < GB2312_SHARE), (1, text))
+    raise InputError(f"the file is not UTF-8, and read as GBK/GB18030 its text is mostly rare characters (line {number} reads "
+                     f"{line[:40]!r}), so it is in another encoding; {_ACCEPTED_ENCODINGS}: save it as UTF-8 ('CSV UTF-8' in Excel)",
+                     source=str(path))
+
+
+def _common_share(text: str) -> float:
+    """Of the non-ASCII characters of `text`, the share in GB2312 (1.0 when there are none)."""
+    wide = len(text) - len(text.encode("ascii", errors="ignore"))
+    common = (len(text.encode("gb2312", errors="ignore")) - (len(text) - wide)) / 2
+    return common / wide if wide else 1.0
 
 
 def _head(path: Path, size: int = 1 << 16) -> bytes:
@@ -143,41 +276,93 @@ def _with_header(frame: pd.DataFrame, header: list[object]) -> pd.DataFrame:
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
+    header, booleans = _scan_xlsx(path)
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=dict.fromkeys(TEXT_COLUMNS, "string"), engine="openpyxl")
+        frame = pd.read_excel(path, dtype=_text_dtypes(header), keep_default_na=False, na_values=_na_values(header), engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
-    if len(sheets) != 1:
-        raise InputError(f"the workbook has {len(sheets)} sheets ({', '.join(sheets)}); keep the table alone on one sheet", source=str(path))
-    return _with_header(next(iter(sheets.values())), _xlsx_header(path))
+    frame = _with_header(frame, header)
+    for (row, column), value in booleans.items():  # pandas reads TRUE as 1 in a column of numbers: put it back
+        if 2 <= row < len(frame) + 2 and column <= len(frame.columns) and plain_text(frame.columns[column - 1]) not in TEXT_COLUMNS:
+            if frame.dtypes.iloc[column - 1] != object:
+                frame[frame.columns[column - 1]] = frame.iloc[:, column - 1].astype(object)
+            frame.iat[row - 2, column - 1] = value
+    return frame
 
 
-def _xlsx_header(path: Path) -> list[object]:
-    """The workbook's first row as written. Refuses a formula with no saved value (a workbook written by a
-    script, not saved by Excel), which pandas would read as an empty cell."""
+def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool]]:
+    """What pandas does not tell: the workbook's first row as written, and its TRUE/FALSE cells by (row, column).
+    Refuses several sheets, merged cells and a formula with no saved value (a workbook written by a script, not
+    saved by Excel), which pandas would read as an empty cell."""
     header: list[object] = []
     formulas: dict[tuple[int, int], str] = {}
+    booleans: dict[tuple[int, int], bool] = {}
     for number, cells in enumerate(_xlsx_rows(path, data_only=False), start=1):
         header = [cell.value for cell in cells] if number == 1 else header
-        formulas.update({(number, column): cell.value for column, cell in enumerate(cells, start=1) if cell.data_type == "f"})
+        for column, cell in enumerate(cells, start=1):
+            if cell.data_type == "f":
+                formulas[number, column] = cell.value
+            elif cell.data_type == "b":
+                booleans[number, column] = bool(cell.value)
+    _refuse_merged_cells(path, header)
     if formulas:  # a second pass, over the saved values, only for a workbook with formulas
         for number, cells in enumerate(_xlsx_rows(path, data_only=True), start=1):
+            booleans.update({(number, c): cell.value for c, cell in enumerate(cells, start=1)
+                             if (number, c) in formulas and isinstance(cell.value, bool)})
             column = next((c for c, cell in enumerate(cells, start=1) if (number, c) in formulas and cell.value is None), None)
             if column is not None:
                 name = header[column - 1] if column <= len(header) else None
                 raise InputError(f"cell {get_column_letter(column)}{number} holds the formula '{formulas[number, column]}' with no saved "
                                  "value; open and save the workbook in Excel, or paste the values", source=str(path),
                                  where=f"row {number}, column {name}")
-    return header
+    return header, booleans
 
 
 def _xlsx_rows(path: Path, *, data_only: bool) -> Iterator[tuple[Any, ...]]:
-    """The cells of the first sheet, row by row (formulas as written, or their saved values if `data_only`)."""
-    book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    """The cells of the only sheet, row by row (formulas as written, or their saved values if `data_only`)."""
     try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
+    try:
+        if len(book.sheetnames) != 1:
+            raise InputError(f"the workbook has {len(book.sheetnames)} sheets ({', '.join(book.sheetnames)}); keep the table alone "
+                             "on one sheet", source=str(path))
         yield from book.worksheets[0].iter_rows()
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged sheet
+        raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
     finally:
         book.close()
+
+
+def _refuse_merged_cells(path: Path, header: list[object]) -> None:
+    """A merged range keeps its value in the top-left cell only: the rows below it would read as empty (or 0)."""
+    try:
+        ranges = _merged_ranges(path)
+    except (zipfile.BadZipFile, ElementTree.ParseError, OSError) as exc:
+        raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
+    if ranges:
+        first = CellRange(ranges[0])
+        names = [str(header[c - 1]) if c <= len(header) else get_column_letter(c) for c in range(first.min_col, first.max_col + 1)]
+        raise InputError(f"cells {ranges[0]} are merged{f' (and {len(ranges) - 1} more ranges)' if len(ranges) > 1 else ''}; "
+                         "unmerge them and fill every row with its own value (a merged cell leaves the rows below it empty)",
+                         source=str(path), where=f"column{'s' if len(names) > 1 else ''} {', '.join(names)}")
+
+
+def _merged_ranges(path: Path) -> list[str]:
+    """The merged ranges of the workbook's sheets (``<mergeCell ref="C4:C7"/>`` in a sheet's XML)."""
+    ranges = []
+    with zipfile.ZipFile(path) as book:
+        for part in book.namelist():
+            if part.startswith("xl/worksheets/") and part.endswith(".xml"):
+                with book.open(part) as sheet:
+                    for _, element in ElementTree.iterparse(sheet):
+                        if element.tag.endswith("}mergeCell"):
+                            ranges.append(element.get("ref", ""))
+                        element.clear()
+    return ranges
 
 
 def _size(size: float) -> str:
@@ -193,9 +378,12 @@ def _size(size: float) -> str:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:  # the first read of a table: unreadable (permissions) or gone
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from None
     return digest.hexdigest()
 
 
@@ -211,17 +399,22 @@ def _require_text(frame: pd.DataFrame, column: str, source: Path) -> None:
         raise InputError(f"'{column}' is empty", source=str(source), where=f"row {empty[0] + 2}, column {column}")
 
 
-def _require_unique(frame: pd.DataFrame, column: str, source: Path) -> None:
+def _require_unique(frame: pd.DataFrame, column: str, table: TableFile) -> None:
     repeated = frame[column].duplicated(keep=False).to_numpy()
     if repeated.any():
         rows = np.flatnonzero(repeated)
         value = frame[column].iloc[rows[0]]
         others = np.flatnonzero((frame[column] == value).to_numpy())
-        raise InputError(f"{column} '{value}' appears more than once (rows {', '.join(str(r + 2) for r in others[:5])})", source=str(source), where=f"column {column}")
+        typed = [(r, table.as_typed[r, column]) for r in others if (r, column) in table.as_typed]
+        hint = (f"; row {typed[0][0] + 2} reads {typed[0][1]!r}, the same id once full-width forms and invisible characters are "
+                "normalised") if typed else ""
+        raise InputError(f"{column} '{value}' appears more than once (rows {', '.join(str(r + 2) for r in others[:5])}){hint}",
+                         source=str(table.path), where=f"column {column}")
 
 
 def numeric_column(frame: pd.DataFrame, column: str, source: Path, *, fill_empty: float | None = None) -> np.ndarray:
     """A column as floats; non-numbers are an error naming the first bad row; empties become `fill_empty`."""
+    _refuse_yes_no(frame, column, source, "write the number (1 or 0 if that is what it means)")
     values = np.array(pd.to_numeric(frame[column], errors="coerce"), dtype=float)
     empty = frame[column].isna().to_numpy()
     if fill_empty is not None:
@@ -233,12 +426,46 @@ def numeric_column(frame: pd.DataFrame, column: str, source: Path, *, fill_empty
     return values
 
 
+def _refuse_yes_no(frame: pd.DataFrame, column: str, source: Path, fix: str) -> None:
+    """TRUE/FALSE (or 是/否) where a number belongs, which a spreadsheet counts as 1 or 0."""
+    values = frame[column]
+    if values.dtype.kind in "iuf":
+        return
+    found = np.flatnonzero(values.astype("string").str.strip().str.upper().isin(_YES_NO).fillna(False).to_numpy())
+    if found.size:
+        row = int(found[0])
+        value = values.iloc[row]
+        shown = str(value).upper() if isinstance(value, bool | np.bool_) else repr(value)
+        cell = f"{get_column_letter(frame.columns.get_loc(column) + 1)}{row + 2}"
+        raise InputError(f"cell {cell} holds {shown}, a yes/no value where a number belongs (a spreadsheet counts TRUE "
+                         f"as 1); {fix}", source=str(source), where=f"row {row + 2}, column {column}")
+
+
+def _refuse_magnitude(values: np.ndarray, column: str, source: Path) -> None:
+    """Numbers the solver cannot weigh against each other (1e308 would make the objective infinite)."""
+    low, high = MAGNITUDE
+    size = np.abs(values)
+    bad = np.flatnonzero((size > high) | ((size > 0) & (size < low)))
+    if bad.size:
+        row = int(bad[0])
+        raise InputError(f"{values[row]:g} is beyond what the solver can use (0, or a size from {low:g} to {high:g}); check the unit and "
+                         "the decimal point", source=str(source), where=f"row {row + 2}, column {column}")
+
+
+def _refuse_money_above(values: np.ndarray, column: str, source: Path, unit: str) -> None:
+    above = np.flatnonzero(values > MAX_MONEY_WAN)
+    if above.size:
+        row = int(above[0])
+        raise InputError(f"{column} {values[row]:g}万元 is above {MAX_MONEY_WAN:g}万元 (10万亿元), more than one row can hold; check "
+                         f"the unit (money_unit = {unit})", source=str(source), where=f"row {row + 2}, column {column}")
+
+
 def _validate_regions(data: Data, scenario: Scenario) -> None:
     regions, source = data.regions, data.files["regions"].path
     _require_columns(regions, list(REGION_COLUMNS), source, "every regions table needs region_id, name, province, zone")
     for column in ("region_id", "province", "zone"):
         _require_text(regions, column, source)
-    _require_unique(regions, "region_id", source)
+    _require_unique(regions, "region_id", data.files["regions"])
     if regions.empty:
         raise InputError("the regions table has no rows", source=str(source))
     needed = {}
@@ -252,15 +479,19 @@ def _validate_regions(data: Data, scenario: Scenario) -> None:
         if src.matching and src.matching.ratio_column:
             needed[src.matching.ratio_column] = f"matching ratio of source '{src.key}'"
     _require_columns(regions, list(needed), source, "named by " + ", ".join(f"{c}: {w}" for c, w in needed.items()))
+    money = {src.capacity.column for src in scenario.sources.values() if src.capacity}
+    unit = scenario.data.money_unit
     for column in needed:
         values = numeric_column(regions, column, source)
         negative = np.flatnonzero(values < 0)
         if negative.size:
             raise InputError(f"must not be negative, got {values[negative[0]]:g}", source=str(source), where=f"row {negative[0] + 2}, column {column}")
-    for src in scenario.sources.values():
-        if src.capacity:
-            column = src.capacity.column
-            regions[column] = parse_money_column(regions[column], where=f"{source}: column {column}", default_unit=scenario.data.money_unit)
+        if column in money:
+            regions[column] = parse_money_column(regions[column], where=f"{source}: column {column}", default_unit=unit)
+            _refuse_money_above(regions[column].to_numpy(), column, source, unit)
+        else:
+            _refuse_magnitude(values, column, source)
+            regions[column] = values
     _check_scenario_names(data, scenario)
 
 
@@ -304,7 +535,7 @@ def _validate_projects(data: Data, scenario: Scenario) -> None:
         raise InputError("the projects table has no rows", source=str(source))
     for column in ("project_id", "region_id", "type"):
         _require_text(projects, column, source)
-    _require_unique(projects, "project_id", source)
+    _require_unique(projects, "project_id", data.files["projects"])
 
     region_row = pd.Index(data.regions["region_id"]).get_indexer(projects["region_id"])
     unknown = np.flatnonzero(region_row < 0)
@@ -318,24 +549,42 @@ def _validate_projects(data: Data, scenario: Scenario) -> None:
         raise InputError(f"type '{projects['type'].iloc[row]}' is not a project type of the scenario ({', '.join(scenario.types)})",
                          source=str(source), where=f"row {row + 2}, column type")
 
-    unit = scenario.data.money_unit
-    projects["cost"] = parse_money_column(projects["cost"], where=f"{source}: column cost", default_unit=unit)
-    not_positive = np.flatnonzero(projects["cost"].to_numpy() <= 0)
-    if not_positive.size:
-        row = int(not_positive[0])
-        raise InputError(f"cost must be positive, got {projects['cost'].iloc[row]:g}", source=str(source), where=f"row {row + 2}, column cost")
+    _validate_cost(projects, source, scenario.data.money_unit)
 
     needed = {c: "objective benefit" for c in scenario.benefit}
     needed.update({ind.contribution: f"indicator '{ind.name}'" for ind in scenario.indicators.values()})
+    derived = [c for c in needed if c in DERIVED_COLUMNS]
+    if derived:
+        raise InputError(f"the scenario uses a column named '{derived[0]}' ({needed[derived[0]]}), but that name is the project's "
+                         f"{DERIVED_COLUMNS[derived[0]]}, which the tool adds; rename the column, in the table and in the scenario",
+                         source=str(source), where=f"row 1, column {derived[0]}")
     _require_columns(projects, list(needed), source, "named by " + ", ".join(f"{c}: {w}" for c, w in needed.items()))
     for column in needed:
         projects[column] = numeric_column(projects, column, source, fill_empty=0.0)
+        _refuse_magnitude(projects[column].to_numpy(), column, source)
 
     projects["region"] = region_row
     projects["zone"] = data.regions["zone"].to_numpy()[region_row]
     projects["province"] = data.regions["province"].to_numpy()[region_row]
     projects["type"] = pd.Categorical(projects["type"], categories=list(scenario.types))
     _validate_requests(data, scenario)
+
+
+def _validate_cost(projects: pd.DataFrame, source: Path, unit: str) -> None:
+    """Costs in 万元: positive, at least one yuan and at most MAX_MONEY_WAN."""
+    _refuse_yes_no(projects, "cost", source, "write the amount")
+    projects["cost"] = parse_money_column(projects["cost"], where=f"{source}: column cost", default_unit=unit)
+    cost = projects["cost"].to_numpy()
+    not_positive = np.flatnonzero(cost <= 0)
+    if not_positive.size:
+        row = int(not_positive[0])
+        raise InputError(f"cost must be positive, got {cost[row]:g}", source=str(source), where=f"row {row + 2}, column cost")
+    tiny = np.flatnonzero(cost < MIN_COST_WAN)
+    if tiny.size:
+        row = int(tiny[0])
+        raise InputError(f"cost {cost[row]:g}万元 is below 1 元; check the unit (money_unit = {unit}) and the decimal point",
+                         source=str(source), where=f"row {row + 2}, column cost")
+    _refuse_money_above(cost, "cost", source, unit)
 
 
 def _validate_requests(data: Data, scenario: Scenario) -> None:
@@ -347,6 +596,8 @@ def _validate_requests(data: Data, scenario: Scenario) -> None:
             raise InputError(f"'{column}' names no funding source of the scenario ({', '.join(scenario.sources)})", source=str(source), where=f"row 1, column {column}")
     if not columns:
         return
+    for column in columns.values():
+        _refuse_yes_no(projects, column, source, "write the amount")
     blank = projects[list(columns.values())].isna().all(axis=1).to_numpy()
     for column in columns.values():
         filled = projects[column].where(~blank, 0).fillna(0)
@@ -357,4 +608,4 @@ def _validate_requests(data: Data, scenario: Scenario) -> None:
         row = int(mismatch[0])
         raise InputError(f"the declared plan adds up to {declared[row]:,.4f}万元 but the cost is {projects['cost'].iloc[row]:,.4f}万元",
                          source=str(source), where=f"row {row + 2}, columns {', '.join(columns.values())}")
-    projects["declared"] = ~blank
+    data.declared = ~blank

@@ -8,6 +8,9 @@
 Every value is d(objective)/d(limit) in the scenario's own sense: for ``max_benefit`` the benefit gained
 per unit the limit is loosened upward; for ``min_cost`` the change in money needed. Each row says which
 method produced it.
+
+Every solve here runs by the deadline of the whole solve: the re-solves share what the main solve left,
+and those with too little time are skipped, each noted in the deadline's ``cut_short`` (the manifest).
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from allocator.backends import Solution
+from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.model.arrays import LinearModel
 from allocator.results import Result
-from allocator.scenario import ALL_SOURCES
+from allocator.scenario import ALL_SOURCES, Scenario
 
 BINDING_TOLERANCE = 1e-7
 #: The finite-difference step: 1亿 or 10% of the budget, whichever is smaller (万元).
 MAX_STEP_WAN = 10_000.0
+#: A budget re-solve is skipped when its share of the time left is below this many seconds, or below what
+#: the main solve took (a re-solve of the same MIP needs about as long).
+MIN_RE_SOLVE_SECONDS = 0.2
 COLUMNS = ["rule", "key", "group", "unit", "limit", "marginal_value", "per", "method", "binding"]
 
 
@@ -36,20 +42,28 @@ def fixed_selection(model: LinearModel, values: np.ndarray) -> LinearModel:
     return replace(model.relaxed(), col_lower=lower, col_upper=upper)
 
 
-def marginal_values(result: Result, solve_model: Callable[..., Solution], *, finite_differences: bool = True) -> pd.DataFrame:
+def re_solves(model: LinearModel, scenario: Scenario, finite_differences: bool) -> bool:
+    """Will :func:`marginal_values` re-solve the MIP (finite differences on budgets)?"""
+    return model.is_mip and finite_differences and scenario.phasing.periods == 1
+
+
+def marginal_values(result: Result, solve_model: Callable[..., Solution], *, finite_differences: bool,
+                    deadline: Deadline) -> pd.DataFrame:
     """The marginal-value table of a solved result (see the module docstring for methods and signs)."""
     built = result.model
     if built is None:
         return pd.DataFrame(columns=COLUMNS)
     model, scenario = built.linear, result.scenario
     if model.is_mip:
-        lp = solve_model(fixed_selection(model, result.solution.values), scenario.solver)
+        lp = solve_model(fixed_selection(model, result.solution.values), scenario.solver, deadline=deadline)
         duals, method = lp.row_duals, "fixed-selection LP dual"
+        if duals is None and deadline.expired:
+            deadline.note("marginal: fixed-selection LP duals skipped (time limit)")
     else:
         duals, method = result.solution.row_duals, "LP dual"
     rows = _dual_rows(result, duals, method) if duals is not None else []
-    if model.is_mip and finite_differences and scenario.phasing.periods == 1:
-        rows += _finite_differences(result, solve_model)
+    if re_solves(model, scenario, finite_differences):
+        rows += _finite_differences(result, solve_model, deadline)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -105,30 +119,42 @@ def _describe_row(kind: str, name: str, group: str, value: float, binding: bool,
     return None
 
 
-def _finite_differences(result: Result, solve_model: Callable[..., Solution]) -> list[dict[str, object]]:
-    """Re-solve the MIP with each budget raised by its step."""
-    built, scenario = result.model, result.scenario
-    model = built.linear
+def _finite_differences(result: Result, solve_model: Callable[..., Solution], deadline: Deadline) -> list[dict[str, object]]:
+    """Re-solve the MIP with each budget raised by its step, each in an equal share of the time left."""
+    model, scenario = result.model.linear, result.scenario
+    steps = _budget_steps(result)
+    needed = max(MIN_RE_SOLVE_SECONDS, result.solution.seconds)
     rows = []
-    for block in model.row_blocks:
-        kind, _, name = block.name.partition(":")
-        if kind != "budget":
-            continue
-        source = scenario.sources[name]
-        step = min(MAX_STEP_WAN, 0.1 * source.budget)
-        if step <= 0:
-            continue
+    for done, (row, name, step) in enumerate(steps):
+        share = deadline.left() / (len(steps) - done)
+        if share < needed:
+            deadline.note(f"marginal: {len(steps) - done} of {len(steps)} budget re-solves skipped (time limit)")
+            break
         upper = model.row_upper.copy()
-        upper[block.start] += step
-        answer = solve_model(replace(model, row_upper=upper), scenario.solver)
+        upper[row] += step
+        answer = solve_model(replace(model, row_upper=upper), scenario.solver, deadline=deadline.portion(share))
+        if answer.status is not SolveStatus.OPTIMAL:
+            deadline.note(f"marginal: the re-solve for the budget of {name} ended {answer.status.value} in its {share:.1f} s")
         if not answer.status.has_solution:
             continue
         gain = model.objective_sign * (answer.objective - result.solution.objective)
+        gap = "gap not measured" if answer.mip_gap is None else f"gap {answer.mip_gap:.1e}"
         rows.append({"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": "", "unit": "万元",
-                     "limit": source.budget, "marginal_value": gain / step, "per": "万元",
-                     "method": f"finite difference (+{step:,.2f}万元, MIP re-solved, gap {answer.mip_gap or 0:.1e})",
+                     "limit": scenario.sources[name].budget, "marginal_value": gain / step, "per": "万元",
+                     "method": f"finite difference (+{step:,.2f}万元, MIP re-solved, {gap})",
                      "binding": bool(abs(gain) > BINDING_TOLERANCE)})
     return rows
+
+
+def _budget_steps(result: Result) -> list[tuple[int, str, float]]:
+    """Each budget to raise: its row, its source and its step (1亿 or 10% of the budget, whichever is smaller)."""
+    steps = []
+    for block in result.model.linear.row_blocks:
+        kind, _, name = block.name.partition(":")
+        step = min(MAX_STEP_WAN, 0.1 * result.scenario.sources[name].budget) if kind == "budget" else 0.0
+        if step > 0:
+            steps.append((block.start, name, step))
+    return steps
 
 
 def binding_rules_text(table: pd.DataFrame) -> str:

@@ -149,9 +149,10 @@ class Result:
                 "baseline": baseline, "achieved": achieved, "target": indicator.target,
                 "met": np.where(np.isnan(achieved), pd.NA, shortfall <= 1e-6 * max(1.0, abs(indicator.target))),
                 "shortfall": np.where(np.isnan(achieved), np.nan, shortfall), "hard": indicator.hard,
+                "note": np.where(groups.denominator > 0, None, f"no denominator ({indicator.denominator} sums to 0)"),
                 **({"by_year": self.phasing.label(deadline_period(indicator, self.phasing))} if self.phasing.years else {}),
             }))
-        columns = ["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard"]
+        columns = ["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard", "note"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     @cached_property

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from allocator.config import Document, apply_overrides, load_document, parse_assignment
-from allocator.schema import Table, check_choice
-from allocator.units import UNITS_IN_WAN, parse_money
+from allocator.config import Document, KeyPath, apply_overrides, load_document, parse_assignment
+from allocator.errors import InputError
+from allocator.paths import path_problem
+from allocator.schema import MAX_NUMBER, Table, check_choice
+from allocator.units import UNITS_IN_WAN, format_wan, parse_money
 
 ALL_SOURCES = "all"
 #: Column names of the output tables, which a source key (a money column there) must not repeat.
@@ -21,6 +24,17 @@ STRATEGIES = ("auto", "mip", "lp_first")
 BASELINE_LEVELS = ("zone", "province", "region")
 #: A factor named ``inverse:<column>`` weighs the reciprocal of the column (less capacity, more money).
 INVERSE_PREFIX = "inverse:"
+#: Tables of named objects: ``--set`` may change one of them but not create one by a misspelt name.
+NAMED_TABLES: dict[KeyPath, str] = {("types",): "project type", ("sources",): "source", ("targets", "counts"): "count target",
+                                    ("targets", "indicators"): "indicator", ("balance", "shares"): "share rule"}
+#: The years a plan may have: whole years within YEARS, at most MAX_PLAN_YEARS of them.
+YEARS = (1900, 2200)
+MAX_PLAN_YEARS = 50
+#: Solver options within what HiGHS accepts: threads, and a seed that fits its 32-bit integer.
+MAX_THREADS = 1024
+MAX_SEED = 2**31 - 1
+#: The smallest indicator scale (1e-9: "per billion"); a smaller one is a typo that breaks the solver's numerics.
+MIN_SCALE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -234,7 +248,8 @@ class Scenario:
             assignments = [(tuple(key.split(".")), value) for key, value in overrides.items()]
         else:
             assignments = [parse_assignment(item) for item in overrides]
-        return scenario_from_document(apply_overrides(self.document, assignments), allow_outside_paths=allow_outside_paths)
+        document = apply_overrides(self.document, assignments, collections=NAMED_TABLES)
+        return scenario_from_document(document, allow_outside_paths=allow_outside_paths)
 
     def resolved(self) -> dict[str, Any]:
         """The merged document after extends and overrides, as written to the manifest."""
@@ -245,11 +260,23 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None, *, allow
     """Read, merge, override and validate a scenario file."""
     document = load_document(path)
     if overrides:
-        document = apply_overrides(document, [parse_assignment(item) for item in overrides])
+        document = apply_overrides(document, [parse_assignment(item) for item in overrides], collections=NAMED_TABLES)
     return scenario_from_document(document, allow_outside_paths=allow_outside_paths)
 
 
+def budgets_as_read(scenario: Scenario) -> list[str]:
+    """One line per source: its budget in 万元 as read, and the file:line or option that gave it."""
+    lines = []
+    for key, source in scenario.sources.items():
+        given = "budget_by_year" if "budget_by_year" in scenario.document.values["sources"][key] else "budget"
+        lines.append(f"budget {key}: {format_wan(source.budget)} ({scenario.document.locate(('sources', key, given))})")
+    return lines
+
+
 def scenario_from_document(document: Document, *, allow_outside_paths: bool = False) -> Scenario:
+    if not document.values:
+        raise InputError("the scenario is empty: it needs a [data] table, project types under [types.<key>] and funding "
+                         "sources under [sources.<key>] (see docs/scenarios.md)", source=str(document.files[-1]))
     top = Table(document, ())
     name = top.text("name", default=document.files[-1].stem)
     description = top.text("description", default="")
@@ -264,7 +291,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
         targets.close()
     balance = top.subtable("balance")
     shares = _shares(balance, sources) if balance else {}
-    min_per_region = int(balance.number("min_projects_per_region", 0, low=0)) if balance else 0
+    min_per_region = balance.whole("min_projects_per_region", 0, low=0, high=int(MAX_NUMBER)) if balance else 0
     if balance:
         balance.close()
     sense, benefit = _objective(top.subtable("objective"))
@@ -293,8 +320,14 @@ def _data_spec(table: Table, allow_outside_paths: bool) -> DataSpec:
 
 def _data_path(table: Table, key: str, allow_outside_paths: bool) -> Path:
     raw = table.text(key)
+    problem = "the path is empty" if not raw.strip() else path_problem(raw)
+    if problem:
+        table.fail(f"{problem}; name a data file", (*table.path, key))
     declared_in = table.document.origin((*table.path, key)).parent
-    path = (declared_in / raw).resolve()
+    try:
+        path = (declared_in / raw).resolve()
+    except (OSError, RuntimeError) as exc:
+        table.fail(f"cannot use the path '{raw}': {exc}", (*table.path, key))
     if not allow_outside_paths and not path.is_relative_to(declared_in):
         table.fail(
             f"data path '{raw}' leaves the scenario's folder {declared_in}; move the file there or pass --allow-outside-paths",
@@ -309,24 +342,28 @@ def _types(top: Table) -> dict[str, ProjectType]:
         types[key] = ProjectType(key=key, label=table.text("label", key), welfare=table.take("welfare", bool, False))
         table.close()
     if not types:
-        top.fail("a scenario needs at least one project type under [types.<key>]")
+        top.fail("a scenario needs at least one project type under [types.<key>]", ("types",))
     return types
 
 
 def _phasing(table: Table | None) -> Phasing:
     if table is None:
         return Phasing()
-    first = int(table.number("first_year"))
-    last = int(table.number("last_year", low=first))
+    first = table.whole("first_year", low=YEARS[0], high=YEARS[1], what=" (a year)")
+    last = table.whole("last_year", low=first, high=YEARS[1], what=" (a year)")
+    if last - first + 1 > MAX_PLAN_YEARS:
+        table.fail(f"the plan spans {last - first + 1} years ({first}-{last}); a plan may have at most {MAX_PLAN_YEARS} years",
+                   (*table.path, "last_year"))
     years = tuple(range(first, last + 1))
-    duration = int(table.number("duration", 1, low=1, high=len(years)))
+    duration = table.whole("duration", 1, low=1, high=len(years))
     profile = table.take("cost_profile", list, [1.0 / duration] * duration, what="a list of shares")
     if len(profile) != duration or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in profile) \
             or abs(sum(profile) - 1.0) > 1e-9:
         table.fail(f"'cost_profile' must be {duration} non-negative shares adding up to 1 (one per construction year)",
                    (*table.path, "cost_profile"))
     phasing = Phasing(years=years, duration=duration, cost_profile=tuple(float(v) for v in profile),
-                      carry_over=table.take("carry_over", bool, True), discount_rate=table.number("discount_rate", 0.0, low=0.0))
+                      carry_over=table.take("carry_over", bool, True),
+                      discount_rate=table.number("discount_rate", 0.0, low=0.0, high=1.0))
     table.close()
     return phasing
 
@@ -334,7 +371,7 @@ def _phasing(table: Table | None) -> Phasing:
 def _sources(top: Table, types: dict[str, ProjectType], phasing: Phasing) -> dict[str, Source]:
     tables = top.named_subtables("sources")
     if not tables:
-        top.fail("a scenario needs at least one funding source under [sources.<key>]")
+        top.fail("a scenario needs at least one funding source under [sources.<key>]", ("sources",))
     for key in tables:
         if key in RESERVED_SOURCE_KEYS:
             top.fail(f"'{key}' cannot name a source: it is a column of the output tables (or, for 'all', every source); "
@@ -380,7 +417,7 @@ def _budgets(table: Table, phasing: Phasing) -> tuple[float, tuple[float, ...]]:
         if len(amounts) != periods:
             table.fail(f"'budget_by_year' has {len(amounts)} amounts for {periods} years", (*table.path, "budget_by_year"))
         where = table.document.locate((*table.path, "budget_by_year")) + f": {table.name}.budget_by_year"
-        by_year = tuple(parse_money(a, where=f"{where}[{i}]") for i, a in enumerate(amounts))
+        by_year = tuple(parse_money(a, where=f"{where}[{i}]", default_unit=None) for i, a in enumerate(amounts))
         if table.has("budget") and abs(_money(table, "budget") - sum(by_year)) > 1e-6 * max(1.0, sum(by_year)):
             table.fail("'budget' differs from the sum of 'budget_by_year'; give one of them", (*table.path, "budget"))
         if table.has("profile"):
@@ -399,7 +436,8 @@ def _money(table: Table, key: str, default: float | None = None) -> float:
         if default is None:
             table.missing(key)
         return default
-    return parse_money(table.values[key], where=table.document.locate((*table.path, key)) + f": {table.name}.{key}")
+    where = table.document.locate((*table.path, key)) + f": {table.name}.{key}"
+    return parse_money(table.values[key], where=where, default_unit=None)
 
 
 def _share_caps(table: Table, types: dict[str, ProjectType]) -> dict[str, float]:
@@ -475,19 +513,13 @@ def _counts(targets: Table, types: dict[str, ProjectType]) -> dict[str, CountTar
     counts = {}
     for name, table in targets.named_subtables("counts").items():
         type_key = table.text("type", None, choices=list(types))
-        low = table.number("min", None, low=0)
-        high = table.number("max", None, low=0)
+        low = table.whole("min", None, low=0, high=int(MAX_NUMBER), what=" of projects")
+        high = table.whole("max", None, low=0, high=int(MAX_NUMBER), what=" of projects")
         if low is None and high is None:
             table.fail("a count target needs 'min', 'max' or both")
         if low is not None and high is not None and low > high:
             table.fail(f"min ({low:g}) is above max ({high:g})", (*table.path, "min"))
-        for key, value in (("min", low), ("max", high)):
-            if value is not None and value != int(value):
-                table.fail(f"'{key}' must be a whole number of projects, got {value:g}", (*table.path, key))
-        counts[name] = CountTarget(
-            name=name, type=type_key, zone=table.text("zone", None),
-            min=None if low is None else int(low), max=None if high is None else int(high),
-        )
+        counts[name] = CountTarget(name=name, type=type_key, zone=table.text("zone", None), min=low, max=high)
         table.close()
     return counts
 
@@ -505,7 +537,7 @@ def _indicators(targets: Table, types: dict[str, ProjectType], phasing: Phasing)
             baseline=table.text("baseline", None),
             contribution=table.text("contribution"),
             denominator=table.text("denominator"),
-            scale=table.number("scale", 1.0, low=0.0),
+            scale=table.number("scale", 1.0, low=MIN_SCALE),
             scope=table.text("scope", "national", choices=list(SCOPES)),
             target=table.number("target"),
             hard=hard,
@@ -513,20 +545,18 @@ def _indicators(targets: Table, types: dict[str, ProjectType], phasing: Phasing)
             types=only,
             deadline=_deadline(table, phasing),
         )
-        if indicators[name].scale == 0:
-            table.fail("'scale' must be positive", (*table.path, "scale"))
         table.close()
     return indicators
 
 
 def _deadline(table: Table, phasing: Phasing) -> int | None:
-    deadline = table.number("deadline", None)
+    deadline = table.whole("deadline", None, low=YEARS[0], high=YEARS[1], what=" (a year)")
     if deadline is None:
         return None
     if deadline not in phasing.years:
-        table.fail(f"'deadline' {deadline:g} is not a year of the plan ({phasing.years[0]}-{phasing.years[-1]})" if phasing.years
+        table.fail(f"'deadline' {deadline} is not a year of the plan ({phasing.years[0]}-{phasing.years[-1]})" if phasing.years
                    else "'deadline' needs a [phasing] table with first_year and last_year", (*table.path, "deadline"))
-    return int(deadline)
+    return deadline
 
 
 def _shares(balance: Table, sources: dict[str, Source]) -> dict[str, ShareRule]:
@@ -571,12 +601,15 @@ def _solver(table: Table | None) -> SolverOptions:
     if table is None:
         return SolverOptions()
     defaults = SolverOptions()
+    time_limit = table.number("time_limit", defaults.time_limit, low=0.0)
+    if time_limit == 0:
+        table.fail("'time_limit' must be above 0 seconds (it bounds the whole run)", (*table.path, "time_limit"))
     options = SolverOptions(
         name=table.text("name", defaults.name),
-        time_limit=table.number("time_limit", defaults.time_limit, low=0.0),
+        time_limit=time_limit,
         mip_rel_gap=table.number("mip_rel_gap", defaults.mip_rel_gap, low=0.0, high=1.0),
-        threads=int(table.number("threads", defaults.threads, low=1)),
-        seed=int(table.number("seed", defaults.seed, low=0)),
+        threads=table.whole("threads", defaults.threads, low=1, high=MAX_THREADS),
+        seed=table.whole("seed", defaults.seed, low=0, high=MAX_SEED),
         strategy=table.text("strategy", defaults.strategy, choices=list(STRATEGIES)),
     )
     table.close()

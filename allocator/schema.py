@@ -5,12 +5,15 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from allocator.config import Document, KeyPath
 from allocator.errors import InputError
 
 REQUIRED = object()
+#: Every number in a scenario lies within ±MAX_NUMBER unless its key says otherwise: beyond it a weight,
+#: penalty, ratio or target is a typo, and the solver's numerics break down.
+MAX_NUMBER = 1e9
 
 
 class Table:
@@ -32,11 +35,11 @@ class Table:
     def name(self) -> str:
         return ".".join(self.path) or "(top level)"
 
-    def fail(self, message: str, path: KeyPath | None = None) -> None:
+    def fail(self, message: str, path: KeyPath | None = None) -> NoReturn:
         path = self.path if path is None else path
         raise InputError(message, source=self.document.locate(path), where=".".join(path) or None)
 
-    def missing(self, key: str) -> None:
+    def missing(self, key: str) -> NoReturn:
         """Fail for a required `key`; if a present key looks like a misspelling of it, name that one."""
         typo = difflib.get_close_matches(key, [k for k in self.values if k not in self.allowed or k == key], n=1, cutoff=0.6)
         if typo and typo[0] != key:
@@ -62,18 +65,30 @@ class Table:
         return value
 
     def number(self, key: str, default: Any = REQUIRED, *, low: float | None = None, high: float | None = None) -> float:
+        """A finite number within [low, high] (each ±MAX_NUMBER when not given)."""
         value = self.take(key, (int, float), default, what="a number")
         if value is None or value is default:
             return value
         value = float(value)
         where = (*self.path, key)
+        low = -MAX_NUMBER if low is None else low
+        high = MAX_NUMBER if high is None else high
         if not math.isfinite(value):
             self.fail(f"'{key}' must be finite, got {value}", where)
-        if low is not None and value < low:
-            self.fail(f"'{key}' must be at least {low:g}, got {value:g}", where)
-        if high is not None and value > high:
-            self.fail(f"'{key}' must be at most {high:g}, got {value:g}", where)
+        if value < low:
+            self.fail(f"'{key}' must be at least {_number_text(low)}, got {_number_text(value)}", where)
+        if value > high:
+            self.fail(f"'{key}' must be at most {_number_text(high)}, got {_number_text(value)}", where)
         return value
+
+    def whole(self, key: str, default: Any = REQUIRED, *, low: int, high: int, what: str = "") -> int:
+        """A whole number within [low, high]; `what` says what it counts (e.g. " of projects")."""
+        value = self.number(key, default, low=low, high=high)
+        if value is None or value is default:
+            return value
+        if not value.is_integer():
+            self.fail(f"'{key}' must be a whole number{what}, got {value:g}", (*self.path, key))
+        return int(value)
 
     def text(self, key: str, default: Any = REQUIRED, choices: Callable[[], list[str]] | list[str] | None = None) -> str:
         value = self.take(key, str, default, what="a string")
@@ -130,6 +145,12 @@ def check_choice(table: Table, key: str, value: str, options: list[str]) -> None
 def _suggest(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _number_text(value: float) -> str:
+    """A bound or value for a message: whole numbers in full (2006, 2147483647), others as 0.5 or 1e+300."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e12 else f"{value:g}"
 
 
 def _kind_name(kind: type) -> str:

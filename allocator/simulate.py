@@ -39,7 +39,8 @@ from allocator.errors import InputError
 from allocator.model.scopes import project_groups, region_groups
 from allocator.model.targets import deadline_period, indicator_groups
 from allocator.results import Result
-from allocator.rundir import RunTables, read_run, write_csv
+from allocator.outdir import Target, staged
+from allocator.rundir import RunTables, inputs_of, read_run, write_csv
 from allocator.scenario import Scenario, Triangular, Uncertainty, load_scenario
 
 #: Indicators with more groups than this are summarised by the number of groups meeting the target.
@@ -434,24 +435,27 @@ class Simulation:
         table = self.summary.pivot_table(index="measure", columns="plan", values="mean", sort=False)
         return table[[p.name for p in self.plans]]
 
-    def write(self, out: str | Path) -> Path:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_csv(self.draws, out / "draws.csv")
-        write_csv(self.summary, out / "summary.csv")
-        write_csv(self.regions, out / "regions_at_risk.csv")
-        chart(self, out / "simulation.png")
-        (out / "summary.md").write_text(self.markdown(), encoding="utf-8")
-        return out
+    def write(self, out: str | Path, *, force: bool = False, unique: bool = False) -> Path:
+        """Every output in a new folder `out`, which appears whole (allocator.outdir: `force` replaces a
+        simulation already there, `unique` takes the first free of out, out-2, …); the folder written."""
+        with staged(Target(Path(out), kind="simulate", force=force, unique=unique, inputs=inputs_of(self.scenario))) as slot:
+            folder = slot.staging
+            write_csv(self.draws, folder / "draws.csv")
+            write_csv(self.summary, folder / "summary.csv")
+            write_csv(self.regions, folder / "regions_at_risk.csv")
+            chart(self, folder / "simulation.png")
+            (folder / "summary.md").write_text(self.markdown(), encoding="utf-8")
+        return slot.path
 
     def markdown(self) -> str:
         from allocator.compare import markdown_table
+        from allocator.report.document import escape_markdown
 
         spec = self.scenario.uncertainty
         names = [p.name for p in self.plans]
         draws = int(self.draws["draw"].nunique())
-        lines = [f"# Simulation of {self.scenario.name}", "",
-                 f"{draws:,} draws, seed {self.seed}; stall rule `{spec.stall_rule}`; matching source `{spec.matching_source}`, "
+        lines = [f"# Simulation of {escape_markdown(self.scenario.name)}", "",
+                 f"{draws:,} draws, seed {self.seed}; stall rule `{spec.stall_rule}`; matching source {escape_markdown(spec.matching_source)}, "
                  f"arrival drawn per {spec.arrival_by}. Money in 万元.", ""]
         lines += ["## Plans", "", markdown_table(pd.DataFrame([{
             "plan": p.name, "objective": round(p.objective, 4), "projects funded": float(p.selected.sum()),
@@ -467,7 +471,7 @@ class Simulation:
                       f"expected stranded money {stranded[base.name]:,.1f} → {stranded[other.name]:,.1f} 万元, "
                       f"expected projects completed within the plan {completed[base.name]:,.1f} → {completed[other.name]:,.1f}.", ""]
             if self.robust_factors:
-                factors = ", ".join(f"{k} ×{v:.4f}" for k, v in self.robust_factors.items())
+                factors = ", ".join(f"{escape_markdown(k)} ×{v:.4f}" for k, v in self.robust_factors.items())
                 lines += [f"The robust plan scaled the matching source's capacity by zone and its budget: {factors}.", ""]
         table = self.summary[["plan", "measure", "planned", "target", "mean", "p10", "p50", "p90", "prob_met"]].copy()
         lines += ["## Outcomes", "", "`planned`: the plan's own figure (every input as declared); `prob_met`: share of draws "
@@ -552,7 +556,14 @@ def chart(simulation: Simulation, path: Path) -> Path:
     """Histograms of projects completed, stranded money and each single-group indicator (target dashed), one colour per plan."""
     import matplotlib
 
+    from allocator.report.charts import PLAIN_TEXT
+
     matplotlib.use("Agg")
+    with matplotlib.rc_context(PLAIN_TEXT):  # indicator keys drawn as they are: a '$' in one is no mathtext
+        return _histograms(simulation, path)
+
+
+def _histograms(simulation: Simulation, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     indicators = [i.name for i in simulation.scenario.indicators.values() if i.name in simulation.draws]

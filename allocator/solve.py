@@ -1,20 +1,30 @@
-"""From a scenario to a checked result: load, build, call a backend, recover, verify. Times each phase."""
+"""From a scenario to a checked result: load, build, call a backend, recover, verify. Times each phase.
+
+``solver.time_limit`` bounds the whole :func:`solve` on the wall clock: one :class:`Deadline` from its
+start is passed to every solve. The main solve gets MAIN_SHARE of what is left when marginal values will
+re-solve the MIP, and all of it otherwise; the phases it stops or skips are listed in
+``solution.details["cut_short"]`` (the manifest's ``cut_short``).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 from typing import Iterator
 
-from allocator.backends import Solution, SolveStatus
+import numpy as np
+
+from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.backends.highs import solve_highs
 from allocator.backends.pulp import solve_pulp
 from allocator.checks import check_declared_plans, verify
 from allocator.data import Data, load_data
 from allocator.diagnose import Diagnosis, diagnose, impossible_alone
 from allocator.errors import SolveFailed
-from allocator.marginal import marginal_values
+from allocator.marginal import marginal_values, re_solves
 from allocator.model import build
 from allocator.model.arrays import LinearModel
 from allocator.results import Result, make_result
@@ -28,8 +38,9 @@ def backend_for(options: SolverOptions) -> Backend:
     return solve_highs if options.name.lower() == "highs" else solve_pulp
 
 
-def solve_model(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
-    return backend_for(options)(model, options, log=log)
+def solve_model(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None) -> Solution:
+    """Solve `model` by `deadline` (default: ``options.time_limit`` from now)."""
+    return backend_for(options)(model, options, log=log, deadline=deadline)
 
 
 @contextmanager
@@ -42,6 +53,10 @@ def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
 #: Above this many candidates, "auto" marginal values skip the MIP re-solves of the finite differences.
 FINITE_DIFFERENCE_LIMIT = 50_000
 MARGINAL_MODES = ("auto", "full", "duals", "none")
+#: The main solve's share of the time left when marginal values will re-solve the MIP once per budget.
+MAIN_SHARE = 0.8
+SHARE_NOTE = (f" The solve had {MAIN_SHARE:.0%} of solver.time_limit, the rest being kept for the marginal values' "
+              "re-solves (--marginal duals gives it all).")
 
 
 def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False, marginal: str = "auto") -> Result:
@@ -50,6 +65,7 @@ def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False, ma
     `marginal`: "full" (duals and, for a MIP, finite differences on budgets), "duals", "none", or
     "auto" (full up to FINITE_DIFFERENCE_LIMIT candidates, duals above).
     """
+    deadline = Deadline(scenario.solver.time_limit)
     timings: dict[str, float] = {}
     if data is None:
         with _timed(timings, "read_and_validate"):
@@ -63,22 +79,42 @@ def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False, ma
         diagnosis = Diagnosis(scenario.name, impossible=impossible)
         raise SolveFailed(f"scenario '{scenario.name}' cannot be met, found before solving:\n{diagnosis.text()}\nNo allocation was written.",
                           status=SolveStatus.INFEASIBLE.value, report=diagnosis.text())
+    full = marginal == "full" or (marginal == "auto" and len(data.projects) <= FINITE_DIFFERENCE_LIMIT)
+    shared = marginal != "none" and re_solves(built.linear, scenario, full)
+    main = deadline.portion(MAIN_SHARE * deadline.left()) if shared else deadline
     with _timed(timings, "solve"):
-        solution = solve_model(built.linear, scenario.solver, log=log)
+        solution = solve_model(built.linear, scenario.solver, log=log, deadline=main)
+        if solution.status is SolveStatus.INFEASIBLE_OR_UNBOUNDED:
+            settle_infeasible_or_unbounded(solution, built.linear, scenario.solver, deadline)
     if solution.status is SolveStatus.INFEASIBLE:
-        diagnosis = diagnose(scenario, data, built, solve_model)
+        diagnosis = diagnose(scenario, data, built, partial(solve_model, deadline=deadline))
         raise SolveFailed(f"{failure_message(scenario, solution)}\n{diagnosis.text()}\nNo allocation was written.",
                           status=solution.status.value, report=diagnosis.text())
     if not solution.status.has_solution:
-        raise SolveFailed(failure_message(scenario, solution), status=solution.status.value)
+        raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else ""), status=solution.status.value)
+    if solution.status is SolveStatus.FEASIBLE:
+        gap = "gap not measured" if solution.mip_gap is None else f"gap {solution.mip_gap:.2e}"
+        deadline.note(f"solve: stopped by the time limit before proving optimality ({gap}).{SHARE_NOTE if shared else ''}")
     with _timed(timings, "recover_and_verify"):
         result = make_result(scenario, data, built, solution, timings)
         verify(scenario, data, result.selected, result.money, starts=result.starts, money_by_period=result.money_by_period)
     if marginal != "none":
         with _timed(timings, "marginal"):
-            full = marginal == "full" or (marginal == "auto" and len(data.projects) <= FINITE_DIFFERENCE_LIMIT)
-            result.marginal = marginal_values(result, solve_model, finite_differences=full)
+            result.marginal = marginal_values(result, solve_model, finite_differences=full, deadline=deadline)
+    solution.details["cut_short"] = deadline.cut_short
     return result
+
+
+def settle_infeasible_or_unbounded(solution: Solution, model: LinearModel, options: SolverOptions, deadline: Deadline) -> None:
+    """Tell an infeasible model from an unbounded one by re-solving it with a zero objective, which cannot be
+    unbounded: no allocation means infeasible, any allocation means unbounded. Updates `solution`'s status
+    and message; it stays "infeasible_or_unbounded" when the re-solve settles nothing (time limit, error)."""
+    feasibility = solve_model(replace(model, c=np.zeros_like(model.c), offset=0.0), options, deadline=deadline)
+    if feasibility.status is SolveStatus.INFEASIBLE:
+        solution.status = SolveStatus.INFEASIBLE
+    elif feasibility.status.has_solution:
+        solution.status = SolveStatus.UNBOUNDED
+    solution.message += f"; a re-solve with a zero objective (any allocation at all) ended {feasibility.status.value}"
 
 
 def failure_message(scenario: Scenario, solution: Solution) -> str:
@@ -89,6 +125,11 @@ def failure_message(scenario: Scenario, solution: Solution) -> str:
                                 "collide and what would be enough to resolve it.",
         SolveStatus.UNBOUNDED: "the objective can grow without limit, which means a rule is missing (every project should "
                                "be bounded by its selection); check benefit weights and penalties.",
+        SolveStatus.INFEASIBLE_OR_UNBOUNDED: "the model is infeasible or unbounded, and the solver could not tell which. "
+                                             "Either no allocation satisfies every hard rule (`allocate explain` says which "
+                                             "collide) or a rule is missing so the objective can grow without limit (check "
+                                             f"benefit weights and penalties); raising solver.time_limit ({limit}) may let "
+                                             "it decide.",
         SolveStatus.NO_SOLUTION: f"the solver reached its limit ({limit}) before finding any allocation. This does not prove "
                                  "the scenario infeasible: raise solver.time_limit or relax solver.mip_rel_gap.",
         SolveStatus.ERROR: "the solver stopped with an error.",

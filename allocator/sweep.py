@@ -26,8 +26,10 @@ import pandas as pd
 
 from allocator.compare import RUN, headline, markdown_table
 from allocator.errors import AllocatorError, InputError, SolveFailed
-from allocator.report.document import Block, frame_block, render_html
-from allocator.rundir import RunTables, read_run, write_csv, write_failure, write_run
+from allocator.report.charts import PLAIN_TEXT
+from allocator.report.document import Block, escape_markdown, frame_block, render_html
+from allocator.outdir import Target, staged
+from allocator.rundir import RunTables, inputs_of, read_run, write_csv, write_failure, write_run
 from allocator.scenario import Scenario
 from allocator.units import parse_money
 
@@ -103,7 +105,7 @@ class SweepResult:
         write_csv(self.table.reset_index(), out / "sweep.csv")
         keys = ", ".join(a.key for a in self.axes)
         intro = "Money in 万元; `status` says whether the point found an allocation."
-        (out / "sweep.md").write_text(f"# Sweep over {keys}\n\n{intro}\n\n{self.markdown()}\n\n![objective and indicators](sweep.png)\n",
+        (out / "sweep.md").write_text(f"# Sweep over {escape_markdown(keys)}\n\n{intro}\n\n{self.markdown()}\n\n![objective and indicators](sweep.png)\n",
                                       encoding="utf-8")
         self.chart(out / "sweep.png")
         blocks = [Block("h1", f"Sweep over {keys}"), Block("p", intro), frame_block(self.table.reset_index()),
@@ -112,34 +114,57 @@ class SweepResult:
         return out
 
 
+def checked_points(scenario: Scenario, axes: Sequence[Axis]) -> list[dict[str, Any]]:
+    """:func:`points`, each applied to `scenario` once so that a bad key or value fails before anything starts."""
+    if not axes:
+        raise InputError("a sweep needs at least one --vary")
+    grid = points(axes)
+    for overrides in grid:
+        scenario.with_overrides(overrides)
+    return grid
+
+
 def sweep(scenario: Scenario, vary: Mapping[str, Sequence[Any] | str] | Sequence[Axis], *, out: str | Path | None = None,
-          workers: int | None = None, on_done: Callable[[int, str], None] | None = None) -> SweepResult:
+          force: bool = False, unique: bool = False, workers: int | None = None,
+          on_done: Callable[[int, str], None] | None = None) -> SweepResult:
     """Solve `scenario` at every point of `vary` ({key: [values]} or {key: "start:stop:count"}), in parallel.
 
     Each point runs in its own process (``workers``: default one per CPU) and writes its run directory
     under ``out/runs/`` (a temporary folder when `out` is None); ``on_done(i, status)`` is called as
-    each finishes. The result holds the table, every run read back, and writes the chart on request.
+    each finishes. The sweep directory appears whole when every point is done (allocator.outdir: `force`
+    replaces a sweep already there, `unique` takes the first free of out, out-2, …). The result holds the
+    table, every run read back, and writes the chart on request.
     """
     axes = list(vary) if not isinstance(vary, Mapping) else [
         parse_vary(f"{k}={v}") if isinstance(v, str) else axis(k, list(v)) for k, v in vary.items()]
-    if not axes:
-        raise InputError("a sweep needs at least one --vary")
-    grid = points(axes)
-    for overrides in grid:  # a bad value fails here, before any process starts
-        scenario.with_overrides(overrides)
-    with tempfile.TemporaryDirectory(prefix="allocator-sweep-") as scratch:
-        root = (Path(out) if out is not None else Path(scratch)) / "runs"
-        labels = [f"run-{i + 1:0{len(str(len(grid)))}d}" for i in range(len(grid))]
-        outcomes: dict[int, dict[str, Any]] = {}
-        workers = max(1, min(workers or os.cpu_count() or 1, len(grid)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:  # the platform's default start method
-            futures = {pool.submit(run_point, scenario, overrides, root / label): i for i, (label, overrides) in enumerate(zip(labels, grid))}
-            for future in as_completed(futures):
-                i = futures[future]
-                outcomes[i] = future.result()
-                if on_done:
-                    on_done(i, outcomes[i]["status"])
-        runs = {label: read_run(root / label) for label in labels}
+    grid = checked_points(scenario, axes)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="allocator-sweep-") as scratch:
+            return _solve_points(scenario, axes, grid, Path(scratch), workers, on_done)
+    with staged(Target(Path(out), kind="sweep", force=force, unique=unique, inputs=inputs_of(scenario))) as slot:
+        result = _solve_points(scenario, axes, grid, slot.staging, workers, on_done)
+        result.write(slot.staging)
+    result.out = slot.path
+    for run in result.runs.values():
+        run.path = slot.path / "runs" / run.path.name
+    return result
+
+
+def _solve_points(scenario: Scenario, axes: list[Axis], grid: list[dict[str, Any]], folder: Path, workers: int | None,
+                  on_done: Callable[[int, str], None] | None) -> SweepResult:
+    """Every point solved in its own process, its run written to ``folder/runs/`` and read back; the table of them all."""
+    root = folder / "runs"
+    labels = [f"run-{i + 1:0{len(str(len(grid)))}d}" for i in range(len(grid))]
+    outcomes: dict[int, dict[str, Any]] = {}
+    workers = max(1, min(workers or os.cpu_count() or 1, len(grid)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:  # the platform's default start method
+        futures = {pool.submit(run_point, scenario, overrides, root / label): i for i, (label, overrides) in enumerate(zip(labels, grid))}
+        for future in as_completed(futures):
+            i = futures[future]
+            outcomes[i] = future.result()
+            if on_done:
+                on_done(i, outcomes[i]["status"])
+    runs = {label: read_run(root / label) for label in labels}
     rows = []
     for i, (label, overrides) in enumerate(zip(labels, grid)):
         row = {a.column: a.values[a.settings.index(overrides[a.key])] for a in axes}
@@ -147,11 +172,7 @@ def sweep(scenario: Scenario, vary: Mapping[str, Sequence[Any] | str] | Sequence
         row.update({"status": runs[label].status, "message": outcomes[i].get("message", "")})
         row.update(figures.to_dict())
         rows.append(row)
-    table = pd.DataFrame(rows, index=pd.Index(labels, name=RUN))
-    result = SweepResult(axes=axes, table=table, runs=runs, out=Path(out) if out is not None else None)
-    if out is not None:
-        result.write(out)
-    return result
+    return SweepResult(axes=axes, table=pd.DataFrame(rows, index=pd.Index(labels, name=RUN)), runs=runs)
 
 
 def run_point(scenario: Scenario, overrides: dict[str, Any], directory: Path) -> dict[str, Any]:
@@ -178,11 +199,17 @@ def default_sweep_dir(scenario_path: Path, root: Path = Path("runs")) -> Path:
 def sweep_chart(result: SweepResult, path: Path) -> Path:
     """Objective and each indicator (achieved, with its target dashed) against the first varied key.
 
-    Labels use keys (English/pinyin), never the scenario's Chinese labels, so no CJK font is needed.
+    Labels use keys (English/pinyin), never the scenario's Chinese labels, so no CJK font is needed; a `$`
+    in a key is drawn as itself, not read as mathematics.
     """
     import matplotlib
 
     matplotlib.use("Agg")
+    with matplotlib.rc_context(PLAIN_TEXT):
+        return _draw_sweep_chart(result, path)
+
+
+def _draw_sweep_chart(result: SweepResult, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     table = result.table

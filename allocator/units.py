@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 
 import numpy as np
@@ -26,7 +27,13 @@ UNITS_IN_WAN: dict[str, float] = {
 #: Characters that are easy to type instead of a unit; used only to suggest a fix.
 _LOOKALIKES = {"忆": "亿", "乙": "亿", "意": "亿", "億": "亿", "萬": "万", "方": "万", "圆": "元", "园": "元"}
 
-_AMOUNT = re.compile(r"^\s*[¥￥]?\s*(?P<number>[+-]?(\d[\d,]*\.?\d*|\.\d+)([eE][+-]?\d+)?)\s*(?P<unit>\S*)\s*$")
+#: The most any amount may be (万元), 10^16 yuan: far above any public budget, so a larger one has a mistyped unit.
+MAX_WAN = 1e12
+
+_AMOUNT = re.compile(
+    r"^\s*(?P<yen>¥?)\s*(?P<number>[+-]?(?P<mantissa>\d[\d,]*(\.[\d,]*)?|\.[\d,]+)([eE][+-]?\d+)?)\s*(?P<unit>[^\d\s]*)\s*$", re.ASCII)
+#: A comma is a thousands separator only in groups of three after a first group of 1-3 digits: 1,234,567.5
+_GROUPED = re.compile(r"^[1-9]\d{0,2}(,\d{3})+(\.\d*)?$", re.ASCII)
 
 
 def unit_factor(unit: str, *, where: str = "") -> float:
@@ -35,15 +42,16 @@ def unit_factor(unit: str, *, where: str = "") -> float:
         return UNITS_IN_WAN[unit]
     hint = "".join(_LOOKALIKES.get(ch, ch) for ch in unit)
     suggestion = f" (did you mean '{hint}'?)" if hint in UNITS_IN_WAN else ""
-    raise InputError(f"unknown money unit '{unit}'{suggestion}; use 亿, 万, 元 or a plain number of yuan", where=where)
+    raise InputError(f"unknown money unit '{unit}'{suggestion}; use 亿, 万 or 元", where=where)
 
 
-def parse_money(value: object, *, where: str = "", default_unit: str = "元") -> float:
+def parse_money(value: object, *, where: str = "", default_unit: str | None = "元") -> float:
     """Parse one amount into 万元.
 
-    Accepts ``"6亿"``, ``"1.3亿"``, ``"2615万"``, ``"¥14.5亿"``, ``600000000`` (plain numbers are in
-    ``default_unit``, yuan unless a table says otherwise) and ``{amount = 6, unit = "亿"}``.
-    Negative, non-finite or malformed amounts raise an :class:`InputError` naming ``where``.
+    Accepts ``"6亿"``, ``"1.3亿"``, ``"2615万"``, ``"¥14.5亿"``, ``"¥3000"`` (yuan), ``"1,500万"``, full-width ``"６亿"``,
+    ``600000000`` (plain numbers are in ``default_unit``, yuan unless a table says otherwise; with
+    ``default_unit=None`` a plain number other than 0 is refused) and ``{amount = 6, unit = "亿"}``.
+    Negative, non-finite, too large or malformed amounts raise an :class:`InputError` naming ``where``.
     """
     if isinstance(value, Mapping):
         unknown = set(value) - {"amount", "unit"}
@@ -52,23 +60,55 @@ def parse_money(value: object, *, where: str = "", default_unit: str = "元") ->
         amount = value["amount"]
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             raise InputError(f"'amount' must be a number, got {amount!r}", where=where)
-        wan = float(amount) * unit_factor(str(value.get("unit", default_unit)), where=where)
-    elif isinstance(value, bool):
+        unit = value.get("unit", default_unit)
+        return _to_wan(float(amount), None if unit is None else str(unit), value, where)
+    if isinstance(value, bool):
         raise InputError(f"expected an amount of money, got {value!r}", where=where)
-    elif isinstance(value, int | float | np.integer | np.floating):
-        wan = float(value) * unit_factor(default_unit, where=where)
-    elif isinstance(value, str):
-        match = _AMOUNT.match(value)
-        if not match:
-            raise InputError(f"cannot read '{value}' as an amount of money (e.g. '6亿', '2615万', '¥14.5亿')", where=where)
-        unit = match["unit"] or default_unit
-        wan = float(match["number"].replace(",", "")) * unit_factor(unit, where=where)
-    else:
-        raise InputError(f"expected an amount of money, got {type(value).__name__}", where=where)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return _to_wan(float(value), default_unit, value, where)
+    if isinstance(value, str):
+        number, unit = _split_amount(value, where)
+        return _to_wan(number, unit or default_unit, value, where)
+    raise InputError(f"expected an amount of money, got {type(value).__name__}", where=where)
+
+
+def _split_amount(value: str, where: str) -> tuple[float, str]:
+    """The number and the unit of a money text, after NFKC (full-width digits, commas, points).
+
+    The unit is '' when the text has none, and 元 for an amount with only a yuan sign (``¥600``).
+    """
+    text = unicodedata.normalize("NFKC", value)
+    match = _AMOUNT.match(text)
+    if not match:
+        raise InputError(f"cannot read '{value}' as an amount of money (e.g. '6亿', '2615万', '¥14.5亿')", where=where)
+    number = match["number"]
+    if "," in number and not _GROUPED.match(match["mantissa"]):
+        raise InputError(_comma_advice(value, number, match["unit"]), where=where)
+    return float(number.replace(",", "")), match["unit"] or ("元" if match["yen"] else "")
+
+
+def _comma_advice(value: str, number: str, unit: str) -> str:
+    """Why a comma in `number` is refused, and the decimal-point spelling when there is one comma."""
+    advice = f"'{value}' has a comma that is not a thousands separator (groups of three, as in 1,234,567)"
+    if number.count(",") == 1 and "." not in number:
+        return f"{advice}; for a decimal write a point: '{number.replace(',', '.')}{unit}'"
+    return f"{advice}; write the number with a decimal point and no other commas"
+
+
+def _to_wan(amount: float, unit: str | None, value: object, where: str) -> float:
+    """`amount` `unit`s in 万元, checked; no unit (None) is allowed only for 0."""
+    if not math.isfinite(amount):
+        raise InputError(f"amount must be finite, got {value!r}", where=where)
+    if unit is None and amount != 0:
+        plain = str(int(amount)) if amount.is_integer() and abs(amount) < 1e15 else repr(amount)
+        raise InputError(f"{plain} has no unit; write the unit: '{plain}万', '{plain}亿' or '{plain}元'", where=where)
+    wan = amount * unit_factor(unit, where=where) if unit is not None else 0.0
     if not math.isfinite(wan):
         raise InputError(f"amount must be finite, got {value!r}", where=where)
     if wan < 0:
         raise InputError(f"amount must not be negative, got {value!r}", where=where)
+    if wan > MAX_WAN:
+        raise InputError(f"amount must be at most {MAX_WAN:g}万元 (10^16 yuan), got {value!r}; check the unit", where=where)
     return wan
 
 

@@ -1,5 +1,6 @@
 """Comparing runs: read back from their directories, one table with a `run` level, differences from the first."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -116,3 +117,34 @@ def test_comparison_html_has_the_headline_table(demo_results, tmp_path):
     headline = html.split("<h2>Headline figures</h2>", 1)[1].split("</table>", 1)[0]
     assert headline.count("<tr>") == 1 + len(comparison.table())
     assert "http://" not in html and "https://" not in html
+
+
+HOSTILE_NAME = "![x](http://evil.example/x.png) <script>alert(1)</script>"
+
+
+def test_runs_with_formula_like_keys_and_hostile_names_compare_as_written(tmp_path):
+    from helpers import DATA, REGIONS, write_case
+
+    regions = [REGIONS[0] | {"province": "[p](javascript:alert(1))"}, REGIONS[1]]
+    projects = [{"project_id": "=P1", "name": "<img src=x onerror=alert(1)>", "region_id": "R1", "type": "centre", "cost": 100,
+                 "benefit": 2},
+                {"project_id": "-P2", "name": "$x^$", "region_id": "R2", "type": "centre", "cost": 100, "benefit": 1}]
+    toml = f"name = '{HOSTILE_NAME}'\n" + DATA + """
+[types.centre]
+[sources."=lottery+1"]
+label = "[a](javascript:alert(2))"
+budget = "200万"
+[objective]
+benefit = { benefit = 1.0 }
+"""
+    scenario = load_scenario(write_case(tmp_path / "case", toml, projects, regions))
+    both, one = solve(scenario, marginal="none"), solve(scenario.with_overrides({"sources.=lottery+1.budget": "100万"}), marginal="none")
+    comparison = compare({"both": both, "one": one}, out=tmp_path / "cmp")
+    assert comparison.figures.loc["used:=lottery+1"].tolist() == [200.0, 100.0]
+    assert comparison.projects.index.tolist() == ["-P2"] and comparison.projects.loc["-P2", "name"] == "$x^$"
+    csv = (tmp_path / "cmp" / "projects.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert csv[1].startswith("'-P2,$x^$,")
+    md = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
+    assert r"\[p\](javascript:alert(1))" in md and r"| -P2 | \$x^\$ |" in md
+    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", md.split("## Headline figures", 1)[1])
+    assert not re.search(r"[\[\]<$]|https?://", unescaped), re.findall(r".{20}[\[\]<$].{20}", unescaped)[:3]

@@ -162,7 +162,7 @@ def all_cases() -> list[Case]:
 
 def test_the_corpus_is_large_and_its_ids_unique():
     cases = all_cases()
-    assert len(cases) >= 96, len(cases)
+    assert len(cases) >= 200, len(cases)
     assert len({case.id for case in cases}) == len(cases)
 
 

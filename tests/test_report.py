@@ -378,10 +378,28 @@ def test_run_without_reports_writes_only_the_tables(tmp_path):
 
 
 def test_the_xlsx_rule_is_the_csv_rule():
-    from allocator.rundir import _FORMULA_START
+    from allocator.rundir import neutralise_text
 
-    assert workbook.FORMULA_START == _FORMULA_START
-    assert [workbook.safe_text(t) for t in ["\tx", "\rx", "=1", "a=1", "社区"]] == ["'\tx", "'\rx", "'=1", "a=1", "社区"]
+    texts = ["\tx", "\rx", "=1", "a=1", "社区", "'=1", "@A1"]
+    assert [workbook.safe_text(t) for t in texts] == [neutralise_text(t) for t in texts]
+    assert [workbook.safe_text(t) for t in texts[:5]] == ["'\tx", "'\rx", "'=1", "a=1", "社区"]
+
+
+def test_control_characters_in_names_are_dropped_from_the_workbook(run_dir, tmp_path):
+    """An old run directory (or a name the readers let through) with control characters: the workbook is still written."""
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    for name in ("by_source.csv", "allocation.csv", "by_region.csv"):
+        path = old / name
+        text = path.read_text(encoding="utf-8-sig")
+        path.write_text(text.replace("中央专项资金", "\x02=中央\x0b专项\x01资金").replace("锦江区", "锦\x1f江区"),
+                        encoding="utf-8-sig")
+    for lang, name in (("zh", "budget_proposal.xlsx"), ("en", "budget_proposal_en.xlsx")):
+        report.export(old, "xlsx", lang)
+        texts = {c.value for sheet in openpyxl.load_workbook(old / name).worksheets for row in sheet.iter_rows() for c in row
+                 if isinstance(c.value, str)}
+        assert "'=中央专项资金" in texts and "锦江区" in texts
+        assert not any(re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", t) for t in texts)
 
 
 @pytest.mark.parametrize("overrides", [['model.selection="continuous"'], ["phasing.first_year=2021", "phasing.last_year=2022"]],
@@ -413,6 +431,51 @@ def test_input_text_is_escaped_in_markdown_and_html():
     row = md.strip().splitlines()[-1]
     assert "<script>" not in md and len(re.findall(r"(?<!\\)\|", row)) == 2  # the name's pipe cannot split the row
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+HOSTILE_LABEL = "![x](http://evil.example/x.png) [a](javascript:alert(1)) <script>alert(1)</script> $x^$ _em_ www.evil.example"
+HOSTILE_PROVINCE = "[p](javascript:alert(2))<img src=x onerror=alert(3)>"
+
+
+def test_reports_from_hostile_labels_and_provinces_carry_no_live_link_image_or_script(run_dir, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    for path in old.glob("*.csv"):
+        text = path.read_text(encoding="utf-8-sig")
+        path.write_text(text.replace("福利彩票公益金", HOSTILE_LABEL).replace("四川省", f'"{HOSTILE_PROVINCE}"'), encoding="utf-8-sig")
+    report.export(old, "all", "en")
+    md = (old / "report_en.md").read_text(encoding="utf-8")
+    assert (r"!\[x\](http\://evil.example/x.png) \[a\](javascript:alert(1)) \<script\>alert(1)\</script\> \$x^\$ \_em\_ "
+            r"www\.evil.example") in md
+    assert r"\[p\](javascript:alert(2))\<img src=x onerror=alert(3)\>" in md
+    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", md)
+    assert not re.search(r"[\[\]<$]|https?://|www\.", unescaped), re.findall(r".{20}[\[\]<$].{20}", unescaped)[:3]
+    page = (old / "report_en.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(3)&gt;" in page
+    assert not re.search(r"<(script|a|iframe)\b", page) and "onerror=alert(3)>" not in page
+    assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'<img[^>]*src="([^"]+)"', page))
+
+
+def test_markdown_escaping_keeps_words_and_numbers_readable():
+    cells = ["street_centres", "used:central", "achieved:coverage@east", "-3.00", "12,345.68", "AT&T", "a.b@c", "中文_名"]
+    assert [document.escape_markdown(c) for c in cells] == cells
+    assert document.escape_markdown("- 1. # x", line_start=True) == r"\- 1. \# x"
+    assert document.escape_markdown("12. x\n\n- y", line_start=True) == r"12\. x - y"
+
+
+@pytest.mark.parametrize("text", ["$x^$", r"$\foo{$省", "$$", r"\$1", "a$b"])
+def test_charts_draw_dollars_as_text(text):
+    font = charts.cjk_font()
+    for png in (charts.stacked_bars([text, "b"], [(text, [1.0, 2.0])], text, text, font), charts.ratio_bars([text], [0.5], text, font),
+                charts.trajectories(["2021", "2022"], [(text, [1.0, 2.0], 2.0)], text, font)):
+        assert png.startswith(b"\x89PNG")
+
+
+def test_a_chart_of_very_long_labels_stays_a_readable_size(tmp_path):
+    path = tmp_path / "long.png"
+    path.write_bytes(charts.stacked_bars(["长" * 20_000, "b"], [("来源" * 5_000, [1.0, 2.0])], "t" * 5_000, "x", charts.cjk_font()))
+    width, height = _png_size(path)
+    assert width < 3_000 and height < 3_000
 
 
 def test_a_phased_report_shows_each_indicator_year_by_year(tmp_path):

@@ -1,7 +1,8 @@
 import pytest
 
+import allocator.config
 from allocator.errors import InputError
-from allocator.scenario import load_scenario
+from allocator.scenario import budgets_as_read, load_scenario
 from helpers import DATA, write_case
 
 PROJECTS = [{"project_id": "P1", "region_id": "R1", "type": "centre", "cost": 100, "benefit": 10}]
@@ -81,3 +82,98 @@ def test_with_overrides_returns_a_new_scenario(tmp_path):
     changed = scenario.with_overrides({"sources.central.budget": "1亿"})
     assert changed.sources["central"].budget == 10_000.0
     assert scenario.sources["central"].budget == 60_000.0
+
+
+def test_bare_money_is_refused_and_zero_is_not(tmp_path):
+    with pytest.raises(InputError, match="sources.central.budget: 600 has no unit; write the unit: '600万'"):
+        load(tmp_path, BASE.replace('budget = "6亿"', "budget = 600"))
+    with pytest.raises(InputError, match="--set: sources.central.budget: 80 has no unit"):
+        load(tmp_path, BASE, ["sources.central.budget=80"])
+    assert load(tmp_path, BASE, ["sources.central.budget=0"]).sources["central"].budget == 0.0
+
+
+def test_set_may_change_named_objects_but_not_create_them_by_a_typo(tmp_path):
+    scenario = load(tmp_path, BASE)
+    for key, noun, close in (("sources.centrl.budget", "source", "central"), ("types.Centre.welfare", "project type", "centre")):
+        with pytest.raises(InputError) as error:
+            scenario.with_overrides({key: "8亿" if "budget" in key else False})
+        assert f"there is no {noun} '{key.split('.')[1]}'" in str(error.value) and f"did you mean '{close}'" in str(error.value)
+    with pytest.raises(InputError, match="no count target 'c'.*whole table"):
+        scenario.with_overrides({"targets.counts.c.min": 1})
+    added = scenario.with_overrides({"sources.extra": {"budget": "1万"}, "targets.counts.c": {"min": 1}})
+    assert added.sources["extra"].budget == 1.0 and added.counts["c"].min == 1
+    assert scenario.with_overrides({"sources.central.budget": "1万"}).sources["central"].budget == 1.0
+
+
+def test_budgets_are_echoed_as_read_with_where_they_came_from(tmp_path):
+    scenario = load(tmp_path, BASE, ["sources.central.label=中央"])
+    line = BASE.splitlines().index('budget = "6亿"') + 1
+    assert budgets_as_read(scenario) == [f"budget central: 60,000.00万元 (6.00亿) ({tmp_path / 'case.toml'}:{line})"]
+    changed = scenario.with_overrides({"sources.central.budget": "80元"})
+    assert budgets_as_read(changed) == ["budget central: 0.01万元 (--set)"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("[phasing]\nfirst_year = 2006.7\nlast_year = 2010\n", "'first_year' must be a whole number (a year), got 2006.7"),
+        ("[phasing]\nfirst_year = 2006\nlast_year = 2056\n", "the plan spans 51 years (2006-2056); a plan may have at most 50 years"),
+        ("[phasing]\nfirst_year = 2006\nlast_year = 100002006\n", "'last_year' must be at most 2200"),
+        ("[phasing]\nfirst_year = 2006\nlast_year = 2010\ndiscount_rate = 1e300\n", "'discount_rate' must be at most 1"),
+        ("[solver]\ntime_limit = 0\n", "'time_limit' must be above 0 seconds"),
+        ("[solver]\nthreads = 1e10\n", "'threads' must be at most 1024"),
+        ("[solver]\nthreads = 1.5\n", "'threads' must be a whole number, got 1.5"),
+        ("[solver]\nseed = 1e30\n", "'seed' must be at most 2147483647"),
+        ("[balance]\nmin_projects_per_region = 1.5\n", "'min_projects_per_region' must be a whole number"),
+        ("[targets.indicators.i]\ncontribution = \"benefit\"\ndenominator = \"streets\"\ntarget = 1\npenalty = 1e300\n",
+         "'penalty' must be at most 1000000000"),
+        ("[targets.indicators.i]\ncontribution = \"benefit\"\ndenominator = \"streets\"\ntarget = 1\npenalty = 1\nscale = 1e-300\n",
+         "'scale' must be at least 1e-09"),
+    ],
+)
+def test_numbers_are_whole_and_within_their_range(tmp_path, extra, message):
+    toml = BASE.replace("[objective]", extra + "\n[objective]")
+    with pytest.raises(InputError) as error:
+        load(tmp_path, toml)
+    assert message in str(error.value)
+    line = next(i for i, text in enumerate(toml.splitlines(), 1) if text.startswith(message.split("'")[1] if "'" in message else "last_year"))
+    assert f"case.toml:{line}" in str(error.value)
+
+
+def test_the_largest_seed_and_a_fifty_year_plan_are_read(tmp_path):
+    extra = "[phasing]\nfirst_year = 2001\nlast_year = 2050\n[solver]\nseed = 2147483647\nthreads = 1024\n"
+    scenario = load(tmp_path, BASE.replace("[objective]", extra + "\n[objective]"))
+    assert (scenario.solver.seed, scenario.solver.threads, scenario.phasing.periods) == (2**31 - 1, 1024, 50)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("", "the scenario is empty"),
+        ("# nothing yet\n", "the scenario is empty"),
+        ('name = "a\\u0000b"\n' + BASE, "U+0000"),
+        (BASE.replace("[sources.central]", '[sources."cen\\u200btral"]'), "the key holds the invisible character U+200B"),
+        (BASE + '\n[types.station]\nlabel = "x\\ny"\n', "U+000A"),
+        (BASE.replace("[objective]", "deep = " + "[" * 20 + "]" * 20 + "\n[objective]"), "nested more than 16 levels deep"),
+        (BASE.replace("[objective]", "deep = " + "[" * 5000 + "]" * 5000 + "\n[objective]"), "nested too deeply"),
+        (BASE.replace("[objective]", f'description = "{"x" * 2001}"\n[objective]'), "too long (2,001 characters; at most 2,000)"),
+        (BASE.replace('regions = "regions.csv"', 'regions = ""'), "the path is empty"),
+        (BASE.replace('regions = "regions.csv"', f'regions = "{"r" * 256}"'), "is too long (256 bytes; at most 255)"),
+        ('extends = "' + "e" * 256 + '"\n' + BASE, "the path it extends: the name 'eeee"),
+    ],
+)
+def test_text_and_structure_mistakes_are_named(tmp_path, toml, message):
+    with pytest.raises(InputError) as error:
+        load(tmp_path, toml)
+    assert message in str(error.value) and "case.toml" in str(error.value)
+    assert all(ch.isprintable() for ch in str(error.value))
+
+
+def test_a_description_may_span_lines(tmp_path):
+    assert load(tmp_path, 'description = """one\n\ttwo"""\n' + BASE).description == "one\n\ttwo"
+
+
+def test_a_scenario_file_is_bounded_in_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(allocator.config, "MAX_SCENARIO_BYTES", 100)
+    with pytest.raises(InputError, match="above the 0 MiB"):
+        load(tmp_path, BASE)

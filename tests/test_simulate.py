@@ -302,3 +302,50 @@ def test_the_command_writes_every_output(tmp_path):
     assert "What robustness costs" in (out / "summary.md").read_text(encoding="utf-8")
     again = CliRunner().invoke(main, ["simulate", str(path), "--draws", "40", "--out", str(out)])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+HOSTILE = """
+name = '![x](http://evil.example/x.png) <script>'
+""" + DATA + """
+[types.centre]
+welfare = true
+
+[sources.central]
+budget = "100万"
+
+[sources.local]
+budget = "100万"
+matching = { ratio = 1.0, of = ["central"] }
+
+[targets.indicators."$x^$"]
+baseline = "centres"
+contribution = "adds_centre"
+denominator = "streets"
+target = 0.5
+penalty = 1
+
+[objective]
+sense = "max_benefit"
+benefit = { benefit = 1.0 }
+
+[uncertainty]
+local_arrival = { west = { low = 0.6, mode = 0.6, high = 0.6 } }
+"""
+
+
+def test_a_run_with_formula_like_ids_and_hostile_names_is_simulated(tmp_path):
+    regions = [dict(r) for r in REGIONS]
+    regions[1].update(province="[p](javascript:alert(1))", name="<b>$a$</b>")
+    projects = [{"project_id": "=P", "region_id": "R1", "type": "centre", "cost": 50, "benefit": 1, "adds_centre": 1},
+                {"project_id": "-Q", "region_id": "R2", "type": "centre", "cost": 50, "benefit": 2, "adds_centre": 1}]
+    result = solve(load_scenario(write_case(tmp_path / "case", HOSTILE, projects, regions)), marginal="none")
+    run_dir = write_run(result, tmp_path / "run", reports=False)
+    assert (run_dir / "allocation.csv").read_text(encoding=CSV_ENCODING).splitlines()[1].startswith("'=P,")
+    scenario, data, plan = load_plan(run_dir)  # the ids compare as written, not with the CSV's quote
+    np.testing.assert_array_equal(plan.selected, result.selected)
+    assert plan.selected.tolist() == [1.0, 1.0]
+    out = simulate(scenario, [plan], data, draws=5, seed=1, workers=1).write(tmp_path / "sim")
+    md = (out / "summary.md").read_text(encoding="utf-8")
+    assert md.startswith(r"# Simulation of !\[x\](http\://evil.example/x.png) \<script\>" + "\n")
+    assert r"| R2 | \<b\>\$a\$\</b\> | \[p\](javascript:alert(1)) | west |" in md  # stalls: 60% of its matching money arrives
+    assert (out / "simulation.png").read_bytes().startswith(b"\x89PNG")  # the '$x^$' panel drawn as text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -15,6 +17,7 @@ class SolveStatus(str, Enum):
     FEASIBLE = "feasible"  # a solution, but a limit stopped the proof (see the gap)
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
+    INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"  # no optimum, and the solver could not tell which of the two
     NO_SOLUTION = "no_solution"  # a limit stopped the solver before any solution was found
     ERROR = "error"
     FORMULA = "formula"  # a formula allocation (allocate baseline): meets the per-project rules, optimises nothing
@@ -40,3 +43,36 @@ class Solution:
     seconds: float = 0.0
     message: str = ""
     details: dict[str, object] = field(default_factory=dict)
+
+
+#: The message of a solve that the deadline never let start.
+NOT_STARTED = "Time limit reached before this solve could start"
+
+
+class Deadline:
+    """The wall-clock bound of one whole solve (``solver.time_limit`` from its start), shared by every phase.
+
+    :meth:`portion` gives one phase an earlier deadline of its own; every portion shares ``cut_short``,
+    the notes on the phases the time limit stopped or skipped (``manifest.json``).
+    """
+
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+
+    def __init__(self, seconds: float, *, cut_short: list[str] | None = None):
+        self.at = self.clock() + seconds
+        self.cut_short: list[str] = [] if cut_short is None else cut_short
+
+    def left(self) -> float:
+        return max(self.at - self.clock(), 0.0)
+
+    @property
+    def expired(self) -> bool:
+        return self.left() <= 0.0
+
+    def portion(self, seconds: float) -> Deadline:
+        """A deadline `seconds` from now, never later than this one."""
+        return Deadline(min(seconds, self.left()), cut_short=self.cut_short)
+
+    def note(self, text: str) -> None:
+        """Record that a phase was cut short, and how."""
+        self.cut_short.append(text)

@@ -10,7 +10,7 @@ from dataclasses import replace
 import highspy
 import numpy as np
 
-from allocator.backends import Solution, SolveStatus
+from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
 from allocator.model.arrays import LinearModel
 from allocator.scenario import SolverOptions
 
@@ -18,7 +18,7 @@ _STATUS = {
     highspy.HighsModelStatus.kOptimal: SolveStatus.OPTIMAL,
     highspy.HighsModelStatus.kInfeasible: SolveStatus.INFEASIBLE,
     highspy.HighsModelStatus.kUnbounded: SolveStatus.UNBOUNDED,
-    highspy.HighsModelStatus.kUnboundedOrInfeasible: SolveStatus.INFEASIBLE,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: SolveStatus.INFEASIBLE_OR_UNBOUNDED,
 }
 #: A MIP with at least this many integer columns is solved LP-first (strategy "auto").
 LP_FIRST_MIN_INTEGERS = 5_000
@@ -38,6 +38,8 @@ _LIMITS = {
     highspy.HighsModelStatus.kMemoryLimit, highspy.HighsModelStatus.kObjectiveBound,
     highspy.HighsModelStatus.kObjectiveTarget,
 }
+#: Said of a solve that the deadline stopped (HiGHS's own word is "Interrupted by user").
+STOPPED = "Time limit reached (wall clock)"
 
 
 def _new_highs(log: bool) -> highspy.Highs:
@@ -62,15 +64,17 @@ def _version(highs: highspy.Highs) -> str:
     return f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()} (highspy)"
 
 
-def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
-    """Solve with HiGHS; a large MIP LP-first (see :func:`solve_lp_first`), anything else directly."""
+def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None) -> Solution:
+    """Solve with HiGHS by `deadline` (default: ``options.time_limit`` from now); a large MIP LP-first (see
+    :func:`solve_lp_first`), anything else directly."""
+    deadline = deadline if deadline is not None else Deadline(options.time_limit)
     lp_first = options.strategy == "lp_first" or (options.strategy == "auto" and int(model.integer.sum()) >= LP_FIRST_MIN_INTEGERS)
     if model.is_mip and lp_first:
-        return solve_lp_first(model, options, log=log)
-    return _run(model, options, log=log)
+        return solve_lp_first(model, options, deadline, log=log)
+    return _run(model, options, deadline, log=log)
 
 
-def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
+def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool = False) -> Solution:
     """Solve the LP relaxation (a proven bound), fix the selections it left integral, and solve the small
     MIP over the fractional ones; the gap is proven against the LP bound.
 
@@ -81,14 +85,19 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = Fa
     be traded, and stops once within the requested gap. HiGHS's own MIP search on the full model
     spends its time in presolve and root heuristics over rows as long as the candidate list
     (docs/performance.md). If neither restricted MIP reaches the requested gap, the full MIP runs with
-    the time left, started from the incumbent when there is one.
+    the time left, started from the incumbent when there is one; its dual bound then proves the gap
+    whether or not it improves the incumbent.
     """
     started = time.perf_counter()
-    relaxation = _run(model.relaxed(), options, log=log, extra=LP_RELAXATION_OPTIONS)
-    if relaxation.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
-        return relaxation  # no relaxed solution (or no bound): the MIP has none either
+    relaxation = _run(model.relaxed(), options, deadline, log=log, extra=LP_RELAXATION_OPTIONS)
+    if relaxation.status is SolveStatus.INFEASIBLE:
+        return relaxation  # no relaxed solution: the MIP has none either
+    if relaxation.status in (SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE_OR_UNBOUNDED):
+        # An unbounded relaxation: the MIP is unbounded too, or it has no integral allocation at all.
+        relaxation.status, relaxation.message = SolveStatus.INFEASIBLE_OR_UNBOUNDED, f"LP relaxation: {relaxation.message}"
+        return relaxation
     if relaxation.status is not SolveStatus.OPTIMAL:
-        return _run(model, replace(options, time_limit=_left(options, started)), log=log)
+        return _run(model, options, deadline, log=log)
     values = relaxation.values
     fractional = model.integer & (np.abs(values - np.round(values)) > INTEGRALITY_TOLERANCE)
     best: Solution | None = None
@@ -97,33 +106,47 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, *, log: bool = Fa
     for stage, per_row in enumerate((0, NEIGHBOURHOOD_PER_ROW)):
         free = _neighbourhood(model, fractional, relaxation.col_duals, per_row)
         # The tiny first stage is solved close to optimal; the wider one only to the requested gap.
-        stage_options = replace(options, time_limit=_left(options, started),
-                                mip_rel_gap=options.mip_rel_gap if stage else min(options.mip_rel_gap, RESTRICTED_GAP))
+        stage_options = replace(options, mip_rel_gap=options.mip_rel_gap if stage else min(options.mip_rel_gap, RESTRICTED_GAP))
         # The wider stage stops as soon as an allocation is within half the requested gap of the LP bound.
         extra = {"objective_target": relaxation.objective + 0.5 * options.mip_rel_gap * abs(relaxation.objective)} if stage else None
-        restricted = _solve_restricted(model, ~model.integer | free, np.round(values), stage_options, log=log, extra=extra,
-                                       start=None if best is None else best.values)
+        restricted = _solve_restricted(model, ~model.integer | free, np.round(values), stage_options, deadline, log=log,
+                                       extra=extra, start=None if best is None else best.values)
         details[f"stage{stage + 1}"] = {"free_selections": int((model.integer & free).sum()), "seconds": round(restricted.seconds, 3),
                                         "status": restricted.status.value}
         if restricted.status.has_solution and (best is None or restricted.objective < best.objective):
             best = restricted
             _prove_gap(best, relaxation.objective, options)
-        if (best is not None and best.status is SolveStatus.OPTIMAL) or _left(options, started) <= 0:
+        if (best is not None and best.status is SolveStatus.OPTIMAL) or deadline.expired:
             break
-    if (best is None or best.status is not SolveStatus.OPTIMAL) and _left(options, started) > 0:
-        full = _run(model, replace(options, time_limit=_left(options, started)), log=log, start=None if best is None else best.values)
-        if full.status.has_solution and (best is None or full.objective < best.objective):
-            _prove_gap(full, max(relaxation.objective, full.dual_bound if full.dual_bound is not None else -np.inf), options)
-            best = full
-        elif best is None:
-            return full
-    best.seconds = time.perf_counter() - started
-    best.details.update(details)
-    return best
+    if (best is None or best.status is not SolveStatus.OPTIMAL) and not deadline.expired:
+        full = _run(model, options, deadline, log=log, start=None if best is None else best.values)
+        details["full_mip"] = {"seconds": round(full.seconds, 3), "status": full.status.value}
+        if not full.status.has_solution and best is None:
+            return _finish(full, details, started)  # e.g. proven infeasible: the diagnosis takes over
+        if full.status.has_solution:
+            if best is None or full.objective < best.objective:
+                best = full
+            _prove_gap(best, _tighter(relaxation.objective, full.dual_bound), options)  # a tie keeps the full MIP's proof
+    if best is None:
+        best = Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=relaxation.solver_version,
+                        message=f"{STOPPED}: no restricted MIP found an allocation")
+    return _finish(best, details, started)
 
 
-def _solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.ndarray, options: SolverOptions, *, log: bool,
-                      extra: dict[str, object] | None, start: np.ndarray | None) -> Solution:
+def _finish(solution: Solution, details: dict[str, object], started: float) -> Solution:
+    """`solution` as the answer of the whole LP-first solve: its time and the stages' details."""
+    solution.seconds = time.perf_counter() - started
+    solution.details.update(details)
+    return solution
+
+
+def _tighter(lp_bound: float, dual_bound: float | None) -> float:
+    """The higher of two proven lower bounds (a MIP's dual bound may be missing or infinite)."""
+    return max(lp_bound, dual_bound) if dual_bound is not None and np.isfinite(dual_bound) else lp_bound
+
+
+def _solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.ndarray, options: SolverOptions, deadline: Deadline,
+                      *, log: bool, extra: dict[str, object] | None, start: np.ndarray | None) -> Solution:
     """Solve `model` with every column outside `keep` fixed at `fixed_values`, handing HiGHS only the kept
     columns (the fixed ones move into the row bounds and the objective's constant); values come back full."""
     fixed = ~keep
@@ -133,7 +156,7 @@ def _solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.nda
                       row_upper=model.row_upper - activity, col_lower=model.col_lower[keep], col_upper=model.col_upper[keep],
                       integer=model.integer[keep], offset=model.offset + float(model.c[fixed] @ fixed_values[fixed]),
                       col_blocks=[], row_blocks=[])
-    solution = _run(smaller, options, log=log, extra=extra, start=None if start is None else start[keep])
+    solution = _run(smaller, options, deadline, log=log, extra=extra, start=None if start is None else start[keep])
     if solution.values is not None:
         full = fixed_values.copy()
         full[keep] = solution.values
@@ -162,15 +185,25 @@ def _prove_gap(solution: Solution, bound: float, options: SolverOptions) -> None
     solution.status = SolveStatus.OPTIMAL if gap <= options.mip_rel_gap else SolveStatus.FEASIBLE
 
 
-def _left(options: SolverOptions, started: float) -> float:
-    return max(options.time_limit - (time.perf_counter() - started), 0.0)
+def _stop_at(highs: highspy.Highs, deadline: Deadline) -> None:
+    """Interrupt HiGHS's simplex, interior point and MIP search once `deadline` has passed: on large models
+    its own time_limit can be overrun by minutes (docs/performance.md)."""
+    def interrupt(event: highspy.HighsCallbackEvent) -> None:
+        if deadline.expired:
+            event.interrupt()
+
+    for callback in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
+        callback.subscribe(interrupt)
 
 
-def _run(model: LinearModel, options: SolverOptions, *, log: bool, extra: dict[str, object] | None = None,
+def _run(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool, extra: dict[str, object] | None = None,
          start: np.ndarray | None = None) -> Solution:
-    """One HiGHS run on `model` as it is, with a truthful status."""
+    """One HiGHS run on `model` as it is, stopped at `deadline`, with a truthful status."""
     highs = _new_highs(log)
-    highs.setOptionValue("time_limit", float(options.time_limit))
+    if deadline.expired:
+        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=_version(highs), message=NOT_STARTED)
+    highs.setOptionValue("time_limit", deadline.left())
+    _stop_at(highs, deadline)
     highs.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
     highs.setOptionValue("threads", int(options.threads))
     highs.setOptionValue("random_seed", int(options.seed))
@@ -193,8 +226,8 @@ def _run(model: LinearModel, options: SolverOptions, *, log: bool, extra: dict[s
         status = SolveStatus.ERROR
     elif status is None:
         status = (SolveStatus.FEASIBLE if has_primal else SolveStatus.NO_SOLUTION) if model_status in _LIMITS else SolveStatus.ERROR
-    solution = Solution(status=status, solver="highs", solver_version=_version(highs), seconds=seconds,
-                        message=highs.modelStatusToString(model_status))
+    message = STOPPED if model_status == highspy.HighsModelStatus.kInterrupt else highs.modelStatusToString(model_status)
+    solution = Solution(status=status, solver="highs", solver_version=_version(highs), seconds=seconds, message=message)
     if status.has_solution:
         result = highs.getSolution()
         solution.values = np.asarray(result.col_value, dtype=float)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pulp
 
-from allocator.backends import Solution, SolveStatus
+from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
 from allocator.errors import InputError
 from allocator.model.arrays import LinearModel
 from allocator.scenario import SolverOptions
@@ -75,10 +75,16 @@ def _bound(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def solve_pulp(model: LinearModel, options: SolverOptions, *, log: bool = False) -> Solution:
+def solve_pulp(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None) -> Solution:
+    """Solve through PuLP by `deadline` (default: ``options.time_limit`` from now), passed as the solver's time limit.
+
+    CBC reports neither a gap nor a dual bound for a MIP: both stay None (not measured)."""
     class_name = solver_class_name(options.name)
+    deadline = deadline if deadline is not None else Deadline(options.time_limit)
+    if deadline.expired:
+        return Solution(status=SolveStatus.NO_SOLUTION, solver=options.name, solver_version=class_name, message=NOT_STARTED)
     problem, variables, constraints = to_pulp(model)
-    solver = pulp.getSolver(class_name, msg=log, timeLimit=options.time_limit, gapRel=options.mip_rel_gap,
+    solver = pulp.getSolver(class_name, msg=log, timeLimit=deadline.left(), gapRel=options.mip_rel_gap,
                             **({"threads": options.threads} if class_name in {"PULP_CBC_CMD", "HiGHS"} else {}))
     started = time.perf_counter()
     try:

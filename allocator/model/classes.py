@@ -71,7 +71,7 @@ def rule_classes(scenario: Scenario, data: Data, eligible: np.ndarray, caps: np.
     """Group projects by (type, zone, province[, region]), splitting off projects whose cap binds."""
     projects = data.projects
     n = len(projects)
-    declared = projects["declared"].to_numpy() if "declared" in projects else np.zeros(n, dtype=bool)
+    declared = data.declared
     binding_cap = ((caps < projects["cost"].to_numpy()[:, None]) & eligible).any(axis=1)
     by_region = needs_region_classes(scenario)
     keys = pd.DataFrame({

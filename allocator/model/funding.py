@@ -82,7 +82,7 @@ def add_funding(builder: ModelBuilder, scenario: Scenario, data: Data) -> Fundin
     eligible = eligibility(scenario, data)
     caps = absolute_caps(scenario, data)
     classes = rule_classes(scenario, data, eligible, caps)
-    declared = projects["declared"].to_numpy() if "declared" in projects else np.zeros(len(projects), dtype=bool)
+    declared = data.declared
     fundable = declared | eligible.any(axis=1)
 
     n, starts = len(projects), phasing.starts

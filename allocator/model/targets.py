@@ -30,6 +30,11 @@ class IndicatorGroups:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.denominator > 0, (self.baseline + added) / self.denominator, np.nan)
 
+    def unmeasured(self) -> np.ndarray:
+        """Per group: no denominator, yet a baseline or a project that counts (dropped from the model, so worth a word)."""
+        counting = np.bincount(self.group_of_project, weights=self.contribution != 0, minlength=len(self.labels)) > 0
+        return (self.denominator <= 0) & ((self.baseline != 0) | counting)
+
 
 def add_counts(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
     """min <= number of funded projects (of a type, in a zone) <= max."""

@@ -35,6 +35,10 @@ _CJK_FILE = re.compile(r"(notosanscjk|notoserifcjk|notosanssc|sourcehan|wqy|wenq
 #: Characters a CJK font must have to be used: zone words, money words and common place characters.
 PROBE = "东中西部省市自治区资金中央彩票公益地方配套万元街道社区服务"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+#: Text is drawn as it is: a ``$`` from the inputs is no mathtext (which raised on ``$x^$``).
+PLAIN_TEXT = {"text.parse_math": False}
+#: A label is cut to this many characters (a name of thousands would make a chart of thousands of inches).
+MAX_LABEL = 60
 
 
 @dataclass(frozen=True)
@@ -113,11 +117,15 @@ def pick(text: str, fallback: str, font: FontChoice) -> str:
 
 
 def _guard(text: str, font: FontChoice) -> str:
-    """The last line against tofu: a text the fonts cannot draw loses its undrawable characters."""
-    if drawable(text, font):
-        return text
-    kept = "".join(c for c in text if drawable(c, font)).strip()
-    return kept or "?"
+    """The last line against tofu and overlong labels: a text the fonts cannot draw loses its undrawable
+    characters, and a long one is cut to MAX_LABEL characters."""
+    if not drawable(text, font):
+        text = "".join(c for c in text if drawable(c, font)).strip() or "?"
+    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
+
+
+def _style(font: FontChoice) -> dict[str, object]:
+    return {"font.family": font.families, "axes.unicode_minus": False, **PLAIN_TEXT}
 
 
 def _png(figure: Figure) -> bytes:
@@ -134,7 +142,7 @@ def _figure(font: FontChoice, width: float, height: float) -> Figure:
 def stacked_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, xlabel: str,
                  font: FontChoice) -> bytes:
     """Horizontal bars, one per category, stacked by series (e.g. zones stacked by funding source)."""
-    with matplotlib.rc_context({"font.family": font.families, "axes.unicode_minus": False}):
+    with matplotlib.rc_context(_style(font)):
         height = max(2.2, 0.9 + 0.32 * len(categories))
         figure = _figure(font, 8.0, height)
         axes = figure.add_subplot()
@@ -156,7 +164,7 @@ def stacked_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence
 
 def ratio_bars(names: Sequence[str], ratios: Sequence[float], title: str, font: FontChoice) -> bytes:
     """Achieved / target per indicator as bars against a line at 100%."""
-    with matplotlib.rc_context({"font.family": font.families, "axes.unicode_minus": False}):
+    with matplotlib.rc_context(_style(font)):
         figure = _figure(font, 8.0, max(2.2, 0.9 + 0.4 * len(names)))
         axes = figure.add_subplot()
         positions = list(range(len(names)))[::-1]
@@ -172,7 +180,7 @@ def ratio_bars(names: Sequence[str], ratios: Sequence[float], title: str, font: 
 
 def trajectories(years: Sequence[str], lines: Sequence[tuple[str, Sequence[float], float]], title: str, font: FontChoice) -> bytes:
     """Each indicator's value year by year (one small panel each) against its target as a dashed line."""
-    with matplotlib.rc_context({"font.family": font.families, "axes.unicode_minus": False}):
+    with matplotlib.rc_context(_style(font)):
         figure = _figure(font, 8.0, 2.4 * len(lines))
         for i, (name, values, target) in enumerate(lines):
             axes = figure.add_subplot(len(lines), 1, i + 1)

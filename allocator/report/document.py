@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,13 @@ class Block:
 def _money(value: object) -> str:
     number = _float(value)
     return "" if number is None else f"{number:,.2f}"
+
+
+def _gap(value: object, status: str, lang: str) -> str:
+    """The relative gap as measured; "not measured" when the solver reported none (CBC); nothing for a formula allocation."""
+    if value is not None:
+        return f"{float(value):.2e}"
+    return "" if status == "formula" else label("report.gap_not_measured", lang)
 
 
 def _count(value: object) -> str:
@@ -86,7 +94,7 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
     solver = run.manifest.get("solver", {}) if isinstance(run.manifest.get("solver"), dict) else {}
     objective = run.manifest.get("objective", {}) if isinstance(run.manifest.get("objective"), dict) else {}
     facts = [[t("report.status"), status_label(run.status, lang)], [t("report.solver"), str(solver.get("version", solver.get("name", "")))],
-             [t("report.gap"), "" if objective.get("mip_gap") is None else f"{float(objective['mip_gap']):.2e}"],
+             [t("report.gap"), _gap(objective.get("mip_gap"), run.status, lang)],
              [t("report.objective"), _money(objective.get("value"))], [t("report.created"), run.created]]
     overrides = run.manifest.get("scenario", {}).get("overrides", []) if isinstance(run.manifest.get("scenario"), dict) else []
     if overrides:
@@ -213,12 +221,23 @@ def _year_blocks(run: RunData, items: list[dict[str, object]], lang: str, chart_
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def _md_cell(text: str) -> str:
-    return html.escape(" ".join(str(text).split()), quote=False).replace("\\", "\\\\").replace("|", "\\|")
+#: What Markdown (CommonMark, and GitHub's tables, strikethrough, maths and bare links) reads as markup anywhere in a line.
+_MARKUP = re.compile(
+    r"[\\`*\[\]<>|~$#]"  # escapes, code, emphasis, links and images, HTML and autolinks, cells, strikethrough, maths, headings
+    r"|(?<![^\W_])_|_(?![^\W_])"  # an underscore that is not inside a word
+    r"|&(?=#?\w+;)"  # a character reference
+    r"|:(?=//)|(?<=\b[wW]{3})\.|@(?=[\w-]+\.\w)"  # bare links: scheme://, www., e-mail addresses
+)
+#: What Markdown reads as markup at the start of a line: a list item or a setext underline (escaped after the match).
+_LINE_START = re.compile(r"^(?=[-+=])|^\d+(?=[.)])")
 
 
-def _md_text(text: str) -> str:
-    return html.escape(" ".join(str(text).split()), quote=False)
+def escape_markdown(text: object, *, line_start: bool = False) -> str:
+    """`text` from the inputs as literal Markdown on one line: every character that could make a link, an
+    image, HTML, a heading, emphasis, maths or a new table cell is backslash-escaped, which any CommonMark
+    renderer shows as the character itself. `line_start`: the text begins a line (a paragraph, a quote)."""
+    escaped = _MARKUP.sub(lambda match: "\\" + match.group(), " ".join(str(text).split()))
+    return _LINE_START.sub(lambda match: match.group() + "\\", escaped) if line_start else escaped
 
 
 def render_markdown(blocks: list[Block], lang: str = "zh") -> str:
@@ -226,15 +245,16 @@ def render_markdown(blocks: list[Block], lang: str = "zh") -> str:
     charts_noted = False
     for block in blocks:
         if block.kind == "h1":
-            lines += [f"# {_md_text(block.text)}", ""]
+            lines += [f"# {escape_markdown(block.text)}", ""]
         elif block.kind == "h2":
-            lines += [f"## {_md_text(block.text)}", ""]
+            lines += [f"## {escape_markdown(block.text)}", ""]
         elif block.kind in ("p", "note"):
-            lines += [(f"> {_md_text(block.text)}" if block.kind == "note" else _md_text(block.text)), ""]
+            lines += [(f"> {escape_markdown(block.text, line_start=True)}" if block.kind == "note"
+                       else escape_markdown(block.text, line_start=True)), ""]
         elif block.kind == "table":
-            lines.append("| " + " | ".join(_md_cell(h) for h in block.headers) + " |")
+            lines.append("| " + " | ".join(escape_markdown(h) for h in block.headers) + " |")
             lines.append("| " + " | ".join("---:" if n else "---" for n in block.numeric) + " |")
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+            lines += ["| " + " | ".join(escape_markdown(c) for c in row) + " |" for row in block.rows]
             lines.append("")
         elif block.kind == "chart" and not charts_noted:
             lines += [f"> {label('report.charts_in_html', lang)}", ""]

@@ -107,6 +107,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.status": ("求解状态", "Status"),
     "report.solver": ("求解器", "Solver"),
     "report.gap": ("相对间隙", "Relative gap"),
+    "report.gap_not_measured": ("未测得（求解器未报告）", "not measured (the solver reports none)"),
     "report.objective": ("目标函数值", "Objective"),
     "report.created": ("生成时间", "Created"),
     "report.overrides": ("命令行覆盖", "Command-line overrides"),

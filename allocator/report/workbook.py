@@ -20,15 +20,15 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from allocator.report.labels import display_width, label, scope_label, status_label, yes_no, zone_label
 from allocator.report.source import RunData, zone_key
+from allocator.rundir import neutralise_text
 
 WORKBOOK_NAME = "budget_proposal.xlsx"
-#: A text cell starting with one of these could run as a formula (the rule of allocator.rundir).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MONEY = "#,##0.00"
 COUNT = "#,##0"
 FRACTION = "#,##0.00"
@@ -44,8 +44,9 @@ class TotalMismatch(AssertionError):
 
 
 def safe_text(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """`value` as a text cell: without the control characters a workbook cannot hold (an old run directory
+    may have them in a name), and inert as in the CSVs (allocator.rundir.neutralise_text)."""
+    return neutralise_text(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
 
 
 @dataclass(frozen=True)
