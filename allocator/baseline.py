@@ -17,7 +17,7 @@ The factor method, read from the scenario's ``[baseline]`` table:
 
 The result meets every per-project rule, budgets and capacities, but need not meet counts, targets or
 balance rules: those are reported (``Solution.message``), not enforced. Its status is
-``SolveStatus.FORMULA`` and its objective is :func:`allocator.model.objective.objective_value`, the optimizer's own objective
+``FormulaStatus.FORMULA`` and its objective is :func:`allocator.model.objective.objective_value`, the optimizer's own objective
 evaluated on the allocation.
 """
 
@@ -30,16 +30,13 @@ from importlib import metadata
 import numpy as np
 import pandas as pd
 
-from allocator.backends import Solution, SolveStatus
+from allocator.backends import FormulaStatus, Solution
 from allocator.checks import ABSOLUTE_TOLERANCE_WAN, project_checks, rule_violations
 from allocator.data import Data, load_data
 from allocator.errors import InputError, VerificationError
-from allocator.model.classes import absolute_caps, eligibility
-from allocator.model.funding import matching_ratio
 from allocator.model.objective import objective_value
-from allocator.model.scopes import project_groups, region_groups
-from allocator.model.targets import indicator_groups
 from allocator.results import Result
+from allocator.rules import Rules, project_groups, region_groups
 from allocator.scenario import INVERSE_PREFIX, BaselineSpec, Scenario
 from allocator.solve import solve
 
@@ -127,17 +124,13 @@ def factor_method(scenario: Scenario, data: Data | None = None) -> Result:
         raise InputError(f"[baseline] priority column '{spec.priority}' is not in the projects table; set "
                          f"baseline.priority to one of: {', '.join(projects.columns)}", source=str(scenario.path), where="baseline.priority")
     shares = factor_shares(scenario, data)
+    rules = Rules(scenario, data)
     keys = list(scenario.sources)
     holdings = shares[keys].to_numpy(dtype=float)  # groups x sources, 万元 still to give
     group_of_project, _ = project_groups(data, spec.level)
     cost = projects["cost"].to_numpy(dtype=float)
-    eligible = eligibility(scenario, data)
-    caps = absolute_caps(scenario, data)
-    alpha = np.column_stack([projects["type"].astype(str).map(lambda t, s=s: s.max_share_of_cost.get(t, 1.0)).to_numpy(dtype=float)
-                             for s in scenario.sources.values()])
-    ratios = _matching(scenario, data)
-    capacity, capacity_group = _capacities(scenario, data)
-    requests = _declared_requests(scenario, data)
+    eligible, caps, alpha, requests = rules.eligible, rules.absolute_caps, rules.max_share_of_cost, rules.requests
+    capacity, capacity_group = _capacities(rules)
 
     priority = pd.to_numeric(projects[spec.priority], errors="coerce").fillna(-np.inf).to_numpy(dtype=float)
     order = np.lexsort((projects["project_id"].to_numpy(dtype=str), -priority))
@@ -146,13 +139,13 @@ def factor_method(scenario: Scenario, data: Data | None = None) -> Result:
     for p in order:
         g = group_of_project[p]
         room = np.array([min(holdings[g, s], capacity[s][capacity_group[s][p]]) for s in range(len(keys))])
-        if requests is not None and requests[1][p]:
-            split = requests[0][p]
+        if rules.declared[p]:
+            split = requests[p]
             if (split > room + 1e-9).any():
                 continue
         else:
             upper = np.where(eligible[p], np.minimum(np.minimum(room, alpha[p] * cost[p]), caps[p]), 0.0)
-            split = _split(cost[p], holdings[g], np.maximum(upper, 0.0), [(m, of, r[p]) for m, of, r in ratios])
+            split = _split(cost[p], holdings[g], np.maximum(upper, 0.0), [(m.source, m.of, m.ratio[p]) for m in rules.matching])
             if split is None:
                 continue
         selected[p] = 1.0
@@ -165,14 +158,14 @@ def factor_method(scenario: Scenario, data: Data | None = None) -> Result:
     if broken:
         raise VerificationError(f"the factor method broke a per-project rule (a bug; nothing was written): {'; '.join(broken)}")
     unmet = rule_violations(scenario, data, selected, money)
-    objective = objective_value(scenario, data, selected[:, None], money)
+    objective = objective_value(rules, selected[:, None], money)
     message = "formula allocation (factor method), not an optimum" + (
         f"; it breaks {len(unmet)} scenario rule(s) the optimizer must meet: " + "; ".join(unmet) if unmet else "; it meets every scenario rule")
-    solution = Solution(status=SolveStatus.FORMULA, solver=FACTOR_SOLVER, solver_version=f"allocator {_version()} factor method",
+    solution = Solution(status=FormulaStatus.FORMULA, solver=FACTOR_SOLVER, solver_version=f"allocator {_version()} factor method",
                         objective=objective, seconds=time.perf_counter() - started, message=message,
                         details={"shares": shares, "unmet_rules": unmet, "level": spec.level})
     return Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money,
-                  indicator_groups=[indicator_groups(i, data) for i in scenario.indicators.values()],
+                  indicator_groups=rules.indicator_groups,
                   model_size={"projects": len(cost), "groups": int((shares["weighted"] > 0).sum())},
                   timings={"factor_method": time.perf_counter() - started}, model_sign=1.0)
 
@@ -243,35 +236,18 @@ def _zone_of_group(data: Data, of_region: np.ndarray, count: int) -> np.ndarray:
     return zones
 
 
-def _matching(scenario: Scenario, data: Data) -> list[tuple[int, list[int], np.ndarray]]:
-    keys = list(scenario.sources)
-    region = data.projects["region"].to_numpy()
-    return [(keys.index(s.key), [keys.index(o) for o in s.matching.of], matching_ratio(scenario, data, s.key, region))
-            for s in scenario.sources.values() if s.matching is not None]
-
-
-def _capacities(scenario: Scenario, data: Data) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _capacities(rules: Rules) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per source: money it may still spend per capacity group (one unlimited group if none), and each project's group."""
     remaining, group_of = [], []
-    for source in scenario.sources.values():
+    for source in rules.sources:
         if source.capacity is None:
             remaining.append(np.array([np.inf]))
-            group_of.append(np.zeros(len(data.projects), dtype=np.int64))
+            group_of.append(np.zeros(len(rules.data.projects), dtype=np.int64))
             continue
-        of_region, labels = region_groups(data, source.capacity.by)
-        remaining.append(np.bincount(of_region, weights=data.regions[source.capacity.column].to_numpy(dtype=float), minlength=len(labels)))
-        group_of.append(project_groups(data, source.capacity.by)[0])
+        capacity = rules.capacity(source)
+        remaining.append(capacity.limit)
+        group_of.append(capacity.group_of_project)
     return remaining, group_of
-
-
-def _declared_requests(scenario: Scenario, data: Data) -> tuple[np.ndarray, np.ndarray] | None:
-    projects = data.projects
-    if not data.declared.any():
-        return None
-    columns = data.request_columns()
-    requests = np.column_stack([projects[columns[k]].to_numpy(dtype=float) if k in columns else np.zeros(len(projects))
-                                for k in scenario.sources])
-    return requests, data.declared
 
 
 def _version() -> str:

@@ -1,20 +1,22 @@
 """Check a per-project allocation against every rule of the scenario, project by project.
 
 This works on the recovered allocation, not on the model's class variables, so it also checks that
-the split back to projects is exact. A solved result that fails here is a bug and is never written.
+the split back to projects is exact; and it reads the rules from allocator/rules.py, not from the model.
+A solved result that fails here is a bug and is never written.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from allocator.data import Data
 from allocator.errors import InputError, VerificationError
-from allocator.model.classes import absolute_caps, eligibility
-from allocator.model.funding import matching_ratio
-from allocator.model.scopes import member_mask, project_groups, region_groups
-from allocator.model.targets import deadline_period, indicator_groups
-from allocator.scenario import ALL_SOURCES, Scenario, ShareRule
+from allocator.rules import Rules, target_missed
+from allocator.scenario import Scenario
+
+if TYPE_CHECKING:  # allocator.data calls denominator_warnings when it loads the tables
+    from allocator.data import Data
 
 #: Money tolerance: one yuan plus a millionth of the amount compared.
 ABSOLUTE_TOLERANCE_WAN = 1e-4
@@ -32,58 +34,59 @@ def rule_violations(scenario: Scenario, data: Data, selected: np.ndarray, money:
     `starts` (projects x start periods) and `money_by_period` (projects x sources x periods) add the
     year-by-year budgets and the indicators' deadlines of a phased plan.
     """
+    rules = Rules(scenario, data)
     ids = data.projects["project_id"].to_numpy(dtype=object)
     problems = []
-    for what, mask in project_checks(scenario, data, selected, money):
+    for what, mask in _project_checks(rules, selected, money):
         bad = np.flatnonzero(mask)
         if bad.size:
             problems.append(f"{what}: project {ids[bad[0]]}" + (f" and {bad.size - 1} more" if bad.size > 1 else ""))
     starts = selected[:, None] if starts is None else starts
     money_by_period = money[:, :, None] if money_by_period is None else money_by_period
-    return problems + _budget_violations(scenario, data, money_by_period) + _target_violations(scenario, data, starts, money)
+    return problems + _budget_violations(rules, money_by_period) + _target_violations(rules, starts, money)
 
 
 def project_checks(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """The per-project rules, each as (what it says, which projects break it)."""
-    projects = data.projects
-    cost = projects["cost"].to_numpy()
-    keys = list(scenario.sources)
-    declared = data.declared
+    return _project_checks(Rules(scenario, data), selected, money)
+
+
+def _project_checks(rules: Rules, selected: np.ndarray, money: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    cost = rules.data.projects["cost"].to_numpy()
     funded_cost = cost * selected
-    caps = absolute_caps(scenario, data)
+    caps = rules.absolute_caps.copy()
     finite = np.isfinite(caps)
     caps[finite] *= np.broadcast_to(selected[:, None], caps.shape)[finite]
     checks = [
         ("sources do not add up to the funded cost", np.abs(money.sum(axis=1) - funded_cost) > _tol(funded_cost)),
         ("negative money", (money < -ABSOLUTE_TOLERANCE_WAN).any(axis=1)),
-        ("money from a source that may not fund it", ((money > ABSOLUTE_TOLERANCE_WAN) & ~eligibility(scenario, data)).any(axis=1)),
+        ("money from a source that may not fund it", ((money > ABSOLUTE_TOLERANCE_WAN) & ~rules.eligible).any(axis=1)),
         ("absolute cap per project exceeded", (money > caps + _tol(caps)).any(axis=1)),
     ]
-    for s, source in enumerate(scenario.sources.values()):
-        alpha = projects["type"].astype(str).map(lambda t, src=source: src.max_share_of_cost.get(t, 1.0)).to_numpy(dtype=float)
+    matching = {rule.source: rule for rule in rules.matching}
+    for s, source in enumerate(rules.sources):
+        alpha = rules.max_share_of_cost[:, s]
         checks.append((f"source '{source.key}' above its share of cost", money[:, s] > alpha * funded_cost + _tol(funded_cost)))
-        if source.matching:
-            ratio = matching_ratio(scenario, data, source.key, projects["region"].to_numpy())
-            others = money[:, [keys.index(o) for o in source.matching.of]].sum(axis=1)
-            checks.append((f"matching by '{source.key}' not met", money[:, s] < ratio * others - _tol(ratio * others)))
+        if s in matching:
+            needed = matching[s].ratio * money[:, matching[s].of].sum(axis=1)
+            checks.append((f"matching by '{source.key}' not met", money[:, s] < needed - _tol(needed)))
+    declared = rules.declared
     if declared.any():
-        columns = data.request_columns()
-        requests = np.column_stack([projects[columns[k]].to_numpy(dtype=float) if k in columns else np.zeros(len(cost)) for k in keys])
-        planned = requests * selected[:, None]
+        planned = rules.requests * selected[:, None]
         checks.append(("money differs from the declared plan", declared & (np.abs(money - planned) > _tol(planned)).any(axis=1)))
     return checks
 
 
-def _budget_violations(scenario: Scenario, data: Data, money_by_period: np.ndarray) -> list[str]:
+def _budget_violations(rules: Rules, money_by_period: np.ndarray) -> list[str]:
     problems = []
-    phasing = scenario.phasing
+    phasing = rules.scenario.phasing
     money = money_by_period.sum(axis=2)
-    for s, source in enumerate(scenario.sources.values()):
+    for s, source in enumerate(rules.sources):
         used = money[:, s].sum()
         if used > source.budget + _tol(source.budget):
             problems.append(f"source '{source.key}' spends {used:,.4f}万元, above its budget {source.budget:,.4f}万元")
         per_year = money_by_period[:, s, :].sum(axis=0)
-        spent, limit = (np.cumsum(per_year), np.cumsum(source.by_year)) if phasing.carry_over else (per_year, np.array(source.by_year))
+        spent, limit = (np.cumsum(per_year) if phasing.carry_over else per_year), rules.budget_limits(source)
         over = np.flatnonzero(spent > limit + _tol(limit))
         if over.size:
             problems.append(f"source '{source.key}' spends {spent[over[0]]:,.4f}万元 by {phasing.label(over[0])}, above the "
@@ -91,8 +94,7 @@ def _budget_violations(scenario: Scenario, data: Data, money_by_period: np.ndarr
         if used < source.min_spend - _tol(source.min_spend):
             problems.append(f"source '{source.key}' spends {used:,.4f}万元, below its minimum {source.min_spend:,.4f}万元")
         if source.capacity:
-            group, labels = project_groups(data, source.capacity.by)
-            limit = _capacity_limits(data, source.capacity.column, source.capacity.by, len(labels))
+            group, labels, limit = rules.capacity(source)
             spent = np.bincount(group, weights=money[:, s], minlength=len(labels))
             over = np.flatnonzero(spent > limit + _tol(limit))
             if over.size:
@@ -100,56 +102,38 @@ def _budget_violations(scenario: Scenario, data: Data, money_by_period: np.ndarr
     return problems
 
 
-def _target_violations(scenario: Scenario, data: Data, starts: np.ndarray, money: np.ndarray) -> list[str]:
+def _target_violations(rules: Rules, starts: np.ndarray, money: np.ndarray) -> list[str]:
+    scenario, data = rules.scenario, rules.data
     projects = data.projects
     problems = []
     selected = starts.sum(axis=1)
     if (selected > 1 + 1e-9).any():
         problems.append(f"project {projects['project_id'].iloc[int(np.argmax(selected))]} starts more than once")
     for count in scenario.counts.values():
-        mask = np.ones(len(projects), dtype=bool)
-        if count.type:
-            mask &= (projects["type"] == count.type).to_numpy()
-        if count.zone:
-            mask &= (projects["zone"] == count.zone).to_numpy()
-        funded = selected[mask].sum()
+        funded = selected[rules.count_mask(count)].sum()
         if (count.min is not None and funded < count.min - 1e-6) or (count.max is not None and funded > count.max + 1e-6):
             problems.append(f"count '{count.name}' is {funded:g}, outside [{count.min}, {count.max}]")
     if scenario.min_projects_per_region > 0:
-        region = projects["region"].to_numpy()
-        funded = np.bincount(region, weights=selected, minlength=len(data.regions))
-        needed = np.minimum(scenario.min_projects_per_region, np.bincount(region, minlength=len(data.regions)))
+        funded = np.bincount(projects["region"].to_numpy(), weights=selected, minlength=len(data.regions))
+        needed = rules.region_minimum
         short = np.flatnonzero(funded < needed - 1e-6)
         if short.size:
             problems.append(f"region {data.regions['region_id'].iloc[short[0]]} funds {funded[short[0]]:g} projects, fewer than {needed[short[0]]}")
     for rule in scenario.shares.values():
-        inside, total = share_parts(rule, scenario, data, money)
+        inside, total = rules.share_parts(rule, money)
         if rule.min is not None and inside < rule.min * total - _tol(total):
             problems.append(f"share '{rule.name}' is {inside / total:.6f}, below {rule.min}")
         if rule.max is not None and inside > rule.max * total + _tol(total):
             problems.append(f"share '{rule.name}' is {inside / total:.6f}, above {rule.max}")
-    for indicator in scenario.indicators.values():
+    for groups in rules.indicator_groups:
+        indicator = groups.indicator
         if not indicator.hard:
             continue
-        achieved = indicator_groups(indicator, data).achieved(scenario.phasing.completed(starts, deadline_period(indicator, scenario.phasing)))
-        bad = np.flatnonzero(achieved < indicator.target - 1e-6 * max(1.0, abs(indicator.target)))
+        achieved = groups.achieved(scenario.phasing.completed(starts, groups.deadline))
+        bad = np.flatnonzero(target_missed(achieved, indicator.target))
         if bad.size:
             problems.append(f"hard target '{indicator.name}' missed ({achieved[bad[0]]:.6g} < {indicator.target:g})")
     return problems
-
-
-def share_parts(rule: ShareRule, scenario: Scenario, data: Data, money: np.ndarray) -> tuple[float, float]:
-    """(money to the rule's members, all money) of the rule's source(s), 万元."""
-    keys = list(scenario.sources)
-    columns = list(range(len(keys))) if rule.source == ALL_SOURCES else [keys.index(rule.source)]
-    group, labels = project_groups(data, rule.level)
-    amount = money[:, columns].sum(axis=1)
-    return float(amount[member_mask(labels, rule.members)[group]].sum()), float(amount.sum())
-
-
-def _capacity_limits(data: Data, column: str, by: str, count: int) -> np.ndarray:
-    of_region, _ = region_groups(data, by)
-    return np.bincount(of_region, weights=data.regions[column].to_numpy(dtype=float), minlength=count)
 
 
 def verify(scenario: Scenario, data: Data, selected: np.ndarray, money: np.ndarray, *,
@@ -165,10 +149,10 @@ def check_declared_plans(scenario: Scenario, data: Data) -> None:
     declared = data.declared
     if not declared.any():
         return
-    columns = data.request_columns()
-    money = np.column_stack([data.projects[columns[k]].to_numpy(dtype=float) if k in columns else np.zeros(len(declared)) for k in scenario.sources])
+    rules = Rules(scenario, data)
+    money = rules.requests.copy()
     money[~declared] = 0.0
-    for what, mask in project_checks(scenario, data, declared.astype(float), money):
+    for what, mask in _project_checks(rules, declared.astype(float), money):
         bad = np.flatnonzero(mask & declared)
         if bad.size:
             raise InputError(f"the declared funding plan breaks a rule ({what}); {bad.size} such rows",
@@ -179,8 +163,8 @@ def denominator_warnings(scenario: Scenario, data: Data) -> list[str]:
     """Coverage groups with no denominator but a baseline or projects that count: the target cannot be measured
     there. Refuses a hard target over such a group; returns a warning for each soft one."""
     found = []
-    for indicator in scenario.indicators.values():
-        groups = indicator_groups(indicator, data)
+    for groups in Rules(scenario, data).indicator_groups:
+        indicator = groups.indicator
         empty = groups.labels[groups.unmeasured()]
         if not empty.size:
             continue

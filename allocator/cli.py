@@ -1,5 +1,9 @@
 """The ``allocate`` command. Every known error becomes one message on stderr and a non-zero exit:
-2 bad input, 3 no allocation (infeasible, unbounded, no solution in time, solver error), 4 a failed check."""
+2 bad input, 3 no allocation (infeasible, unbounded, no solution in time, solver error), 4 a failed check.
+
+Each command imports what it runs, so that ``allocate --help`` and a mistyped option answer at once
+(docs/performance.md, "Start-up").
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,18 @@ import functools
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from allocator.data import Data, load_data
-from allocator.model import build
-from allocator.backends.pulp import export as export_model
 from allocator.errors import AllocatorError, InputError, SolveFailed
-from allocator.marginal import binding_rules_text
+from allocator.marginal_modes import FINITE_DIFFERENCE_LIMIT, MARGINAL_MODES, MarginalMode
 from allocator.outdir import Target, check, writable_file
 from allocator.paths import path_problem, shown
-from allocator.rundir import default_run_dir, inputs_of, run_target, write_failure, write_run
-from allocator.scenario import Scenario, budgets_as_read, load_scenario
-from allocator.solve import FINITE_DIFFERENCE_LIMIT, MARGINAL_MODES, solve
-from allocator.summary import summary, unaffordable_warning
+
+if TYPE_CHECKING:
+    from allocator.data import Data
+    from allocator.scenario import Scenario
 
 
 class _PathAsTyped(click.Path):
@@ -67,6 +68,8 @@ def scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool) -> Scenario:
+    from allocator.scenario_toml import load_scenario
+
     scenario = load_scenario(scenario_file, list(overrides), allow_outside_paths=allow_outside_paths)
     for key, old, new in scenario.document.overrides:
         click.echo(f"override {key}: {old!r} -> {new!r}", err=True)
@@ -75,6 +78,9 @@ def _load(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: 
 
 def _echo_budgets(scenario: Scenario, data: Data, *, err: bool) -> None:
     """Every budget as read, in 万元 with where it was given, and a warning if no candidate is affordable."""
+    from allocator.scenario_toml import budgets_as_read
+    from allocator.summary import unaffordable_warning
+
     for line in budgets_as_read(scenario):
         click.echo(line, err=err)
     warning = unaffordable_warning(scenario, data)
@@ -107,8 +113,12 @@ def main() -> None:
               help="Write budget_proposal.xlsx, report.md and report.html (allocate export makes them later).")
 @reports_errors
 def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
-        solver: str | None, time_limit: float | None, log: bool, marginal: str, reports: bool) -> None:
+        solver: str | None, time_limit: float | None, log: bool, marginal: MarginalMode, reports: bool) -> None:
     """Solve SCENARIO_FILE and write the allocation and its tables to a run directory."""
+    from allocator.rundir import default_run_dir, run_target, write_failure, write_run
+    from allocator.solve import solve
+    from allocator.summary import summary
+
     extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit is not None else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)
     target = run_target(scenario, out or default_run_dir(scenario.path), force=force, unique=out is None)
@@ -132,9 +142,14 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
 @reports_errors
 def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, write_model: Path | None) -> None:
     """Check SCENARIO_FILE and its data tables without solving anything."""
-    if write_model and write_model.suffix.lower() not in (".lp", ".mps"):
-        raise InputError(f"--write-model needs a .lp or .mps file name, got '{write_model.name}'")
+    from allocator.data import load_data
+
     if write_model:
+        from allocator.backends.highs import MODEL_SUFFIXES
+        from allocator.solve import build
+
+        if write_model.suffix.lower() not in MODEL_SUFFIXES:
+            raise InputError(f"--write-model needs a .lp or .mps file name, got '{write_model.name}'")
         writable_file(write_model, "--write-model")
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     data = load_data(scenario)
@@ -143,8 +158,9 @@ def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_path
                f"{len(scenario.shares)} share rules.")
     _echo_budgets(scenario, data, err=False)
     if write_model:
-        model = build(scenario, data).linear
-        export_model(model, write_model)
+        allocation_model = build(scenario, data)
+        allocation_model.write(write_model)
+        model = allocation_model.linear
         click.echo(f"model written to {write_model}: {model.num_rows:,} rows, {model.num_cols:,} columns "
                    f"({int(model.integer.sum()):,} integer), {model.A.nnz:,} nonzeros")
 
@@ -158,6 +174,10 @@ def explain(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths
     For an infeasible scenario: the colliding rules and the changes that would be enough (exit 3).
     For a feasible one: the binding budgets and rules with their marginal values (see marginal.csv).
     """
+    from allocator.marginal import binding_rules_text
+    from allocator.solve import solve
+    from allocator.summary import summary
+
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     result = solve(scenario, marginal="full")
     click.echo(summary(result))
@@ -178,7 +198,6 @@ def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, label
     projects.csv (projects funded in one run and not another), and prints the headline table.
     """
     from allocator.compare import compare, default_compare_dir
-    from allocator.errors import InputError
 
     if len(runs) < 2:
         raise InputError("compare needs at least two run directories or scenario files")
@@ -212,6 +231,7 @@ def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside
     sweep.png (objective and indicators against the first key) and each point's run under runs/.
     Points with no allocation are rows with their status; they do not stop the sweep.
     """
+    from allocator.rundir import inputs_of
     from allocator.sweep import checked_points, default_sweep_dir, parse_vary, sweep
 
     scenario = _load(scenario_file, overrides, allow_outside_paths)
@@ -245,13 +265,15 @@ def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outs
     optimizer: `allocate compare RUN_DIR SCENARIO_FILE`.
     """
     from allocator.baseline import allocate
+    from allocator.rundir import default_run_dir, run_target, write_run
+    from allocator.summary import summary
 
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     target = run_target(scenario, out or default_run_dir(Path(f"{scenario.path.stem}-{method}")), force=force, unique=out is None)
     check(target)
     result = allocate(scenario, method)
     written = write_run(result, target.path, force=force, unique=target.unique,
-                        extra={"baseline_shares.csv": result.solution.details["shares"]})
+                        extra={"baseline_shares": result.solution.details["shares"]})
     click.echo(summary(result))
     click.echo("")
     click.echo(result.solution.message)

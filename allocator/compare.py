@@ -1,6 +1,6 @@
 """Runs side by side: headline figures, money per zone and province, and projects funded in one run only.
 
-Every comparison works on :class:`~allocator.rundir.RunTables`, a run read back from its directory. A
+Every comparison works on :class:`~allocator.runformat.run.Run`, a run read back from its directory. A
 scenario file or an in-memory :class:`Result` is solved (or taken) and written to a run directory
 first, then read back, so a run compared today and a run directory from last month go through the
 same code. Tables are DataFrames with a scenario level named ``run``; the first run is the baseline
@@ -20,10 +20,14 @@ import pandas as pd
 
 from allocator.errors import InputError
 from allocator.outdir import Target, staged
-from allocator.report.document import Block, escape_markdown, frame_block, render_html
+from allocator.report.document import Block, frame_block, render_html
 from allocator.results import Result
-from allocator.rundir import RunTables, read_run, write_csv, write_run
-from allocator.scenario import Scenario, load_scenario
+from allocator.rundir import write_run
+from allocator.runformat.markdown import escape_markdown, markdown_table
+from allocator.runformat.run import Run, read_run
+from allocator.runformat.tables import write_csv
+from allocator.scenario import Scenario
+from allocator.scenario_toml import load_scenario
 
 RUN = "run"
 DELTA = "Δ "
@@ -34,17 +38,17 @@ MAX_GROUPS_SHOWN = 8
 #: Rows of the changed-projects table shown in Markdown and on the terminal (the CSV has them all).
 PROJECT_ROWS_SHOWN = 20
 
-RunLike = RunTables | Result | Scenario | str | Path
+RunLike = Run | Result | Scenario | str | Path
 
 
-def headline(run: RunTables) -> pd.Series:
+def headline(run: Run) -> pd.Series:
     """One run's figures, named in keys (no CJK): status, objective, money by source, projects by type, indicators."""
     figures: dict[str, object] = {"status": run.status, "solver": run.solver}
     if not run.has_allocation:
         return pd.Series(figures, dtype=object, name=run.name).rename_axis("figure")
-    objective = run.manifest.get("objective", {})
+    gap = run.manifest.objective.mip_gap if run.manifest.objective else None
     figures["objective"] = run.objective
-    figures["mip_gap"] = np.nan if objective.get("mip_gap") is None else float(objective["mip_gap"])
+    figures["mip_gap"] = np.nan if gap is None else float(gap)
     allocation = run.allocation
     figures["projects_funded"] = float(allocation["selected"].sum())
     figures["money_total"] = float(run.by_source["used"].sum())
@@ -55,7 +59,7 @@ def headline(run: RunTables) -> pd.Series:
     for row in run.by_type.itertuples():
         figures[f"money:{row.type}"] = float(row.total)
     indicators = run.indicators
-    met = indicators["met"].map(_truth) if len(indicators) else pd.Series(dtype=object)
+    met = indicators["met"] if len(indicators) else pd.Series(dtype=object)
     measured = met.dropna().astype(bool)  # a group with no denominator has no value: neither met nor missed
     figures["targets_met"] = int(measured.sum())
     figures["targets_missed"] = int((~measured).sum())
@@ -75,7 +79,7 @@ def headline(run: RunTables) -> pd.Series:
 class Comparison:
     """Several runs on one index. ``figures`` has one column per run (the column level is named ``run``)."""
 
-    runs: dict[str, RunTables]
+    runs: dict[str, Run]
     figures: pd.DataFrame  # figure x run
     by_zone: pd.DataFrame  # zone x (figure, run), values then differences
     by_province: pd.DataFrame  # province x (figure, run)
@@ -157,7 +161,7 @@ class Comparison:
 
 def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path | None = None, force: bool = False,
             unique: bool = False) -> Comparison:
-    """Compare runs: run directories, scenario files or Scenarios (solved now), Results or RunTables.
+    """Compare runs: run directories, scenario files or Scenarios (solved now), Results or Runs.
 
     A mapping names the runs; otherwise each is named by its scenario (or, if two share a name, by
     its directory). Runs solved here are written under ``out/runs/`` (a temporary folder when `out`
@@ -187,7 +191,7 @@ def _compared(items: list[tuple[str | None, RunLike]], root: Path) -> Comparison
     return compare_runs(dict(zip(_labels([label for label, _ in items], tables), tables)))
 
 
-def compare_runs(runs: Mapping[str, RunTables]) -> Comparison:
+def compare_runs(runs: Mapping[str, Run]) -> Comparison:
     """The comparison tables of runs already read back; the first is the baseline."""
     runs = dict(runs)
     figures = pd.concat([headline(run) for run in runs.values()], axis=1, keys=list(runs), names=[RUN], sort=False)
@@ -200,9 +204,9 @@ def compare_runs(runs: Mapping[str, RunTables]) -> Comparison:
     )
 
 
-def as_run(item: RunLike, directory: Path, *, force: bool = False) -> RunTables:
+def as_run(item: RunLike, directory: Path, *, force: bool = False) -> Run:
     """`item` as a run read back from a directory; scenario files and Scenarios are solved, Results written first."""
-    if isinstance(item, RunTables):
+    if isinstance(item, Run):
         return item
     if isinstance(item, (str, Path)) and Path(item).is_dir():
         return read_run(item)
@@ -233,7 +237,7 @@ def side_by_side(frames: Mapping[str, pd.DataFrame], key: str) -> pd.DataFrame:
     return table.reindex(columns=figures, level=0)
 
 
-def changed_projects(runs: Mapping[str, RunTables]) -> pd.DataFrame:
+def changed_projects(runs: Mapping[str, Run]) -> pd.DataFrame:
     """Projects whose selection differs between the baseline and any other run, with each run's selection and money."""
     present = {run: r.allocation.set_index("project_id") for run, r in runs.items() if len(r.allocation)}
     if len(present) < 2:
@@ -263,48 +267,8 @@ def flatten(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub Markdown table: header, separator, one row per row of `frame`."""
-    header = [str(c) for c in frame.columns]
-    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) or all(_is_number(v) for v in frame[c]) for c in frame.columns]
-    lines = ["| " + " | ".join(escape_markdown(h) for h in header) + " |",
-             "|" + "|".join(" ---: " if n else " --- " for n in numeric) + "|"]
-    lines += ["| " + " | ".join(escape_markdown(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def default_compare_dir(root: Path = Path("runs")) -> Path:
     return root / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-
-
-def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower()
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if value == int(value) and abs(value) < 1e15:
-            return f"{int(value):,}"
-        if abs(value) >= 1000:
-            return f"{value:,.2f}"
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
-
-def _truth(value: object) -> object:
-    if isinstance(value, str):
-        return {"true": True, "false": False}.get(value.strip().lower(), pd.NA)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return pd.NA
-    return bool(value)
 
 
 def _figure_order(index: pd.Index) -> list[str]:
@@ -312,7 +276,7 @@ def _figure_order(index: pd.Index) -> list[str]:
     return list(dict.fromkeys(index))
 
 
-def _labels(given: list[str | None], tables: list[RunTables]) -> list[str]:
+def _labels(given: list[str | None], tables: list[Run]) -> list[str]:
     names = [label or table.name for label, table in zip(given, tables)]
     if len(set(names)) < len(names):
         names = [label or f"{table.name} [{table.solver}]" for label, table in zip(given, tables)]
@@ -328,7 +292,7 @@ def _label_hint(item: RunLike) -> str:
         return f"{item.scenario.name}-{item.solution.solver}"
     if isinstance(item, Scenario):
         return item.name
-    if isinstance(item, RunTables):
+    if isinstance(item, Run):
         return item.path.name
     return Path(item).stem
 

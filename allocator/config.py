@@ -1,6 +1,6 @@
 """Scenario files as documents: read TOML, follow ``extends``, apply ``--set`` overrides, locate keys.
 
-This module knows nothing of what the keys mean; :mod:`allocator.scenario` gives them meaning.
+This module knows nothing of what the keys mean; :mod:`allocator.scenario_toml` gives them meaning.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from allocator.paths import resolved, shown as shown_path
 
 KeyPath = tuple[str, ...]
 
+#: The top-level key naming the scenario file this one extends (read here, before the keys get their meaning).
+EXTENDS = "extends"
 #: A scenario file is a page or two of text; anything this large is a mistake (and would fill memory).
 MAX_SCENARIO_BYTES = 1 << 20
 #: Tables and lists nest a few levels in any scenario; deeper nesting is refused before it exhausts the stack.
@@ -77,7 +79,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
     values = _read_toml(path)
     check_tree(values, (), lambda keys: _located(path, keys))
     document = Document(values={}, files=[])
-    parent = values.pop("extends", None)
+    parent = values.pop(EXTENDS, None)
     if parent is not None:
         if not isinstance(parent, str):
             raise InputError("'extends' must be the path of another scenario file", source=str(path), where="extends")

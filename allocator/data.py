@@ -22,11 +22,9 @@ from xml.etree import ElementTree
 
 import click
 import numpy as np
-import openpyxl
 import pandas as pd
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.cell_range import CellRange
 
+from allocator.checks import denominator_warnings
 from allocator.errors import InputError
 from allocator.scenario import Scenario
 from allocator.units import describe_cell, parse_money_column
@@ -102,8 +100,6 @@ class Data:
 
 def load_data(scenario: Scenario) -> Data:
     """Read both tables named by the scenario, check them against it and show its warnings."""
-    from allocator.checks import denominator_warnings  # imported here: allocator.checks imports this module
-
     regions, regions_file = read_table(scenario.data.regions)
     projects, projects_file = read_table(scenario.data.projects)
     data = Data(regions=regions, projects=projects, files={"regions": regions_file, "projects": projects_file},
@@ -294,6 +290,8 @@ def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool]]:
     """What pandas does not tell: the workbook's first row as written, and its TRUE/FALSE cells by (row, column).
     Refuses several sheets, merged cells and a formula with no saved value (a workbook written by a script, not
     saved by Excel), which pandas would read as an empty cell."""
+    from openpyxl.utils import get_column_letter
+
     header: list[object] = []
     formulas: dict[tuple[int, int], str] = {}
     booleans: dict[tuple[int, int], bool] = {}
@@ -320,6 +318,8 @@ def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool]]:
 
 def _xlsx_rows(path: Path, *, data_only: bool) -> Iterator[tuple[Any, ...]]:
     """The cells of the only sheet, row by row (formulas as written, or their saved values if `data_only`)."""
+    import openpyxl
+
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
@@ -344,6 +344,9 @@ def _refuse_merged_cells(path: Path, header: list[object]) -> None:
     except (zipfile.BadZipFile, ElementTree.ParseError, OSError) as exc:
         raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
     if ranges:
+        from openpyxl.utils import get_column_letter
+        from openpyxl.worksheet.cell_range import CellRange
+
         first = CellRange(ranges[0])
         names = [str(header[c - 1]) if c <= len(header) else get_column_letter(c) for c in range(first.min_col, first.max_col + 1)]
         raise InputError(f"cells {ranges[0]} are merged{f' (and {len(ranges) - 1} more ranges)' if len(ranges) > 1 else ''}; "
@@ -433,6 +436,8 @@ def _refuse_yes_no(frame: pd.DataFrame, column: str, source: Path, fix: str) -> 
         return
     found = np.flatnonzero(values.astype("string").str.strip().str.upper().isin(_YES_NO).fillna(False).to_numpy())
     if found.size:
+        from openpyxl.utils import get_column_letter
+
         row = int(found[0])
         value = values.iloc[row]
         shown = str(value).upper() if isinstance(value, bool | np.bool_) else repr(value)

@@ -14,31 +14,36 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from allocator.backends import Solution, SolveStatus
-from allocator.checks import share_parts
 from allocator.data import Data
 from allocator.model import BuiltModel
-from allocator.model.arrays import Block, LinearModel
-from allocator.model.targets import indicator_groups
+from allocator.model.arrays import Block, ColumnKind, LinearModel, RowKind
 from allocator.results import make_result
+from allocator.rules import target_missed
 from allocator.scenario import Scenario
 from allocator.units import format_wan
 
 SLACK_TOLERANCE = 1e-6
+#: The kinds of rows a planner could change: each may give in the elastic model.
+RELAXABLE = (RowKind.BUDGET, RowKind.MIN_SPEND, RowKind.CAPACITY, RowKind.COUNT, RowKind.SHARE_MIN, RowKind.SHARE_MAX,
+             RowKind.INDICATOR, RowKind.MIN_PER_REGION)
+
+RuleKind = Literal["budget", "min_spend", "capacity", "count_min", "count_max", "share_min", "share_max", "target", "min_per_region"]
 
 
 @dataclass(frozen=True)
 class Rule:
     """One rule that may give: some rows of the model, on one side, and how to say it."""
 
-    kind: str  # budget, min_spend, capacity, count_min, count_max, share_min, share_max, target, min_per_region
+    kind: RuleKind
     name: str  # the scenario's name for it (source, count, share, indicator)
     rows: np.ndarray
-    side: str  # "lower" or "upper": the bound that gives
+    side: Literal["lower", "upper"]  # the bound that gives
     scale: float  # a typical size, so slack is priced as a relative change
     labels: np.ndarray | None = None  # per row, the group (province, region, zone) where there are several
 
@@ -97,30 +102,31 @@ def describe(rule: Rule) -> str:
 def relaxable_rules(scenario: Scenario, model: LinearModel) -> list[Rule]:
     """The rules of a built model that a planner could change, with their rows."""
     rules = []
-    for block in model.row_blocks:
-        kind, _, name = block.name.partition(":")
-        rows = block.indices
-        if kind == "budget":
-            rules.append(Rule("budget", name, rows, "upper", max(scenario.sources[name].budget, 1.0), block.labels))
-        elif kind == "min_spend":
-            rules.append(Rule("min_spend", name, rows, "lower", scenario.sources[name].min_spend))
-        elif kind == "capacity":
-            scale = max(float(np.nanmax(model.row_upper[rows])) if len(rows) else 1.0, 1.0)
-            rules.append(Rule("capacity", name, rows, "upper", scale, block.labels))
-        elif kind == "count":
-            count = scenario.counts[name]
-            if count.min is not None:
-                rules.append(Rule("count_min", name, rows, "lower", max(count.min, 1)))
-            if count.max is not None:
-                rules.append(Rule("count_max", name, rows, "upper", max(count.max, 1)))
-        elif kind in ("share_min", "share_max"):
-            rule = scenario.shares[name]
-            money = sum(s.budget for s in scenario.sources.values()) if rule.source == "all" else scenario.sources[rule.source].budget
-            rules.append(Rule(kind, name, rows, "lower" if kind == "share_min" else "upper", max(money, 1.0)))
-        elif kind == "indicator" and scenario.indicators[name].hard:
-            rules.append(Rule("target", name, rows, "lower", max(abs(scenario.indicators[name].target), 1e-6), block.labels))
-        elif kind == "min_per_region":
-            rules.append(Rule("min_per_region", name, rows, "lower", max(scenario.min_projects_per_region, 1), block.labels))
+    for block in model.rows(*RELAXABLE):
+        rows, name = block.indices, block.key
+        match block.kind:
+            case RowKind.BUDGET:
+                rules.append(Rule("budget", name, rows, "upper", max(scenario.sources[name].budget, 1.0), block.labels))
+            case RowKind.MIN_SPEND:
+                rules.append(Rule("min_spend", name, rows, "lower", scenario.sources[name].min_spend))
+            case RowKind.CAPACITY:
+                scale = max(float(np.nanmax(model.row_upper[rows])) if len(rows) else 1.0, 1.0)
+                rules.append(Rule("capacity", name, rows, "upper", scale, block.labels))
+            case RowKind.COUNT:
+                count = scenario.counts[name]
+                if count.min is not None:
+                    rules.append(Rule("count_min", name, rows, "lower", max(count.min, 1)))
+                if count.max is not None:
+                    rules.append(Rule("count_max", name, rows, "upper", max(count.max, 1)))
+            case RowKind.SHARE_MIN | RowKind.SHARE_MAX:
+                rule = scenario.shares[name]
+                money = sum(s.budget for s in scenario.sources.values()) if rule.source == "all" else scenario.sources[rule.source].budget
+                lower = block.kind is RowKind.SHARE_MIN
+                rules.append(Rule("share_min" if lower else "share_max", name, rows, "lower" if lower else "upper", max(money, 1.0)))
+            case RowKind.INDICATOR if scenario.indicators[name].hard:
+                rules.append(Rule("target", name, rows, "lower", max(abs(scenario.indicators[name].target), 1e-6), block.labels))
+            case RowKind.MIN_PER_REGION:
+                rules.append(Rule("min_per_region", name, rows, "lower", max(scenario.min_projects_per_region, 1), block.labels))
     return rules
 
 
@@ -143,65 +149,46 @@ def elastic(model: LinearModel, rules: list[Rule]) -> tuple[LinearModel, list[np
         col_lower=np.concatenate([model.col_lower, np.zeros(count)]),
         col_upper=np.concatenate([model.col_upper, np.full(count, np.inf)]),
         integer=np.concatenate([model.integer, np.zeros(count, dtype=bool)]),
-        col_blocks=[*model.col_blocks, Block("slack", model.num_cols, model.num_cols + count)],
+        col_blocks=[*model.col_blocks, Block(ColumnKind.SLACK, "", model.num_cols, model.num_cols + count)],
         row_blocks=model.row_blocks,
     )
     return relaxed, columns
 
 
-def impossible_alone(scenario: Scenario, data: Data, built: BuiltModel) -> list[str]:
+def impossible_alone(built: BuiltModel) -> list[str]:
     """Rules that no allocation could meet even with every other rule dropped."""
-    projects = data.projects
-    fundable = built.funding.fundable
+    rules = built.rules
     found = []
-    for count in scenario.counts.values():
+    for count in rules.scenario.counts.values():
         if count.min is None:
             continue
-        mask = fundable.copy()
-        if count.type:
-            mask &= (projects["type"] == count.type).to_numpy()
-        if count.zone:
-            mask &= (projects["zone"] == count.zone).to_numpy()
+        mask = rules.fundable & rules.count_mask(count)
         if mask.sum() < count.min:
             found.append(f"count '{count.name}' needs at least {count.min} projects but only {int(mask.sum())} "
                          f"candidates{' of type ' + count.type if count.type else ''}{' in ' + count.zone if count.zone else ''} can be funded "
                          f"(--set targets.counts.{count.name}.min={int(mask.sum())})")
-    for indicator in scenario.indicators.values():
+    for groups in rules.indicator_groups:
+        indicator = groups.indicator
         if not indicator.hard:
             continue
-        groups = indicator_groups(indicator, data)
-        best = groups.achieved(fundable.astype(float))
-        short = np.flatnonzero(best < indicator.target - 1e-9)
+        best = groups.achieved(rules.fundable.astype(float))
+        short = np.flatnonzero(target_missed(best, indicator.target))
         if short.size:
             worst = short[np.argmin(best[short])]
             found.append(f"hard target '{indicator.name}' ({indicator.target:g}) is out of reach in {short.size} group(s) even if every "
                          f"candidate were funded; e.g. {groups.labels[worst]} reaches at most {best[worst]:.4g}")
-    for s, source in enumerate(scenario.sources.values()):
+    for s, source in enumerate(rules.sources):
         if source.min_spend <= 0:
             continue
-        most = _most_a_source_can_spend(scenario, data, built, s)
+        most = float(rules.money_limit[:, s].sum())
         if most < source.min_spend:
             found.append(f"source '{source.key}' must spend {format_wan(source.min_spend)} but its eligible candidates can take at most {format_wan(most)}")
     return found
 
 
-def _most_a_source_can_spend(scenario: Scenario, data: Data, built: BuiltModel, s: int) -> float:
-    source = list(scenario.sources.values())[s]
-    projects = data.projects
-    cost = projects["cost"].to_numpy()
-    share = projects["type"].astype(str).map(lambda t: source.max_share_of_cost.get(t, 1.0)).to_numpy(dtype=float)
-    funding = built.funding
-    per_project = np.minimum(cost * share, funding.caps[:, s])
-    eligible = np.zeros(len(cost), dtype=bool)
-    in_class = funding.classes.of_project >= 0
-    eligible[in_class] = funding.classes.eligible[funding.classes.of_project[in_class], s]
-    per_project = np.where(funding.declared, funding.requests[:, s], np.where(eligible, per_project, 0.0))
-    return float(per_project.sum())
-
-
 def diagnose(scenario: Scenario, data: Data, built: BuiltModel, solve_model: Callable[..., Solution]) -> Diagnosis:
     """Explain an infeasible scenario; `solve_model(model, options)` is the backend to use."""
-    diagnosis = Diagnosis(scenario.name, impossible=impossible_alone(scenario, data, built))
+    diagnosis = Diagnosis(scenario.name, impossible=impossible_alone(built))
     rules = relaxable_rules(scenario, built.linear)
     if not rules:
         diagnosis.note = "No budget, count, share or hard target can give: the conflict is in the funding rules themselves " \
@@ -260,7 +247,7 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
     if rule.kind in ("share_min", "share_max"):
         share = scenario.shares[rule.name]
         result = make_result(scenario, data, built, _solution_view(values), {})
-        inside, total = share_parts(share, scenario, data, result.money)
+        inside, total = built.rules.share_parts(share, result.money)
         achieved = inside / total if total > 0 else 0.0
         if rule.kind == "share_min":
             new = _round_down(min(achieved, share.min), 4)

@@ -38,7 +38,11 @@ class SolveFailed(AllocatorError):
         super().__init__(message)
 
 
-class VerificationError(AllocatorError):
-    """A solved allocation breaks a rule it should satisfy: a bug, never silently written."""
+class InternalError(AllocatorError):
+    """A bug in allocator, not a mistake in its inputs: reported in one line with exit code 4, nothing written."""
 
     exit_code = 4
+
+
+class VerificationError(InternalError):
+    """A solved allocation breaks a rule it should satisfy: a bug, never silently written."""

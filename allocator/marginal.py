@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from allocator.backends import Deadline, Solution, SolveStatus
-from allocator.model.arrays import LinearModel
+from allocator.model.arrays import LinearModel, RowKind
 from allocator.results import Result
-from allocator.scenario import ALL_SOURCES, Scenario
+from allocator.scenario import Scenario
 
 BINDING_TOLERANCE = 1e-7
 #: The finite-difference step: 1亿 or 10% of the budget, whichever is smaller (万元).
@@ -33,6 +34,8 @@ MAX_STEP_WAN = 10_000.0
 #: the main solve took (a re-solve of the same MIP needs about as long).
 MIN_RE_SOLVE_SECONDS = 0.2
 COLUMNS = ["rule", "key", "group", "unit", "limit", "marginal_value", "per", "method", "binding"]
+#: The rows the table prices: every budget, and the others where they bind.
+PRICED = (RowKind.BUDGET, RowKind.MIN_SPEND, RowKind.CAPACITY, RowKind.COUNT, RowKind.SHARE_MIN, RowKind.SHARE_MAX, RowKind.INDICATOR)
 
 
 def fixed_selection(model: LinearModel, values: np.ndarray) -> LinearModel:
@@ -68,55 +71,48 @@ def marginal_values(result: Result, solve_model: Callable[..., Solution], *, fin
 
 
 def _dual_rows(result: Result, duals: np.ndarray, method: str) -> list[dict[str, object]]:
-    """Read each rule's rows' duals as d(objective)/d(limit) in the scenario's sense."""
+    """Read each rule's rows' duals as d(objective)/d(limit) in the scenario's sense: every budget, and the other
+    rules where they bind."""
     model = result.model.linear
     activity = model.A @ result.solution.values
-    sign = model.objective_sign
-    rows = []
-    for block in model.row_blocks:
-        kind, _, name = block.name.partition(":")
-        for i in block.indices:
-            value = sign * duals[i]
-            at_bound = min(abs(activity[i] - model.row_lower[i]), abs(activity[i] - model.row_upper[i])) <= 1e-6 * max(1.0, abs(activity[i]))
-            binding = bool(abs(value) > BINDING_TOLERANCE and at_bound)
-            group = block.label(i).split("[", 1)[1].rstrip("]") if block.labels is not None else ""
-            entry = _describe_row(kind, name, group, value, binding, model.row_upper[i], activity[i], result)
-            if entry is not None and (kind == "budget" or binding):
-                entry["method"] = method
-                rows.append(entry)
-    return rows
+    value = model.objective_sign * duals
+    at_bound = np.minimum(np.abs(activity - model.row_lower), np.abs(activity - model.row_upper)) <= 1e-6 * np.maximum(1.0, np.abs(activity))
+    rows = model.row_frame(*PRICED, value=value, activity=activity, upper=model.row_upper,
+                           binding=(np.abs(value) > BINDING_TOLERANCE) & at_bound)
+    return [{**_describe_row(row, result), "binding": bool(row.binding), "method": method}
+            for row in rows.itertuples(index=False) if row.kind == RowKind.BUDGET or row.binding]
 
 
-def _describe_row(kind: str, name: str, group: str, value: float, binding: bool, upper: float, activity: float,
-                  result: Result) -> dict[str, object] | None:
-    scenario = result.scenario
-    if kind == "budget":
-        return {"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": group, "unit": "万元",
-                "limit": upper, "marginal_value": value, "per": "万元", "binding": binding}
-    if kind == "min_spend":
-        return {"rule": f"minimum spend of {name}", "key": f"sources.{name}.min_spend", "group": "", "unit": "万元",
-                "limit": scenario.sources[name].min_spend, "marginal_value": value, "per": "万元", "binding": binding}
-    if kind == "capacity":
-        return {"rule": f"capacity of {name}", "key": scenario.sources[name].capacity.column, "group": group, "unit": "万元",
-                "limit": upper, "marginal_value": value, "per": "万元", "binding": binding}
-    if kind == "count":
-        count = scenario.counts[name]
-        limit = count.min if count.min is not None and abs(activity - count.min) < 1e-6 else count.max
-        return {"rule": f"count {name}", "key": f"targets.counts.{name}", "group": "", "unit": "projects",
-                "limit": limit, "marginal_value": value, "per": "project", "binding": binding}
-    if kind in ("share_min", "share_max"):
-        rule = scenario.shares[name]
-        keys = list(scenario.sources) if rule.source == ALL_SOURCES else [rule.source]
-        total = float(result.money[:, [list(scenario.sources).index(k) for k in keys]].sum())
-        # The row is sum (1[member] - bound) * money >= 0 (or <= 0): d(row)/d(bound) = -total money.
-        return {"rule": f"share {name}", "key": f"balance.shares.{name}.{kind.split('_')[1]}", "group": "", "unit": "share",
-                "limit": rule.min if kind == "share_min" else rule.max, "marginal_value": -value * total * 0.01,
-                "per": "percentage point", "binding": binding}
-    if kind == "indicator":
-        indicator = scenario.indicators[name]
-        return {"rule": f"target {name}", "key": f"targets.indicators.{name}.target", "group": group, "unit": "indicator",
-                "limit": indicator.target, "marginal_value": value, "per": "indicator unit", "binding": binding}
-    return None
+def _describe_row(row: Any, result: Result) -> dict[str, object]:
+    """A line of :meth:`LinearModel.row_frame` (kind, key, group, value, activity, upper) in the planner's words."""
+    scenario, name, group, value = result.scenario, row.key, row.group, row.value
+    match row.kind:
+        case RowKind.BUDGET:
+            return {"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": group, "unit": "万元",
+                    "limit": row.upper, "marginal_value": value, "per": "万元"}
+        case RowKind.MIN_SPEND:
+            return {"rule": f"minimum spend of {name}", "key": f"sources.{name}.min_spend", "group": "", "unit": "万元",
+                    "limit": scenario.sources[name].min_spend, "marginal_value": value, "per": "万元"}
+        case RowKind.CAPACITY:
+            return {"rule": f"capacity of {name}", "key": scenario.sources[name].capacity.column, "group": group, "unit": "万元",
+                    "limit": row.upper, "marginal_value": value, "per": "万元"}
+        case RowKind.COUNT:
+            count = scenario.counts[name]
+            limit = count.min if count.min is not None and abs(row.activity - count.min) < 1e-6 else count.max
+            return {"rule": f"count {name}", "key": f"targets.counts.{name}", "group": "", "unit": "projects",
+                    "limit": limit, "marginal_value": value, "per": "project"}
+        case RowKind.SHARE_MIN | RowKind.SHARE_MAX:
+            rule = scenario.shares[name]
+            total = float(result.money[:, result.model.rules.share_sources(rule)].sum())
+            bound = "min" if row.kind == RowKind.SHARE_MIN else "max"
+            # The row is sum (1[member] - bound) * money >= 0 (or <= 0): d(row)/d(bound) = -total money.
+            return {"rule": f"share {name}", "key": f"balance.shares.{name}.{bound}", "group": "", "unit": "share",
+                    "limit": getattr(rule, bound), "marginal_value": -value * total * 0.01, "per": "percentage point"}
+        case RowKind.INDICATOR:
+            indicator = scenario.indicators[name]
+            return {"rule": f"target {name}", "key": f"targets.indicators.{name}.target", "group": group, "unit": "indicator",
+                    "limit": indicator.target, "marginal_value": value, "per": "indicator unit"}
+    raise AssertionError(f"no description for rows of kind {row.kind}")
 
 
 def _finite_differences(result: Result, solve_model: Callable[..., Solution], deadline: Deadline) -> list[dict[str, object]]:
@@ -149,11 +145,10 @@ def _finite_differences(result: Result, solve_model: Callable[..., Solution], de
 def _budget_steps(result: Result) -> list[tuple[int, str, float]]:
     """Each budget to raise: its row, its source and its step (1亿 or 10% of the budget, whichever is smaller)."""
     steps = []
-    for block in result.model.linear.row_blocks:
-        kind, _, name = block.name.partition(":")
-        step = min(MAX_STEP_WAN, 0.1 * result.scenario.sources[name].budget) if kind == "budget" else 0.0
+    for block in result.model.linear.rows(RowKind.BUDGET):
+        step = min(MAX_STEP_WAN, 0.1 * result.scenario.sources[block.key].budget)
         if step > 0:
-            steps.append((block.start, name, step))
+            steps.append((block.start, block.key, step))
     return steps
 
 

@@ -32,13 +32,13 @@ from pathlib import Path
 
 from allocator.errors import InputError
 from allocator.paths import NAME_MAX, path_problem, resolved, shown
+from allocator.runformat.names import MANIFEST, REPORTS, RUN_FILES
 
 #: The mark of an output folder other than a run (a run is known by its manifest.json).
 MARKER = "allocate.json"
 #: What each kind of output folder holds (a run may also hold the reports of :data:`_REPORTS`).
 _FILES = {
-    "run": {"manifest.json", "allocation.csv", "by_source.csv", "by_zone.csv", "by_province.csv", "by_region.csv",
-            "by_type.csv", "by_year.csv", "indicators.csv", "marginal.csv", "diagnosis.md", "baseline_shares.csv"},
+    "run": RUN_FILES,
     "sweep": {MARKER, "sweep.csv", "sweep.md", "sweep.png", "sweep.html"},
     "compare": {MARKER, "comparison.csv", "comparison.md", "comparison.html", "by_zone.csv", "by_province.csv", "projects.csv"},
     "simulate": {MARKER, "draws.csv", "summary.csv", "regions_at_risk.csv", "simulation.png", "summary.md"},
@@ -46,7 +46,8 @@ _FILES = {
 }
 _KIND_NAMES = {"run": "a run", "sweep": "a sweep", "compare": "a comparison", "simulate": "a simulation",
                "export": "exported reports"}
-_REPORTS = re.compile(r"budget_proposal(_[a-z]+)?\.xlsx|report(_[a-z]+)?\.(md|html)")
+#: The budget-proposal reports, in Chinese or another language (``report_en.md``).
+_REPORTS = re.compile("|".join(re.escape(stem) + r"(_[a-z]+)?" + re.escape(suffix) for stem, suffix in map(os.path.splitext, REPORTS)))
 #: Kinds that keep the runs they solved in ``runs/``.
 _WITH_RUNS = ("sweep", "compare")
 _RUN_KEYS = {"scenario", "status", "versions", "created"}
@@ -169,7 +170,7 @@ def write_marker(folder: Path, kind: str) -> None:
 
 def kind_of(folder: Path) -> str | None:
     """Which output of allocate `folder` is ("run", "sweep", …), or None if it is none of them."""
-    manifest = _json(folder / "manifest.json")
+    manifest = _json(folder / MANIFEST)
     if isinstance(manifest, dict) and _RUN_KEYS <= manifest.keys() and "allocator" in (manifest.get("versions") or {}):
         return "run"
     marker = _json(folder / MARKER)

@@ -8,10 +8,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from allocator.backends import Solution, SolveStatus
+from allocator.backends import FormulaStatus, Solution, SolveStatus
 from allocator.data import Data
+from allocator.errors import InternalError
 from allocator.model import BuiltModel
-from allocator.model.targets import IndicatorGroups, deadline_period
+from allocator.rules import IndicatorGroups, target_met
 from allocator.scenario import Phasing, Scenario
 
 #: Money in tables is rounded to 1e-4 万元 (one yuan); allocation.csv keeps 1e-6 万元.
@@ -37,6 +38,7 @@ class Result:
     marginal: pd.DataFrame | None = None  # see allocator.marginal; None when not computed
     starts: np.ndarray | None = None  # projects x start periods (default: one period, = selected)
     money_by_period: np.ndarray | None = None  # projects x sources x periods (default: one period, = money)
+    cut_short: list[str] = field(default_factory=list)  # the phases solver.time_limit stopped or skipped (allocator.solve)
 
     def __post_init__(self) -> None:
         if self.starts is None:
@@ -59,7 +61,7 @@ class Result:
         return np.where(self.selected > 0, years[self.starts.argmax(axis=1)], None)
 
     @property
-    def status(self) -> SolveStatus:
+    def status(self) -> SolveStatus | FormulaStatus:
         return self.solution.status
 
     @property
@@ -140,17 +142,17 @@ class Result:
         frames = []
         for groups in self.indicator_groups:
             indicator = groups.indicator
-            achieved = groups.achieved(self.completed_by(deadline_period(indicator, self.phasing)))
+            achieved = groups.achieved(self.completed_by(groups.deadline))
             with np.errstate(divide="ignore", invalid="ignore"):
                 baseline = np.where(groups.denominator > 0, groups.baseline / groups.denominator, np.nan)
             shortfall = np.maximum(indicator.target - achieved, 0.0)
             frames.append(pd.DataFrame({
                 "indicator": indicator.name, "label": indicator.label, "scope": indicator.scope, "group": groups.labels,
                 "baseline": baseline, "achieved": achieved, "target": indicator.target,
-                "met": np.where(np.isnan(achieved), pd.NA, shortfall <= 1e-6 * max(1.0, abs(indicator.target))),
+                "met": np.where(np.isnan(achieved), pd.NA, target_met(achieved, indicator.target)),
                 "shortfall": np.where(np.isnan(achieved), np.nan, shortfall), "hard": indicator.hard,
                 "note": np.where(groups.denominator > 0, None, f"no denominator ({indicator.denominator} sums to 0)"),
-                **({"by_year": self.phasing.label(deadline_period(indicator, self.phasing))} if self.phasing.years else {}),
+                **({"by_year": self.phasing.label(groups.deadline)} if self.phasing.years else {}),
             }))
         columns = ["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard", "note"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
@@ -181,7 +183,8 @@ def _money_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Solution, timings: dict[str, float]) -> Result:
     """Read the starts and split each class's money, year by year, back to its projects in proportion to what they spend."""
-    assert solution.values is not None
+    if solution.values is None:
+        raise InternalError(f"the solver said '{solution.status.value}' but gave no values (a bug; nothing was written)")
     funding, phasing = built.funding, scenario.phasing
     values = solution.values
     starts = np.clip(values[funding.start], 0.0, 1.0)
@@ -207,5 +210,5 @@ def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Sol
     size = {"rows": linear.num_rows, "columns": linear.num_cols, "nonzeros": int(linear.A.nnz),
             "integer_columns": int(linear.integer.sum()), "rule_classes": funding.classes.count, "projects": len(cost)}
     return Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money.sum(axis=2),
-                  indicator_groups=built.indicators, model_size=size, timings=timings, model_sign=linear.objective_sign,
+                  indicator_groups=built.rules.indicator_groups, model_size=size, timings=timings, model_sign=linear.objective_sign,
                   model=built, starts=starts, money_by_period=money)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from allocator.config import Document, KeyPath
 from allocator.errors import InputError
 
-REQUIRED = object()
+#: The default of a key that must be given (typed Any so that it stands in for a default of any type).
+REQUIRED: Any = object()
+#: A closed choice: a ``Literal`` of strings, or plain strings.
+Choice = TypeVar("Choice", bound=str)
 #: Every number in a scenario lies within ±MAX_NUMBER unless its key says otherwise: beyond it a weight,
 #: penalty, ratio or target is a typo, and the solver's numerics break down.
 MAX_NUMBER = 1e9
@@ -64,7 +67,12 @@ class Table:
             self.fail(f"'{key}' must be {expected}, got {_describe(value)}", (*self.path, key))
         return value
 
-    def number(self, key: str, default: Any = REQUIRED, *, low: float | None = None, high: float | None = None) -> float:
+    @overload
+    def number(self, key: str, default: float = ..., *, low: float | None = ..., high: float | None = ...) -> float: ...
+    @overload
+    def number(self, key: str, default: None, *, low: float | None = ..., high: float | None = ...) -> float | None: ...
+
+    def number(self, key: str, default: float | None = REQUIRED, *, low: float | None = None, high: float | None = None) -> float | None:
         """A finite number within [low, high] (each ±MAX_NUMBER when not given)."""
         value = self.take(key, (int, float), default, what="a number")
         if value is None or value is default:
@@ -81,7 +89,12 @@ class Table:
             self.fail(f"'{key}' must be at most {_number_text(high)}, got {_number_text(value)}", where)
         return value
 
-    def whole(self, key: str, default: Any = REQUIRED, *, low: int, high: int, what: str = "") -> int:
+    @overload
+    def whole(self, key: str, default: int = ..., *, low: int, high: int, what: str = ...) -> int: ...
+    @overload
+    def whole(self, key: str, default: None, *, low: int, high: int, what: str = ...) -> int | None: ...
+
+    def whole(self, key: str, default: int | None = REQUIRED, *, low: int, high: int, what: str = "") -> int | None:
         """A whole number within [low, high]; `what` says what it counts (e.g. " of projects")."""
         value = self.number(key, default, low=low, high=high)
         if value is None or value is default:
@@ -90,15 +103,36 @@ class Table:
             self.fail(f"'{key}' must be a whole number{what}, got {value:g}", (*self.path, key))
         return int(value)
 
-    def text(self, key: str, default: Any = REQUIRED, choices: Callable[[], list[str]] | list[str] | None = None) -> str:
-        value = self.take(key, str, default, what="a string")
-        if choices is not None and value is not default:
-            options = choices() if callable(choices) else choices
-            if value not in options:
-                self.fail(f"'{key}' is '{value}', which is not one of {', '.join(options)}{_suggest(value, options)}", (*self.path, key))
-        return value
+    @overload
+    def text(self, key: str, default: str = ...) -> str: ...
+    @overload
+    def text(self, key: str, default: None) -> str | None: ...
 
-    def strings(self, key: str, default: Any = REQUIRED) -> tuple[str, ...] | Any:
+    def text(self, key: str, default: str | None = REQUIRED) -> str | None:
+        return self.take(key, str, default, what="a string")
+
+    @overload
+    def choice(self, key: str, options: Sequence[Choice], default: Choice = ...) -> Choice: ...
+    @overload
+    def choice(self, key: str, options: Sequence[Choice], default: None) -> Choice | None: ...
+
+    def choice(self, key: str, options: Sequence[Choice], default: Choice | None = REQUIRED) -> Choice | None:
+        """The text at `key`, which must be one of `options` (a misspelling is told the closest one)."""
+        value = self.text(key, default)
+        if value is default:
+            return default
+        for option in options:
+            if value == option:
+                return option
+        self.fail(f"'{key}' is '{value}', which is not one of {', '.join(options)}{_suggest(str(value), list(options))}",
+                  (*self.path, key))
+
+    @overload
+    def strings(self, key: str, default: tuple[str, ...] = ...) -> tuple[str, ...]: ...
+    @overload
+    def strings(self, key: str, default: None) -> tuple[str, ...] | None: ...
+
+    def strings(self, key: str, default: tuple[str, ...] | None = REQUIRED) -> tuple[str, ...] | None:
         value = self.take(key, (list, str), default, what="a list of strings")
         if value is default:
             return value
@@ -106,6 +140,11 @@ class Table:
         if not all(isinstance(item, str) for item in items):
             self.fail(f"'{key}' must be a list of strings", (*self.path, key))
         return tuple(items)
+
+    @overload
+    def subtable(self, key: str, *, required: Literal[True]) -> Table: ...
+    @overload
+    def subtable(self, key: str, *, required: bool = False) -> Table | None: ...
 
     def subtable(self, key: str, *, required: bool = False) -> Table | None:
         if not self.has(key):

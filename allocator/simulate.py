@@ -36,12 +36,15 @@ import pandas as pd
 
 from allocator.data import Data, load_data
 from allocator.errors import InputError
-from allocator.model.scopes import project_groups, region_groups
-from allocator.model.targets import deadline_period, indicator_groups
 from allocator.results import Result
+from allocator.rules import IndicatorGroups, Rules, project_groups, region_groups, target_met
 from allocator.outdir import Target, staged
-from allocator.rundir import RunTables, inputs_of, read_run, write_csv
-from allocator.scenario import Scenario, Triangular, Uncertainty, load_scenario
+from allocator.rundir import inputs_of
+from allocator.runformat.markdown import escape_markdown, markdown_table
+from allocator.runformat.run import Run, read_run
+from allocator.runformat.tables import write_csv
+from allocator.scenario import Scenario, StallRule, Triangular, Uncertainty
+from allocator.scenario_toml import load_scenario, with_overrides
 
 #: Indicators with more groups than this are summarised by the number of groups meeting the target.
 MAX_GROUP_COLUMNS = 40
@@ -70,7 +73,7 @@ def plan_from_result(result: Result, name: str = "nominal") -> Plan:
                 objective=result.objective, indicators=result.indicators)
 
 
-def plan_from_run(run: RunTables, scenario: Scenario, data: Data, name: str = "nominal") -> Plan:
+def plan_from_run(run: Run, scenario: Scenario, data: Data, name: str = "nominal") -> Plan:
     """A plan read back from a run directory, aligned with `data`'s candidates by project_id."""
     if not run.has_allocation:
         raise InputError(f"the run has no allocation (status {run.status}); nothing to simulate", source=str(run.path))
@@ -99,15 +102,15 @@ def plan_from_run(run: RunTables, scenario: Scenario, data: Data, name: str = "n
                 objective=run.objective, indicators=run.indicators)
 
 
-def scenario_of_run(run: RunTables, *, allow_outside_paths: bool = False) -> Scenario:
+def scenario_of_run(run: Run, *, allow_outside_paths: bool = False) -> Scenario:
     """The run's scenario: its file, with the run's --set overrides applied again."""
-    info = run.manifest.get("scenario", {})
-    path = Path(str(info.get("file", "")))
+    recorded = run.manifest.scenario
+    path = Path(recorded.file)
     if not path.is_file():
         raise InputError(f"the run's scenario file {path} is gone; simulate the scenario file instead", source=str(run.path))
     scenario = load_scenario(path, allow_outside_paths=allow_outside_paths)
-    overrides = {item["key"]: item["new"] for item in info.get("overrides", [])}
-    return scenario.with_overrides(overrides, allow_outside_paths=allow_outside_paths) if overrides else scenario
+    overrides = {item.key: item.new for item in recorded.overrides}
+    return with_overrides(scenario, overrides, allow_outside_paths=allow_outside_paths) if overrides else scenario
 
 
 # --------------------------------------------------------------------------------------------------
@@ -147,7 +150,7 @@ def robust_inputs(scenario: Scenario, data: Data) -> tuple[Scenario, Data, dict[
         overrides[f"{prefix}.budget"] = f"{source.budget * budget_factor:.10g}万"
     if source.min_spend > source.budget * budget_factor:
         overrides[f"{prefix}.min_spend"] = f"{source.budget * budget_factor:.10g}万"
-    robust = scenario.with_overrides(overrides, allow_outside_paths=True)
+    robust = with_overrides(scenario, overrides, allow_outside_paths=True)
     return replace(robust, name=f"{scenario.name} (robust q={q:g})"), data, factors
 
 
@@ -173,23 +176,6 @@ class PlanArrays:
 
 
 @dataclass
-class IndicatorArrays:
-    name: str
-    labels: np.ndarray
-    baseline: np.ndarray
-    denominator: np.ndarray
-    contribution: np.ndarray
-    group_of_project: np.ndarray
-    deadline: int
-    target: float
-
-    def achieved(self, counted: np.ndarray) -> np.ndarray:
-        added = np.bincount(self.group_of_project, weights=self.contribution * counted, minlength=len(self.labels))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.denominator > 0, (self.baseline + added) / self.denominator, np.nan)
-
-
-@dataclass
 class Replay:
     cost: np.ndarray
     overrun: tuple[np.ndarray, np.ndarray, np.ndarray]  # low, mode, high per project
@@ -204,8 +190,8 @@ class Replay:
     periods: int
     phased: bool
     delay_probability: float
-    stall_rule: str
-    indicators: list[IndicatorArrays]
+    stall_rule: StallRule
+    indicators: list[IndicatorGroups]
     plans: list[PlanArrays]
     regions: int = 0
     columns: list[str] = field(default_factory=list)
@@ -253,11 +239,7 @@ def build_replay(scenario: Scenario, data: Data, plans: Sequence[Plan], spec: Un
         pool_starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0)) if len(order) else np.zeros(0, np.int64)
         plan_arrays.append(PlanArrays(plan.name, plan.selected.astype(float), finish, other, local, order, pool_starts))
 
-    indicators = []
-    for indicator in scenario.indicators.values():
-        groups = indicator_groups(indicator, data)
-        indicators.append(IndicatorArrays(indicator.name, groups.labels, groups.baseline, groups.denominator, groups.contribution,
-                                          groups.group_of_project, deadline_period(indicator, phasing), indicator.target))
+    indicators = Rules(scenario, data).indicator_groups
     return Replay(
         cost=projects["cost"].to_numpy(dtype=float), overrun=overrun, arrival=arrival, arrival_labels=arrival_labels,
         arrival_of_region=arrival_of_region, region_of_project=projects["region"].to_numpy(dtype=np.int64),
@@ -329,15 +311,15 @@ def run_chunk(replay: Replay, seed: int, indices: Sequence[int]) -> dict[str, An
             row["late"] = float((plan.selected * out["late"]).sum())
             row["stranded"] = float(out["stranded_yuan"].sum()) / YUAN_PER_WAN
             row["matching_paid"] = float(np.rint(out["received"] * YUAN_PER_WAN).sum()) / YUAN_PER_WAN
-            for indicator in replay.indicators:
-                counted = plan.selected * (out["in_plan"] & (out["finish"] <= indicator.deadline))
-                achieved = indicator.achieved(counted)
-                if len(indicator.labels) == 1:
-                    row[indicator.name] = float(achieved[0])
-                elif len(indicator.labels) <= MAX_GROUP_COLUMNS:
-                    row.update({f"{indicator.name}[{label}]": float(v) for label, v in zip(indicator.labels, achieved)})
-                if len(indicator.labels) > 1:
-                    row[f"{indicator.name}:groups_met"] = int(np.sum(achieved >= indicator.target - 1e-9 * max(1.0, abs(indicator.target))))
+            for groups in replay.indicators:
+                name = groups.indicator.name
+                achieved = groups.achieved(plan.selected * (out["in_plan"] & (out["finish"] <= groups.deadline)))
+                if len(groups.labels) == 1:
+                    row[name] = float(achieved[0])
+                elif len(groups.labels) <= MAX_GROUP_COLUMNS:
+                    row.update({f"{name}[{label}]": float(v) for label, v in zip(groups.labels, achieved)})
+                if len(groups.labels) > 1:
+                    row[f"{name}:groups_met"] = int(np.sum(target_met(achieved, groups.indicator.target)))
             rows.append(row)
             region = replay.region_of_project
             total = sums[plan.name]
@@ -448,9 +430,6 @@ class Simulation:
         return slot.path
 
     def markdown(self) -> str:
-        from allocator.compare import markdown_table
-        from allocator.report.document import escape_markdown
-
         spec = self.scenario.uncertainty
         names = [p.name for p in self.plans]
         draws = int(self.draws["draw"].nunique())
@@ -509,25 +488,23 @@ def _summary(frame: pd.DataFrame, replay: Replay, plans: Sequence[Plan]) -> pd.D
         planned: dict[str, float] = {"funded": float(plan.selected.sum()), "completed": float(plan.selected.sum()),
                                      "stalled": 0.0, "late": 0.0, "stranded": 0.0, "matching_paid": float(arrays.local.sum())}
         targets: dict[str, float] = {}
-        for indicator in replay.indicators:
-            counted = plan.selected * (arrays.finish <= min(indicator.deadline, replay.periods - 1)) * (arrays.finish >= 0)
-            achieved = indicator.achieved(counted)
-            met = int(np.sum(achieved >= indicator.target - 1e-9 * max(1.0, abs(indicator.target))))
-            if len(indicator.labels) == 1:
-                planned[indicator.name], targets[indicator.name] = float(achieved[0]), indicator.target
-            elif len(indicator.labels) <= MAX_GROUP_COLUMNS:
-                for label, value in zip(indicator.labels, achieved):
-                    planned[f"{indicator.name}[{label}]"], targets[f"{indicator.name}[{label}]"] = float(value), indicator.target
-            if len(indicator.labels) > 1:
-                planned[f"{indicator.name}:groups_met"] = float(met)
+        for groups in replay.indicators:
+            name, target = groups.indicator.name, groups.indicator.target
+            achieved = groups.achieved(plan.selected * (arrays.finish <= min(groups.deadline, replay.periods - 1)) * (arrays.finish >= 0))
+            if len(groups.labels) == 1:
+                planned[name], targets[name] = float(achieved[0]), target
+            elif len(groups.labels) <= MAX_GROUP_COLUMNS:
+                for label, value in zip(groups.labels, achieved):
+                    planned[f"{name}[{label}]"], targets[f"{name}[{label}]"] = float(value), target
+            if len(groups.labels) > 1:
+                planned[f"{name}:groups_met"] = float(np.sum(target_met(achieved, target)))
         for measure, value in planned.items():
             series = draws[measure].astype(float)
             target = targets.get(measure)
-            tolerance = 1e-9 * max(1.0, abs(target)) if target is not None else 0.0
             rows.append({"plan": plan.name, "measure": measure, "planned": value, "target": target,
                          "mean": series.mean(), "p10": series.quantile(0.1), "p50": series.quantile(0.5), "p90": series.quantile(0.9),
                          "min": series.min(), "max": series.max(),
-                         "prob_met": float((series >= target - tolerance).mean()) if target is not None else None})
+                         "prob_met": float(target_met(series.to_numpy(), target).mean()) if target is not None else None})
         rows.append({"plan": plan.name, "measure": "objective", "planned": plan.objective, "target": None, "mean": plan.objective,
                      "p10": plan.objective, "p50": plan.objective, "p90": plan.objective, "min": plan.objective,
                      "max": plan.objective, "prob_met": None})
@@ -622,7 +599,7 @@ def load_plan(target: str | Path, overrides: Sequence[str] = (), *, scenario_fil
             scenario = scenario_of_run(run, allow_outside_paths=allow_outside_paths)
         _spec(scenario)
         if overrides and scenario_file is None:
-            scenario = scenario.with_overrides(list(overrides), allow_outside_paths=allow_outside_paths)
+            scenario = with_overrides(scenario, list(overrides), allow_outside_paths=allow_outside_paths)
         data = load_data(scenario)
         return scenario, data, plan_from_run(run, scenario, data)
     scenario = load_scenario(target, list(overrides), allow_outside_paths=allow_outside_paths)

@@ -1,9 +1,11 @@
-"""From a scenario to a checked result: load, build, call a backend, recover, verify. Times each phase.
+"""From a scenario to a checked result, in two steps: :func:`build` an :class:`AllocationModel` (load the data,
+check the declared plans, formulate the rules as arrays), then :meth:`AllocationModel.solve` it (pre-check,
+call a backend, diagnose a failure, recover, verify, marginal values). :func:`solve` does both. Times each phase.
 
 ``solver.time_limit`` bounds the whole :func:`solve` on the wall clock: one :class:`Deadline` from its
 start is passed to every solve. The main solve gets MAIN_SHARE of what is left when marginal values will
 re-solve the MIP, and all of it otherwise; the phases it stops or skips are listed in
-``solution.details["cut_short"]`` (the manifest's ``cut_short``).
+``result.cut_short`` (the manifest's ``cut_short``).
 """
 
 from __future__ import annotations
@@ -11,31 +13,38 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from allocator.backends import Deadline, Solution, SolveStatus
-from allocator.backends.highs import solve_highs
-from allocator.backends.pulp import solve_pulp
+from allocator.backends.options import SolverOptions
 from allocator.checks import check_declared_plans, verify
 from allocator.data import Data, load_data
 from allocator.diagnose import Diagnosis, diagnose, impossible_alone
 from allocator.errors import SolveFailed
 from allocator.marginal import marginal_values, re_solves
-from allocator.model import build
-from allocator.model.arrays import LinearModel
+from allocator.marginal_modes import MarginalMode, finite_differences
+from allocator.model import BuiltModel, formulate
+from allocator.model.arrays import Block, LinearModel, RowKind
 from allocator.results import Result, make_result
-from allocator.scenario import Scenario, SolverOptions
+from allocator.scenario import Scenario
 
 Backend = Callable[..., Solution]
 
 
 def backend_for(options: SolverOptions) -> Backend:
-    """highspy for ``highs`` (the default); PuLP for every other solver name."""
-    return solve_highs if options.name.lower() == "highs" else solve_pulp
+    """highspy for ``highs`` (the default); PuLP for every other solver name. Only the chosen one is imported."""
+    if options.name.lower() == "highs":
+        from allocator.backends.highs import solve_highs
+
+        return solve_highs
+    from allocator.backends.pulp import solve_pulp
+
+    return solve_pulp
 
 
 def solve_model(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None) -> Solution:
@@ -50,59 +59,95 @@ def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
     timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - started
 
 
-#: Above this many candidates, "auto" marginal values skip the MIP re-solves of the finite differences.
-FINITE_DIFFERENCE_LIMIT = 50_000
-MARGINAL_MODES = ("auto", "full", "duals", "none")
 #: The main solve's share of the time left when marginal values will re-solve the MIP once per budget.
 MAIN_SHARE = 0.8
 SHARE_NOTE = (f" The solve had {MAIN_SHARE:.0%} of solver.time_limit, the rest being kept for the marginal values' "
               "re-solves (--marginal duals gives it all).")
 
 
-def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False, marginal: str = "auto") -> Result:
-    """Solve a scenario; raise :class:`SolveFailed` when there is no allocation to report.
+@dataclass
+class AllocationModel:
+    """A scenario's model, built and not yet solved: ``build(scenario, data)`` then ``.solve()``, ``.write(path)``
+    or ``.rows(kind)``. ``timings`` holds the seconds spent reading and building it."""
 
-    `marginal`: "full" (duals and, for a MIP, finite differences on budgets), "duals", "none", or
-    "auto" (full up to FINITE_DIFFERENCE_LIMIT candidates, duals above).
-    """
-    deadline = Deadline(scenario.solver.time_limit)
+    scenario: Scenario
+    data: Data
+    built: BuiltModel
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def linear(self) -> LinearModel:
+        """The model as arrays: minimise c·x subject to row and column bounds."""
+        return self.built.linear
+
+    def rows(self, *kinds: RowKind | str) -> list[Block]:
+        """The row blocks of `kinds` ("budget", "count", "indicator", ... : :class:`RowKind`), in the model's order."""
+        return self.linear.rows(*(RowKind(kind) for kind in kinds))
+
+    def write(self, path: str | Path) -> Path:
+        """Write the model as an LP or MPS file (by suffix) for another solver, rows and columns named after
+        their rules (:func:`allocator.backends.highs.file_names`); returns the path."""
+        from allocator.backends.highs import write_model
+
+        write_model(self.linear, Path(path))
+        return Path(path)
+
+    def solve(self, *, log: bool = False, marginal: MarginalMode = "auto", deadline: Deadline | None = None) -> Result:
+        """Solve and check the model; raise :class:`SolveFailed` when there is no allocation to report.
+
+        `marginal`: see :mod:`allocator.marginal_modes`. `deadline`: when the whole solve must end (default:
+        ``solver.time_limit`` from now).
+        """
+        scenario, data, built = self.scenario, self.data, self.built
+        deadline = deadline if deadline is not None else Deadline(scenario.solver.time_limit)
+        timings = dict(self.timings)
+        impossible = impossible_alone(built)
+        if impossible:
+            diagnosis = Diagnosis(scenario.name, impossible=impossible)
+            raise SolveFailed(f"scenario '{scenario.name}' cannot be met, found before solving:\n{diagnosis.text()}\nNo allocation was written.",
+                              status=SolveStatus.INFEASIBLE.value, report=diagnosis.text())
+        full = finite_differences(marginal, len(data.projects))
+        shared = marginal != "none" and re_solves(built.linear, scenario, full)
+        main = deadline.portion(MAIN_SHARE * deadline.left()) if shared else deadline
+        with _timed(timings, "solve"):
+            solution = solve_model(built.linear, scenario.solver, log=log, deadline=main)
+            if solution.status is SolveStatus.INFEASIBLE_OR_UNBOUNDED:
+                settle_infeasible_or_unbounded(solution, built.linear, scenario.solver, deadline)
+        if solution.status is SolveStatus.INFEASIBLE:
+            diagnosis = diagnose(scenario, data, built, partial(solve_model, deadline=deadline))
+            raise SolveFailed(f"{failure_message(scenario, solution)}\n{diagnosis.text()}\nNo allocation was written.",
+                              status=solution.status.value, report=diagnosis.text())
+        if not solution.status.has_solution:
+            raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else ""), status=solution.status.value)
+        if solution.status is SolveStatus.FEASIBLE:
+            gap = "gap not measured" if solution.mip_gap is None else f"gap {solution.mip_gap:.2e}"
+            deadline.note(f"solve: stopped by the time limit before proving optimality ({gap}).{SHARE_NOTE if shared else ''}")
+        with _timed(timings, "recover_and_verify"):
+            result = make_result(scenario, data, built, solution, timings)
+            verify(scenario, data, result.selected, result.money, starts=result.starts, money_by_period=result.money_by_period)
+        if marginal != "none":
+            with _timed(timings, "marginal"):
+                result.marginal = marginal_values(result, solve_model, finite_differences=full, deadline=deadline)
+        result.cut_short = deadline.cut_short
+        return result
+
+
+def build(scenario: Scenario, data: Data | None = None) -> AllocationModel:
+    """Read `scenario`'s tables (unless `data` is given), check its declared plans and build its model; nothing is solved."""
     timings: dict[str, float] = {}
-    if data is None:
-        with _timed(timings, "read_and_validate"):
-            data = load_data(scenario)
     with _timed(timings, "read_and_validate"):
+        data = load_data(scenario) if data is None else data
         check_declared_plans(scenario, data)
     with _timed(timings, "build"):
-        built = build(scenario, data)
-    impossible = impossible_alone(scenario, data, built)
-    if impossible:
-        diagnosis = Diagnosis(scenario.name, impossible=impossible)
-        raise SolveFailed(f"scenario '{scenario.name}' cannot be met, found before solving:\n{diagnosis.text()}\nNo allocation was written.",
-                          status=SolveStatus.INFEASIBLE.value, report=diagnosis.text())
-    full = marginal == "full" or (marginal == "auto" and len(data.projects) <= FINITE_DIFFERENCE_LIMIT)
-    shared = marginal != "none" and re_solves(built.linear, scenario, full)
-    main = deadline.portion(MAIN_SHARE * deadline.left()) if shared else deadline
-    with _timed(timings, "solve"):
-        solution = solve_model(built.linear, scenario.solver, log=log, deadline=main)
-        if solution.status is SolveStatus.INFEASIBLE_OR_UNBOUNDED:
-            settle_infeasible_or_unbounded(solution, built.linear, scenario.solver, deadline)
-    if solution.status is SolveStatus.INFEASIBLE:
-        diagnosis = diagnose(scenario, data, built, partial(solve_model, deadline=deadline))
-        raise SolveFailed(f"{failure_message(scenario, solution)}\n{diagnosis.text()}\nNo allocation was written.",
-                          status=solution.status.value, report=diagnosis.text())
-    if not solution.status.has_solution:
-        raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else ""), status=solution.status.value)
-    if solution.status is SolveStatus.FEASIBLE:
-        gap = "gap not measured" if solution.mip_gap is None else f"gap {solution.mip_gap:.2e}"
-        deadline.note(f"solve: stopped by the time limit before proving optimality ({gap}).{SHARE_NOTE if shared else ''}")
-    with _timed(timings, "recover_and_verify"):
-        result = make_result(scenario, data, built, solution, timings)
-        verify(scenario, data, result.selected, result.money, starts=result.starts, money_by_period=result.money_by_period)
-    if marginal != "none":
-        with _timed(timings, "marginal"):
-            result.marginal = marginal_values(result, solve_model, finite_differences=full, deadline=deadline)
-    solution.details["cut_short"] = deadline.cut_short
-    return result
+        built = formulate(scenario, data)
+    return AllocationModel(scenario, data, built, timings)
+
+
+def solve(scenario: Scenario, data: Data | None = None, *, log: bool = False, marginal: MarginalMode = "auto") -> Result:
+    """:func:`build` then :meth:`AllocationModel.solve`, within ``solver.time_limit`` from now; raise
+    :class:`SolveFailed` when there is no allocation to report."""
+    deadline = Deadline(scenario.solver.time_limit)
+    return build(scenario, data).solve(log=log, marginal=marginal, deadline=deadline)
 
 
 def settle_infeasible_or_unbounded(solution: Solution, model: LinearModel, options: SolverOptions, deadline: Deadline) -> None:

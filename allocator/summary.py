@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from allocator.data import Data
-from allocator.model.classes import absolute_caps, eligibility
-from allocator.model.scopes import project_groups, region_groups
 from allocator.results import Result
+from allocator.rules import Rules
 from allocator.scenario import Scenario
 from allocator.units import format_wan
 
@@ -20,7 +19,7 @@ def summary(result: Result) -> str:
     sense = "benefit" if scenario.sense == "max_benefit" else "money (万元)"
     lines = [
         f"{scenario.name}: {solution.status.value} ({solution.solver_version}{gap}, {solution.seconds:.2f} s)",
-        *(f"cut short by solver.time_limit: {note}" for note in solution.details.get("cut_short", [])),
+        *(f"cut short by solver.time_limit: {note}" for note in result.cut_short),
         f"objective ({sense}): {result.objective:,.2f}",
         "",
         "money by source (万元):",
@@ -62,20 +61,11 @@ def most_money(scenario: Scenario, data: Data) -> np.ndarray:
     capacity of the project's province or region (a declared plan: its requested amount). Matching
     rules, counts and shares can only lower it, so a project above its bound is surely unaffordable.
     """
-    projects = data.projects
-    cost = projects["cost"].to_numpy(dtype=float)
-    types = projects["type"].astype(str)
-    limit = np.minimum(np.where(eligibility(scenario, data), np.inf, 0.0), absolute_caps(scenario, data))
-    declared = data.declared
-    requests = data.request_columns()
-    for s, source in enumerate(scenario.sources.values()):
-        share = types.map(source.max_share_of_cost).fillna(1.0).to_numpy(dtype=float)
-        limit[:, s] = np.minimum(limit[:, s], share * cost)
-        asked = projects.loc[declared, requests[source.key]].to_numpy(dtype=float) if source.key in requests else 0.0
-        limit[declared, s] = asked
+    rules = Rules(scenario, data)
+    limit = rules.money_limit.copy()
+    for s, source in enumerate(rules.sources):
         limit[:, s] = np.minimum(limit[:, s], source.budget)
         if source.capacity is not None:
-            of_region, labels = region_groups(data, source.capacity.by)
-            capacity = np.bincount(of_region, weights=data.regions[source.capacity.column].to_numpy(dtype=float), minlength=len(labels))
-            limit[:, s] = np.minimum(limit[:, s], capacity[project_groups(data, source.capacity.by)[0]])
+            capacity = rules.capacity(source)
+            limit[:, s] = np.minimum(limit[:, s], capacity.limit[capacity.group_of_project])
     return limit.sum(axis=1)

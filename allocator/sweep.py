@@ -24,13 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.compare import RUN, headline, markdown_table
+from allocator.compare import RUN, headline
 from allocator.errors import AllocatorError, InputError, SolveFailed
 from allocator.report.charts import PLAIN_TEXT
-from allocator.report.document import Block, escape_markdown, frame_block, render_html
+from allocator.report.document import Block, frame_block, render_html
 from allocator.outdir import Target, staged
-from allocator.rundir import RunTables, inputs_of, read_run, write_csv, write_failure, write_run
+from allocator.rundir import inputs_of, write_failure, write_run
+from allocator.runformat.markdown import escape_markdown, markdown_table
+from allocator.runformat.run import Run, read_run
+from allocator.runformat.tables import write_csv
 from allocator.scenario import Scenario
+from allocator.scenario_toml import with_overrides
 from allocator.units import parse_money
 
 #: Columns every sweep table has before the headline figures.
@@ -89,7 +93,7 @@ class SweepResult:
 
     axes: list[Axis]
     table: pd.DataFrame
-    runs: dict[str, RunTables]
+    runs: dict[str, Run]
     out: Path | None = None
 
     def markdown(self) -> str:
@@ -120,7 +124,7 @@ def checked_points(scenario: Scenario, axes: Sequence[Axis]) -> list[dict[str, A
         raise InputError("a sweep needs at least one --vary")
     grid = points(axes)
     for overrides in grid:
-        scenario.with_overrides(overrides)
+        with_overrides(scenario, overrides)
     return grid
 
 
@@ -179,7 +183,7 @@ def run_point(scenario: Scenario, overrides: dict[str, Any], directory: Path) ->
     """Solve one point and write its run directory (in a worker process); never raises for a failed solve."""
     from allocator.solve import solve
 
-    point = scenario.with_overrides(overrides)
+    point = with_overrides(scenario, overrides)
     try:
         result = solve(point, marginal="none")  # a sweep reports headline figures; marginal values would cost a re-solve each
     except SolveFailed as failure:

@@ -164,8 +164,9 @@ baseline = "centres_2005_x"
 contribution = "adds_centre"
 denominator = "street_offices_x"
 scope = "national"
-target = 0.99
-penalty = {5e4 * 9060 * f:.1f}
+scale = 0.01
+target = 99
+penalty = {5e4 * 9060 * f / 100:.1f}
 
 [targets.indicators.it_coverage]
 label = "社区信息化覆盖率"
@@ -173,8 +174,9 @@ baseline = "it_communities_2005_x"
 contribution = "adds_it_community"
 denominator = "urban_communities_x"
 scope = "zone"
-target = 0.50
-penalty = {2e3 * 33000 * f:.1f}
+scale = 0.01
+target = 50
+penalty = {2e3 * 33000 * f / 100:.1f}
 
 [balance.shares.central_west]
 source = "central"

@@ -20,8 +20,8 @@ import numpy as np
 
 from allocator.backends.highs import _to_highs_lp
 from allocator.data import load_data
-from allocator.model import build
-from allocator.scenario import load_scenario
+from allocator.model import formulate
+from allocator.scenario_toml import load_scenario
 
 VARIANTS = {
     "default": {},
@@ -45,7 +45,7 @@ def main() -> None:
     scenario = load_scenario(args.scenario, args.overrides)
     data = load_data(scenario)
     started = time.perf_counter()
-    linear = build(scenario, data).linear
+    linear = formulate(scenario, data).linear
     seconds = {"build": time.perf_counter() - started}
     started = time.perf_counter()
     lp = _to_highs_lp(linear)

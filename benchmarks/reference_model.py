@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator.data import Data
-from allocator.model.arrays import LinearModel, ModelBuilder
-from allocator.model.scopes import project_groups, region_groups
+from allocator.model.arrays import ColumnKind, LinearModel, ModelBuilder, RowKind
+from allocator.rules import project_groups, region_groups
 from allocator.scenario import ALL_SOURCES, Scenario
 
 
@@ -73,14 +73,14 @@ def build_reference(scenario: Scenario, data: Data) -> ReferenceModel:
     fundable = eligible.any(axis=1)
 
     b = ModelBuilder()
-    select = b.add_variables("select", n, upper=fundable.astype(float), integer=scenario.selection == "binary",
+    select = b.add_variables(ColumnKind.SELECT, n, upper=fundable.astype(float), integer=scenario.selection == "binary",
                              labels=projects["project_id"].to_numpy(dtype=object))
     p_idx, s_idx = np.nonzero(eligible)
     money = np.full(eligible.shape, -1, dtype=np.int64)
-    money[p_idx, s_idx] = b.add_variables("money", len(p_idx))
+    money[p_idx, s_idx] = b.add_variables(ColumnKind.MONEY, len(p_idx))
 
     # full funding per project: sum_s m_ps - cost_p x_p = 0
-    b.add_rows("full_funding", n, np.concatenate([p_idx, np.arange(n)]), np.concatenate([money[p_idx, s_idx], select]),
+    b.add_rows(RowKind.FULL_FUNDING, n, np.concatenate([p_idx, np.arange(n)]), np.concatenate([money[p_idx, s_idx], select]),
                np.concatenate([np.ones(len(p_idx)), -cost]), lower=0.0, upper=0.0)
     for s, source in enumerate(scenario.sources.values()):
         has = money[:, s] >= 0
@@ -94,24 +94,24 @@ def build_reference(scenario: Scenario, data: Data) -> ReferenceModel:
                 rows.append(np.flatnonzero(other_has))
                 cols.append(money[other_has, o])
                 vals.append(-ratio[other_has])
-            b.add_rows(f"matching:{source.key}", n, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), lower=0.0)
+            b.add_rows(RowKind.MATCHING, n, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), key=source.key, lower=0.0)
         # share-of-cost cap per project: m_ps - alpha_p cost_p x_p <= 0
         alpha = np.array([source.max_share_of_cost.get(t, 1.0) for t in types])
         capped = np.flatnonzero(has & (alpha < 1.0))
         if capped.size:
             count = capped.size
-            b.add_rows(f"share_cap:{source.key}", count, np.concatenate([np.arange(count)] * 2),
+            b.add_rows(RowKind.SHARE_CAP, count, np.concatenate([np.arange(count)] * 2),
                        np.concatenate([money[capped, s], select[capped]]),
-                       np.concatenate([np.ones(count), -alpha[capped] * cost[capped]]), upper=0.0)
+                       np.concatenate([np.ones(count), -alpha[capped] * cost[capped]]), key=source.key, upper=0.0)
         # budget and minimum spend
-        b.add_rows(f"budget:{source.key}", 1, np.zeros(int(has.sum())), money[has, s], np.ones(int(has.sum())),
+        b.add_rows(RowKind.BUDGET, 1, np.zeros(int(has.sum())), money[has, s], np.ones(int(has.sum())), key=source.key,
                    lower=source.min_spend if source.min_spend > 0 else -np.inf, upper=source.budget)
         # capacity per province (or region)
         if source.capacity is not None:
             of_region, labels = region_groups(data, source.capacity.by)
             limit = np.bincount(of_region, weights=data.regions[source.capacity.column].to_numpy(dtype=float), minlength=len(labels))
             group, _ = project_groups(data, source.capacity.by)
-            b.add_rows(f"capacity:{source.key}", len(labels), group[has], money[has, s], np.ones(int(has.sum())),
+            b.add_rows(RowKind.CAPACITY, len(labels), group[has], money[has, s], np.ones(int(has.sum())), key=source.key,
                        upper=limit, labels=labels)
 
     _targets(b, scenario, data, select)
@@ -131,13 +131,13 @@ def _targets(b: ModelBuilder, scenario: Scenario, data: Data, select: np.ndarray
             mask &= types == count.type
         if count.zone is not None:
             mask &= zones == count.zone
-        b.add_rows(f"count:{count.name}", 1, np.zeros(int(mask.sum())), select[mask], np.ones(int(mask.sum())),
+        b.add_rows(RowKind.COUNT, 1, np.zeros(int(mask.sum())), select[mask], np.ones(int(mask.sum())), key=count.name,
                    lower=-np.inf if count.min is None else count.min, upper=np.inf if count.max is None else count.max)
     if scenario.min_projects_per_region > 0:
         region = projects["region"].to_numpy()
         candidates = np.bincount(region, minlength=len(data.regions))
         used, row = np.unique(region, return_inverse=True)
-        b.add_rows("min_per_region", len(used), row, select, np.ones(len(region)),
+        b.add_rows(RowKind.MIN_PER_REGION, len(used), row, select, np.ones(len(region)),
                    lower=np.minimum(scenario.min_projects_per_region, candidates[used]))
     for indicator in scenario.indicators.values():
         of_region, labels = region_groups(data, indicator.scope)
@@ -157,11 +157,11 @@ def _targets(b: ModelBuilder, scenario: Scenario, data: Data, select: np.ndarray
         rows, cols = row_of[group[member]], select[member]
         vals = contribution[member] / denominator[group[member]]
         if not indicator.hard:
-            shortfall = b.add_variables(f"shortfall:{indicator.name}", len(active))
+            shortfall = b.add_variables(ColumnKind.SHORTFALL, len(active), key=indicator.name)
             b.add_objective(shortfall, indicator.penalty)
             rows, cols = np.concatenate([rows, np.arange(len(active))]), np.concatenate([cols, shortfall])
             vals = np.concatenate([vals, np.ones(len(active))])
-        b.add_rows(f"indicator:{indicator.name}", len(active), rows, cols, vals,
+        b.add_rows(RowKind.INDICATOR, len(active), rows, cols, vals, key=indicator.name,
                    lower=indicator.target - baseline[active] / denominator[active])
 
 
@@ -174,9 +174,9 @@ def _shares(b: ModelBuilder, scenario: Scenario, data: Data, money: np.ndarray) 
         inside = np.isin(labels, list(rule.members))[group].astype(float)
         p_idx, s_idx = np.nonzero(money[:, list(sources)] >= 0)
         cols = money[:, list(sources)][p_idx, s_idx]
-        for bound, name, limits in ((rule.min, "min", {"lower": 0.0}), (rule.max, "max", {"upper": 0.0})):
+        for bound, kind, limits in ((rule.min, RowKind.SHARE_MIN, {"lower": 0.0}), (rule.max, RowKind.SHARE_MAX, {"upper": 0.0})):
             if bound is not None:
-                b.add_rows(f"share_{name}:{rule.name}", 1, np.zeros(len(cols)), cols, inside[p_idx] - bound, **limits)
+                b.add_rows(kind, 1, np.zeros(len(cols)), cols, inside[p_idx] - bound, key=rule.name, **limits)
 
 
 def _objective(b: ModelBuilder, scenario: Scenario, data: Data, select: np.ndarray, money: np.ndarray) -> float:
@@ -199,7 +199,7 @@ def allocation(reference: ReferenceModel, values: np.ndarray) -> tuple[np.ndarra
 
 def main() -> None:
     from allocator.data import load_data
-    from allocator.scenario import load_scenario
+    from allocator.scenario_toml import load_scenario
     from allocator.solve import solve_model
 
     scenario = load_scenario(sys.argv[1])

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from allocator import InputError, compare, factor_method, load_scenario, solve
-from allocator.backends import SolveStatus
+from allocator import InputError, compare, factor_method, load_scenario, solve, with_overrides
+from allocator.backends import FormulaStatus
 from allocator.baseline import bounded_shares, factor_shares
 from allocator.model.objective import objective_value
 from allocator.checks import project_checks, rule_violations
+from allocator.rules import Rules
 from allocator.cli import main
 from helpers import DATA, write_case
 
@@ -50,7 +51,7 @@ priority = "rank"
 
 @pytest.fixture(scope="module")
 def national():
-    scenario = load_scenario(NATIONAL).with_overrides(BASELINE)
+    scenario = with_overrides(load_scenario(NATIONAL), BASELINE)
     return scenario, factor_method(scenario), solve(scenario, marginal="none")
 
 
@@ -66,7 +67,7 @@ def test_shares_follow_the_factors_and_projects_go_by_priority(tmp_path):
     money = result.allocation.set_index("project_id")
     assert money.loc["P2", "central"] == pytest.approx(30.0)  # in proportion to what 甲省 holds: half each
     assert money.loc["P2", "local"] == pytest.approx(30.0)
-    assert result.status is SolveStatus.FORMULA and result.solution.solver == "factor-method"
+    assert result.status is FormulaStatus.FORMULA and result.solution.solver == "factor-method"
     assert rule_violations(scenario, result.data, result.selected, result.money) == []
 
 
@@ -111,8 +112,8 @@ def test_formula_keeps_every_per_project_rule_on_the_national_scenario(national)
 def test_optimizer_beats_the_formula_with_the_same_money(national, tmp_path):
     scenario, formula, optimum = national
     # One objective function for both: the optimizer's own value agrees with objective_value on its allocation.
-    assert objective_value(scenario, optimum.data, optimum.starts, optimum.money) == pytest.approx(optimum.objective, rel=1e-9)
-    assert formula.objective == objective_value(scenario, formula.data, formula.starts, formula.money)
+    assert objective_value(Rules(scenario, optimum.data), optimum.starts, optimum.money) == pytest.approx(optimum.objective, rel=1e-9)
+    assert formula.objective == objective_value(Rules(scenario, formula.data), formula.starts, formula.money)
     assert optimum.objective >= formula.objective
     assert optimum.by_source["used"].sum() <= formula.scenario.sources["central"].budget + 13_000 + 145_000 + 1e-6
     comparison = compare({"formula": formula, "optimizer": optimum}, out=tmp_path / "cmp")

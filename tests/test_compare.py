@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from allocator import compare, load_scenario, read_run, solve
+from allocator import compare, load_scenario, read_run, solve, with_overrides
 from allocator.cli import main
-from allocator.compare import headline, markdown_table
+from allocator.compare import headline
 from allocator.rundir import write_run
+from allocator.runformat.markdown import markdown_table
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
 
@@ -18,7 +19,7 @@ DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
 @pytest.fixture(scope="module")
 def demo_results():
     scenario = load_scenario(DEMO)
-    return solve(scenario, marginal="none"), solve(scenario.with_overrides({"sources.central.budget": "800万"}), marginal="none")
+    return solve(scenario, marginal="none"), solve(with_overrides(scenario, {"sources.central.budget": "800万"}), marginal="none")
 
 
 def test_read_run_gives_back_the_written_tables(demo_results, tmp_path):
@@ -102,7 +103,8 @@ penalty = 1
 benefit = { benefit = 1.0 }
 """
     from allocator.compare import headline
-    from allocator.rundir import read_run, write_run
+    from allocator.rundir import write_run
+    from allocator.runformat.run import read_run
 
     result = solve(load_scenario(write_case(tmp_path, toml, projects, regions)), marginal="none")
     assert result.indicators["achieved"].isna().sum() == 1
@@ -138,7 +140,7 @@ budget = "200万"
 benefit = { benefit = 1.0 }
 """
     scenario = load_scenario(write_case(tmp_path / "case", toml, projects, regions))
-    both, one = solve(scenario, marginal="none"), solve(scenario.with_overrides({"sources.=lottery+1.budget": "100万"}), marginal="none")
+    both, one = solve(scenario, marginal="none"), solve(with_overrides(scenario, {"sources.=lottery+1.budget": "100万"}), marginal="none")
     comparison = compare({"both": both, "one": one}, out=tmp_path / "cmp")
     assert comparison.figures.loc["used:=lottery+1"].tolist() == [200.0, 100.0]
     assert comparison.projects.index.tolist() == ["-P2"] and comparison.projects.loc["-P2", "name"] == "$x^$"

@@ -20,7 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from allocator.cli import main
-from allocator.rundir import RunTables, neutralise_formulas, neutralise_text, read_run, restore_formulas, restore_text, write_csv
+from allocator.runformat.run import Run, read_run
+from allocator.runformat.tables import neutralise_formulas, neutralise_text, restore_formulas, restore_text, write_csv
 from corpus_harness import Break, Case, add_toml, both, cell, check_case, nothing, table, toml
 
 IMAGE = "![x](http://evil.example/x.png)"
@@ -251,7 +252,7 @@ def check_png(path: Path) -> None:
 INTACT = {".md": check_markdown, ".html": check_html, ".xlsx": check_workbook, ".png": check_png}
 
 
-def texts_of(run: RunTables) -> set[str]:
+def texts_of(run: Run) -> set[str]:
     """Every text cell and header of a run read back."""
     found: set[str] = set()
     for frame in (run.allocation, run.by_source, run.by_zone, run.by_province, run.by_region, run.by_type, run.indicators):

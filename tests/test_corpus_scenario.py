@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from allocator.data import load_data
-from allocator.scenario import load_scenario
+from allocator.scenario_toml import load_scenario, with_overrides
 from allocator.summary import most_money, unaffordable_warning
 from corpus_harness import BASE, Break, Case, add_toml, both, cell, check_case, nothing, rows_of, toml, write_bytes
 
@@ -220,5 +220,5 @@ def test_the_money_a_project_could_get_matches_a_hand_count_of_the_base_rules():
                         + min(cost, budgets["local"], capacity[regions[row["region_id"]]["province"]]))
     assert most_money(scenario, data) == pytest.approx(expected)
     assert unaffordable_warning(scenario, data) is None  # P02 (network, 100万) can get 60 + 50
-    poor = scenario.with_overrides({"sources.central.budget": "1万", "sources.local.budget": "1万"})
+    poor = with_overrides(scenario, {"sources.central.budget": "1万", "sources.local.budget": "1万"})
     assert "the closest, P04, could get at most 12.00万元 of its cost 80.00万元" in unaffordable_warning(poor, data)

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocator.cli import main
-from allocator.rundir import read_run
+from allocator.runformat.run import read_run
 from corpus_harness import PLAN_ROWS, BASE, Break, Case, add_column, both, cell, check_case, plan, projects_as_xlsx, rows_of, table, toml
 
 Sheet = Callable[[openpyxl.Workbook], None]
@@ -289,4 +289,4 @@ def test_declared_column_is_the_users(tmp_path):
                                        toml("penalty = 100", "penalty = 0")))
     allocation = read_run(run).allocation
     expected = sum(float(b) for b, chosen in zip(benefit, allocation["selected"]) if chosen)
-    assert read_run(run).manifest["objective"]["value"] == pytest.approx(expected)
+    assert read_run(run).objective == pytest.approx(expected)

@@ -7,8 +7,8 @@ import pytest
 from allocator.data import load_data
 from allocator.diagnose import diagnose
 from allocator.errors import SolveFailed
-from allocator.model import build
-from allocator.scenario import load_scenario
+from allocator.model import formulate
+from allocator.scenario_toml import load_scenario
 from allocator.solve import solve, solve_model
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
@@ -20,7 +20,7 @@ TOO_MUCH = ["targets.counts.centres.min=18", "balance.shares.central_to_west.min
 def diagnosis_of(overrides):
     scenario = load_scenario(DEMO, overrides)
     data = load_data(scenario)
-    return scenario, diagnose(scenario, data, build(scenario, data), solve_model)
+    return scenario, diagnose(scenario, data, formulate(scenario, data), solve_model)
 
 
 def test_the_colliding_rules_are_named_with_amounts():
@@ -72,7 +72,7 @@ NATIONAL_CONFLICT = ["targets.indicators.it_communities.hard=true", "targets.ind
 def test_an_infeasible_national_variant_is_explained_and_each_suggestion_fixes_it():
     scenario = load_scenario(NATIONAL, NATIONAL_CONFLICT)
     data = load_data(scenario)
-    diagnosis = diagnose(scenario, data, build(scenario, data), solve_model)
+    diagnosis = diagnose(scenario, data, formulate(scenario, data), solve_model)
     text = diagnosis.text()
     assert "the hard target 'it_communities'" in text and "the maximum of count 'networks'" in text
     assert {"targets.indicators.it_communities.target", "targets.counts.networks.max"} <= {o.split("=")[0] for o in diagnosis.overrides}

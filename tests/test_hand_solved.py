@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from allocator.scenario import load_scenario
+from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 from helpers import DATA, write_case
 

@@ -9,7 +9,7 @@ import pytest
 
 from allocator import load_scenario, solve
 from allocator.data import load_data
-from allocator.model import build
+from allocator.model import formulate
 from helpers import DATA, write_case
 
 PROJECTS = [
@@ -118,7 +118,7 @@ def test_a_one_year_plan_builds_the_unphased_model(path):
     plain_scenario = load_scenario(path)
     phased_scenario = load_scenario(path, ["phasing.first_year=2010", "phasing.last_year=2010"])
     data = load_data(plain_scenario)
-    plain, phased = build(plain_scenario, data).linear, build(phased_scenario, data).linear
+    plain, phased = formulate(plain_scenario, data).linear, formulate(phased_scenario, data).linear
     for name in ("c", "row_lower", "row_upper", "col_lower", "col_upper", "integer"):
         assert np.array_equal(getattr(plain, name), getattr(phased, name)), name
     assert (plain.A != phased.A).nnz == 0

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from allocator.cli import main
 from allocator.errors import SolveFailed
-from allocator.rundir import write_csv
-from allocator.scenario import load_scenario
+from allocator.runformat.tables import write_csv
+from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 from helpers import write_table
 

@@ -16,7 +16,7 @@ import pytest
 
 from allocator.checks import rule_violations
 from allocator.data import load_data
-from allocator.scenario import load_scenario
+from allocator.scenario_toml import load_scenario
 from allocator.solve import solve, solve_model
 from helpers import DATA, write_case
 

@@ -17,9 +17,11 @@ from click.testing import CliRunner
 from allocator import report
 from allocator.cli import main
 from allocator.report import charts, document, workbook
-from allocator.report.source import read_run_dir
 from allocator.rundir import write_run
-from allocator.scenario import load_scenario
+from allocator.runformat.manifest import Manifest
+from allocator.runformat.markdown import escape_markdown
+from allocator.runformat.run import Run, read_run
+from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 from helpers import DATA, write_case
 
@@ -90,7 +92,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def allocation(run_dir) -> pd.DataFrame:
-    return read_run_dir(run_dir).allocation
+    return read_run(run_dir).allocation
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +317,7 @@ def test_charts_never_draw_tofu_without_a_cjk_font(run_dir, monkeypatch):
         return original(categories, series, title, xlabel, font)
 
     monkeypatch.setattr(charts, "stacked_bars", record)
-    blocks = document.build_blocks(read_run_dir(run_dir), "zh", font=charts.FontChoice(None, None))
+    blocks = document.build_blocks(read_run(run_dir), "zh", font=charts.FontChoice(None, None))
     assert drawn and all(ord(c) < 128 for text in drawn for c in text), drawn
     assert {"Beijing", "Sichuan", "Gansu", "East", "West", "central", "lottery"} <= set(drawn)
     assert any(b.kind == "note" and "未找到中文字体" in b.text for b in blocks)
@@ -340,11 +342,9 @@ def test_project_sheet_lists_thousands_of_funded_projects_with_province_subtotal
     allocation["central"] = allocation["selected"] * 6.0
     allocation["local"] = allocation["selected"] * 6.345
     by_source = pd.DataFrame({"source": ["central", "local"], "label": ["中央", "地方"], "budget": [1e5, 1e5]})
-    run = report.RunData(tables={
-        "allocation.csv": allocation, "by_source.csv": by_source, "by_zone.csv": pd.DataFrame(), "by_province.csv": pd.DataFrame(),
-        "by_type.csv": pd.DataFrame({"type": ["station"], "label": ["社区服务站"]}),
-        "indicators.csv": pd.DataFrame(columns=["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard"]),
-    }, manifest={"scenario": {"name": "scale", "resolved": {}}, "status": "optimal", "created": "2026-01-01T00:00:00+00:00"})
+    manifest = Manifest.from_json({"scenario": {"name": "scale", "resolved": {}}, "status": "optimal", "created": "2026-01-01T00:00:00+00:00"})
+    run = Run(manifest, allocation=allocation, by_source=by_source, by_type=pd.DataFrame({"type": ["station"], "label": ["社区服务站"]}),
+              indicators=pd.DataFrame(columns=["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard"]))
     report.write_workbook(run, tmp_path / "big.xlsx")
     sheet = openpyxl.load_workbook(tmp_path / "big.xlsx", read_only=True)["项目清单"]
     rows = list(sheet.values)
@@ -354,7 +354,7 @@ def test_project_sheet_lists_thousands_of_funded_projects_with_province_subtotal
 
 def test_above_the_row_limit_the_project_sheet_lists_counties(run_dir, allocation, tmp_path, monkeypatch):
     monkeypatch.setattr(workbook, "MAX_PROJECT_ROWS", 2)
-    report.write_workbook(read_run_dir(run_dir), tmp_path / "counties.xlsx")
+    report.write_workbook(read_run(run_dir), tmp_path / "counties.xlsx")
     rows = _rows(openpyxl.load_workbook(tmp_path / "counties.xlsx")["项目清单"])
     funded = allocation[allocation["selected"] > 0]
     assert any("按区县汇总" in str(r[0].value) and "allocation.csv" in str(r[0].value) for r in rows[:4])
@@ -378,7 +378,7 @@ def test_run_without_reports_writes_only_the_tables(tmp_path):
 
 
 def test_the_xlsx_rule_is_the_csv_rule():
-    from allocator.rundir import neutralise_text
+    from allocator.runformat.tables import neutralise_text
 
     texts = ["\tx", "\rx", "=1", "a=1", "社区", "'=1", "@A1"]
     assert [workbook.safe_text(t) for t in texts] == [neutralise_text(t) for t in texts]
@@ -408,7 +408,7 @@ def test_workbook_of_part_funded_and_phased_runs_adds_up(tmp_path, overrides):
     scenario = load_scenario(write_case(tmp_path / "case", SCENARIO, PROJECTS, REGIONS), overrides)
     out = write_run(solve(scenario, marginal="none"), tmp_path / "run")
     book = openpyxl.load_workbook(out / "budget_proposal.xlsx")
-    allocation = read_run_dir(out).allocation
+    allocation = read_run(out).allocation
     rows = _rows(book["项目清单"])
     header = [c.value for c in rows[2]]
     funded = allocation[allocation["selected"] > 0]
@@ -458,9 +458,9 @@ def test_reports_from_hostile_labels_and_provinces_carry_no_live_link_image_or_s
 
 def test_markdown_escaping_keeps_words_and_numbers_readable():
     cells = ["street_centres", "used:central", "achieved:coverage@east", "-3.00", "12,345.68", "AT&T", "a.b@c", "中文_名"]
-    assert [document.escape_markdown(c) for c in cells] == cells
-    assert document.escape_markdown("- 1. # x", line_start=True) == r"\- 1. \# x"
-    assert document.escape_markdown("12. x\n\n- y", line_start=True) == r"12\. x - y"
+    assert [escape_markdown(c) for c in cells] == cells
+    assert escape_markdown("- 1. # x", line_start=True) == r"\- 1. \# x"
+    assert escape_markdown("12. x\n\n- y", line_start=True) == r"12\. x - y"
 
 
 @pytest.mark.parametrize("text", ["$x^$", r"$\foo{$省", "$$", r"\$1", "a$b"])

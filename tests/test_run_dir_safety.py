@@ -4,6 +4,7 @@ of a replace. Every case creates the user's files, runs the command and finds th
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import multiprocessing
 import os
@@ -15,14 +16,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import allocator.cli
-import allocator.rundir
+import allocator.runformat.tables
 from allocator.cli import main
 from allocator.errors import InputError
 from allocator.rundir import write_run
-from allocator.scenario import load_scenario
+from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 
+SOLVE_MODULE = importlib.import_module("allocator.solve")  # `allocator.solve` is also the function, which `run` imports from here
 BASE = Path(__file__).parent / "corpus" / "base"
 #: The base scenario with what `baseline` and `simulate` need.
 EXTRA = """
@@ -223,7 +224,7 @@ def test_out_that_cannot_be_written_is_refused_before_solving(tmp_path, monkeypa
     def no_solve(*args, **kwargs):
         raise AssertionError("solved before checking --out")
 
-    monkeypatch.setattr(allocator.cli, "solve", no_solve)
+    monkeypatch.setattr(SOLVE_MODULE, "solve", no_solve)
     for out, says in [(tmp_path / "notes.txt", "is a file"), (tmp_path / "notes.txt" / "run", "is a file"),
                       (tmp_path / "link", "symbolic link"), (tmp_path / "dangling", "symbolic link")]:
         if out.name == "dangling":
@@ -246,7 +247,7 @@ def test_read_only_folder_is_refused_before_solving(tmp_path, monkeypatch):
         return real_mkdir(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "mkdir", read_only)
-    monkeypatch.setattr(allocator.cli, "solve", lambda *a, **k: pytest.fail("solved before checking --out"))
+    monkeypatch.setattr(SOLVE_MODULE, "solve", lambda *a, **k: pytest.fail("solved before checking --out"))
     result = invoke("run", case, "--out", locked / "run")
     refused(result)
     assert str(locked) in result.output and "Read-only file system" in result.output
@@ -260,7 +261,7 @@ def test_full_disk_while_writing_keeps_the_old_run(tmp_path, monkeypatch, old):
     if old:
         assert invoke("run", case, "--out", out, *FAST).exit_code == 0
     before = snapshot(tmp_path)
-    real, written = allocator.rundir.write_csv, []
+    real, written = allocator.runformat.tables.write_csv, []
 
     def fills_up(frame, path):
         if len(written) == 2:
@@ -268,7 +269,7 @@ def test_full_disk_while_writing_keeps_the_old_run(tmp_path, monkeypatch, old):
         written.append(path)
         real(frame, path)
 
-    monkeypatch.setattr(allocator.rundir, "write_csv", fills_up)
+    monkeypatch.setattr(allocator.runformat.tables, "write_csv", fills_up)
     result = invoke("run", case, "--out", out, "--force", *FAST)
     refused(result)
     assert "No space left on device" in result.output and str(out) in result.output
@@ -354,7 +355,7 @@ def killed_at(step: str, count: int):
         setattr(module, name, call)
 
     return {"rename": lambda: patch(os, "rename"), "rmtree": lambda: patch(shutil, "rmtree"),
-            "write_csv": lambda: patch(allocator.rundir, "write_csv")}[step]
+            "write_csv": lambda: patch(allocator.runformat.tables, "write_csv")}[step]
 
 
 def replace_in_child(result, out: Path, step: str, count: int) -> int:

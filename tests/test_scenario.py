@@ -2,7 +2,7 @@ import pytest
 
 import allocator.config
 from allocator.errors import InputError
-from allocator.scenario import budgets_as_read, load_scenario
+from allocator.scenario_toml import budgets_as_read, load_scenario, with_overrides
 from helpers import DATA, write_case
 
 PROJECTS = [{"project_id": "P1", "region_id": "R1", "type": "centre", "cost": 100, "benefit": 10}]
@@ -79,7 +79,7 @@ def test_extends_cycle_is_refused(tmp_path):
 
 def test_with_overrides_returns_a_new_scenario(tmp_path):
     scenario = load(tmp_path, BASE)
-    changed = scenario.with_overrides({"sources.central.budget": "1亿"})
+    changed = with_overrides(scenario, {"sources.central.budget": "1亿"})
     assert changed.sources["central"].budget == 10_000.0
     assert scenario.sources["central"].budget == 60_000.0
 
@@ -96,20 +96,20 @@ def test_set_may_change_named_objects_but_not_create_them_by_a_typo(tmp_path):
     scenario = load(tmp_path, BASE)
     for key, noun, close in (("sources.centrl.budget", "source", "central"), ("types.Centre.welfare", "project type", "centre")):
         with pytest.raises(InputError) as error:
-            scenario.with_overrides({key: "8亿" if "budget" in key else False})
+            with_overrides(scenario, {key: "8亿" if "budget" in key else False})
         assert f"there is no {noun} '{key.split('.')[1]}'" in str(error.value) and f"did you mean '{close}'" in str(error.value)
     with pytest.raises(InputError, match="no count target 'c'.*whole table"):
-        scenario.with_overrides({"targets.counts.c.min": 1})
-    added = scenario.with_overrides({"sources.extra": {"budget": "1万"}, "targets.counts.c": {"min": 1}})
+        with_overrides(scenario, {"targets.counts.c.min": 1})
+    added = with_overrides(scenario, {"sources.extra": {"budget": "1万"}, "targets.counts.c": {"min": 1}})
     assert added.sources["extra"].budget == 1.0 and added.counts["c"].min == 1
-    assert scenario.with_overrides({"sources.central.budget": "1万"}).sources["central"].budget == 1.0
+    assert with_overrides(scenario, {"sources.central.budget": "1万"}).sources["central"].budget == 1.0
 
 
 def test_budgets_are_echoed_as_read_with_where_they_came_from(tmp_path):
     scenario = load(tmp_path, BASE, ["sources.central.label=中央"])
     line = BASE.splitlines().index('budget = "6亿"') + 1
     assert budgets_as_read(scenario) == [f"budget central: 60,000.00万元 (6.00亿) ({tmp_path / 'case.toml'}:{line})"]
-    changed = scenario.with_overrides({"sources.central.budget": "80元"})
+    changed = with_overrides(scenario, {"sources.central.budget": "80元"})
     assert budgets_as_read(changed) == ["budget central: 0.01万元 (--set)"]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.scenario import load_scenario
+from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from allocator import load_scenario, solve
 from allocator.cli import main
 from allocator.errors import InputError
-from allocator.rundir import CSV_ENCODING, write_run
+from allocator.rundir import write_run
+from allocator.runformat.tables import CSV_ENCODING
 from allocator.simulate import load_plan, robust_inputs, robust_plan, simulate
 from allocator.scenario import Triangular
 from helpers import DATA, REGIONS, write_case

@@ -4,7 +4,6 @@ never printed."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from pathlib import Path
@@ -21,11 +20,10 @@ from allocator.backends.highs import solve_highs
 from allocator.cli import main
 from allocator.errors import SolveFailed
 from allocator.model.arrays import LinearModel
-from allocator.rundir import manifest, write_run
-from allocator.scenario import SolverOptions
+from allocator.rundir import manifest_of, write_run
+from allocator.backends.options import SolverOptions
 from allocator.summary import summary
 
-solve_module = importlib.import_module("allocator.solve")  # `allocator.solve` is also the function
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
 INFEASIBLE = ["targets.counts.centres.min=18"]  # the demo has fewer centre candidates than that
 
@@ -95,7 +93,7 @@ def test_highs_unbounded_or_infeasible_has_its_own_status():
 
 def _first_solve_says(monkeypatch, answers: list[SolveStatus]) -> list[str]:
     """Make the first solves of `solve()` answer `answers`, in order; later ones are real. Returns what was asked."""
-    real, asked = solve_module.solve_highs, []
+    real, asked = highs_backend.solve_highs, []
 
     def fake(model, options, **kwargs):
         asked.append("zero objective" if not model.c.any() else "objective")
@@ -104,7 +102,7 @@ def _first_solve_says(monkeypatch, answers: list[SolveStatus]) -> list[str]:
                             message="Primal infeasible or unbounded")
         return real(model, options, **kwargs)
 
-    monkeypatch.setattr(solve_module, "solve_highs", fake)
+    monkeypatch.setattr(highs_backend, "solve_highs", fake)
     return asked
 
 
@@ -150,7 +148,7 @@ class FakeClock:
 def test_marginal_re_solves_share_what_the_main_solve_left_and_the_manifest_says_what_was_cut(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(Deadline, "clock", staticmethod(clock))
-    real, given = solve_module.solve_highs, []
+    real, given = highs_backend.solve_highs, []
 
     def slow(model, options, *, deadline, **kwargs):
         given.append((model.is_mip, deadline.left()))
@@ -159,7 +157,7 @@ def test_marginal_re_solves_share_what_the_main_solve_left_and_the_manifest_says
         clock.now += {1: 60.0, 2: 39.8}.get(mip_solves, 0.0) if model.is_mip else 0.0
         return answer
 
-    monkeypatch.setattr(solve_module, "solve_highs", slow)
+    monkeypatch.setattr(highs_backend, "solve_highs", slow)
     result = solve(load_scenario(DEMO, ["solver.time_limit=100", "solver.mip_rel_gap=0"]), marginal="full")
     main_solve, fixed_lp, first_re_solve = given[:3]
     assert main_solve == (True, pytest.approx(80.0))  # most of the limit; the rest is kept for the re-solves
@@ -168,12 +166,12 @@ def test_marginal_re_solves_share_what_the_main_solve_left_and_the_manifest_says
     assert len(given) == 3  # 0.2 s left for two re-solves: too little, skipped
     finite = result.marginal[result.marginal["method"].str.startswith("finite difference")]
     assert list(finite["key"]) == ["sources.central.budget"]
-    assert manifest(result)["cut_short"] == ["marginal: 2 of 3 budget re-solves skipped (time limit)"]
+    assert manifest_of(result).cut_short == ["marginal: 2 of 3 budget re-solves skipped (time limit)"]
 
 
 def test_a_solve_that_finishes_in_time_cuts_nothing_short():
     result = solve(load_scenario(DEMO, ["solver.mip_rel_gap=0"]), marginal="full")
-    assert manifest(result)["cut_short"] == []
+    assert manifest_of(result).cut_short == []
     assert len(result.marginal[result.marginal["method"].str.startswith("finite difference")]) == 3
 
 

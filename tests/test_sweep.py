@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from allocator import InputError, load_scenario, solve, sweep
 from allocator.cli import main
-from allocator.rundir import read_run, write_run
+from allocator.rundir import write_run
+from allocator.runformat.run import read_run
 from allocator.compare import headline
 from allocator.sweep import parse_vary, points
 

@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class SolveStatus(str, Enum):
@@ -20,18 +22,28 @@ class SolveStatus(str, Enum):
     INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"  # no optimum, and the solver could not tell which of the two
     NO_SOLUTION = "no_solution"  # a limit stopped the solver before any solution was found
     ERROR = "error"
-    FORMULA = "formula"  # a formula allocation (allocate baseline): meets the per-project rules, optimises nothing
 
     @property
     def has_solution(self) -> bool:
-        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.FORMULA)
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
+class FormulaStatus(str, Enum):
+    """The status of an allocation computed by a formula (allocate baseline) rather than solved: it meets the
+    per-project rules and optimises nothing."""
+
+    FORMULA = "formula"
+
+    @property
+    def has_solution(self) -> bool:
+        return True
 
 
 @dataclass
 class Solution:
-    """A backend's answer. ``objective`` is the minimised value c·x + offset; duals only for an LP."""
+    """A backend's answer (or the formula baseline's). ``objective`` is the minimised value c·x + offset; duals only for an LP."""
 
-    status: SolveStatus
+    status: SolveStatus | FormulaStatus
     solver: str
     solver_version: str
     values: np.ndarray | None = None

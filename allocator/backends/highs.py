@@ -1,18 +1,22 @@
-"""HiGHS through highspy: the arrays are handed over whole, with no Python object per variable."""
+"""HiGHS through highspy: the arrays are handed over whole, with no Python object per variable. Also writes a
+model as an LP or MPS file for another solver, with HiGHS's own writer."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import highspy
 import numpy as np
 
 from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
-from allocator.model.arrays import LinearModel
-from allocator.scenario import SolverOptions
+from allocator.backends.options import SolverOptions
+from allocator.errors import InputError
+from allocator.model.arrays import Block, LinearModel
 
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: SolveStatus.OPTIMAL,
@@ -214,6 +218,9 @@ def _run(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log:
         incumbent = highspy.HighsSolution()
         incumbent.col_value = list(start)
         highs.setSolution(incumbent)
+    # HiGHS keeps one thread pool per process: a pool another Highs instance started at another size
+    # would make it refuse `threads` with an error (status "Not Set"), so it starts afresh.
+    highspy.Highs.resetGlobalScheduler(True)
 
     started = time.perf_counter()
     highs.run()
@@ -264,3 +271,63 @@ def _to_highs_lp(model: LinearModel) -> highspy.HighsLp:
     if model.is_mip:
         lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous for flag in model.integer]
     return lp
+
+
+#: The model files :func:`write_model` writes, by suffix.
+MODEL_SUFFIXES = (".lp", ".mps")
+#: What a name in a model file may hold: LP files are the strictest (CPLEX's LP format and HiGHS's reader).
+_NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_.()@]")
+_SEPARATORS = str.maketrans({":": ".", "[": "(", "]": ")"})
+#: Names are cut to this many characters: an LP file's end at 255, and a repeat's suffix needs the rest.
+MAX_NAME = 240
+
+
+def write_model(model: LinearModel, path: Path) -> None:
+    """Write `model` in the scenario's own sense (maximise or minimise) as an LP or MPS file, by suffix, with
+    rows and columns named after their blocks (:func:`file_names`)."""
+    path = Path(path)
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise InputError(f"a model file must end in {' or '.join(MODEL_SUFFIXES)}, got '{path.name}'")
+    lp = _to_highs_lp(model)
+    if model.objective_sign < 0:
+        lp.sense_ = highspy.ObjSense.kMaximize
+        lp.col_cost_, lp.offset_ = -model.c, -model.offset
+    lp.col_names_ = file_names(model.col_blocks, model.num_cols)
+    lp.row_names_ = file_names(model.row_blocks, model.num_rows)
+    highs = _new_highs(log=False)
+    highs.passModel(lp)
+    if highs.writeModel(str(path)) == highspy.HighsStatus.kError:
+        raise InputError("HiGHS could not write the model there", source=str(path))
+
+
+def file_names(blocks: list[Block], count: int) -> list[str]:
+    """A name for each of `count` rows or columns: ``kind.key(group)`` from its block (the position within the
+    block when it has no groups; no brackets for a block of one member without groups), legal in LP and MPS
+    files: any character but ASCII letters, digits and ``_.()@`` becomes ``_``, and a name met again gets ``_2``,
+    ``_3``, ... Empty (HiGHS's own c0, r0, ...) when the blocks do not cover all `count`."""
+    if sum(block.stop - block.start for block in blocks) != count:
+        return []
+    names = []
+    for block in blocks:
+        size = block.stop - block.start
+        if block.labels is not None:
+            members = [f"{block.name}({group})" for group in block.groups]
+        else:
+            members = [block.name] if size == 1 else [f"{block.name}({offset})" for offset in range(size)]
+        names += [_NOT_IN_NAMES.sub("_", name.translate(_SEPARATORS))[:MAX_NAME] for name in members]
+    return _unique(names)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """`names` with each repeat suffixed ``_2``, ``_3``, ... (never a name already taken)."""
+    taken: set[str] = set()
+    last: dict[str, int] = {}
+    unique = []
+    for name in names:
+        candidate = name
+        while candidate in taken:
+            last[name] = last.get(name, 1) + 1
+            candidate = f"{name}_{last[name]}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique

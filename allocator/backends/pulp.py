@@ -1,4 +1,4 @@
-"""Every other solver PuLP drives (CBC, GLPK, commercial ones), and LP/MPS export.
+"""Every other solver PuLP drives (CBC, GLPK, commercial ones).
 
 PuLP creates a Python object per variable and row; that is fine for the sizes these solvers are used
 at here, and the reason HiGHS goes through :mod:`allocator.backends.highs` instead.
@@ -7,15 +7,14 @@ at here, and the reason HiGHS goes through :mod:`allocator.backends.highs` inste
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pulp
 
 from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
+from allocator.backends.options import SolverOptions
 from allocator.errors import InputError
 from allocator.model.arrays import LinearModel
-from allocator.scenario import SolverOptions
 
 #: Short names a scenario may use for PuLP's solver classes.
 ALIASES = {"cbc": "PULP_CBC_CMD", "glpk": "GLPK_CMD", "highs-pulp": "HiGHS", "gurobi": "GUROBI", "cplex": "CPLEX_CMD",
@@ -120,11 +119,3 @@ def _status(problem: pulp.LpProblem) -> SolveStatus:
         return SolveStatus.NO_SOLUTION
     return SolveStatus.ERROR
 
-
-def export(model: LinearModel, path: Path) -> None:
-    """Write the model as an LP or MPS file (by suffix)."""
-    problem, _, _ = to_pulp(model)
-    if path.suffix.lower() == ".mps":
-        problem.writeMPS(str(path))
-    else:
-        problem.writeLP(str(path))

@@ -9,29 +9,32 @@ from allocator.model.arrays import LinearModel, ModelBuilder
 from allocator.model.balance import add_shares
 from allocator.model.funding import Funding, add_funding
 from allocator.model.objective import add_objective
-from allocator.model.targets import IndicatorGroups, add_counts, add_indicators, add_min_per_region
+from allocator.model.targets import add_counts, add_indicators, add_min_per_region
+from allocator.rules import Rules
 from allocator.scenario import Scenario
 
 
 @dataclass(frozen=True)
 class BuiltModel:
-    """The linear model and the handles that map its columns back to projects, classes and groups."""
+    """The linear model, the handles that map its columns back to projects and classes, and the rules it was built from."""
 
     linear: LinearModel
     funding: Funding
-    indicators: list[IndicatorGroups]
+    rules: Rules
 
 
-def build(scenario: Scenario, data: Data) -> BuiltModel:
-    """One pass over the rules; nothing here reads files or knows about solvers."""
+def formulate(scenario: Scenario, data: Data) -> BuiltModel:
+    """The scenario's rules as one linear model, in one pass; nothing here reads files or knows about solvers
+    (:func:`allocator.solve.build` is the public step that also reads and checks the data)."""
+    rules = Rules(scenario, data)
     builder = ModelBuilder()
-    funding = add_funding(builder, scenario, data)
-    add_counts(builder, scenario, data, funding)
-    add_min_per_region(builder, scenario, data, funding)
-    indicators = add_indicators(builder, scenario, data, funding)
-    add_shares(builder, scenario, data, funding)
-    sign = add_objective(builder, scenario, data, funding)
-    return BuiltModel(linear=builder.build(objective_sign=sign), funding=funding, indicators=indicators)
+    funding = add_funding(builder, rules)
+    add_counts(builder, rules, funding)
+    add_min_per_region(builder, rules, funding)
+    add_indicators(builder, rules, funding)
+    add_shares(builder, rules, funding)
+    sign = add_objective(builder, rules, funding)
+    return BuiltModel(linear=builder.build(objective_sign=sign), funding=funding, rules=rules)
 
 
-__all__ = ["BuiltModel", "build"]
+__all__ = ["BuiltModel", "formulate"]

@@ -1,31 +1,80 @@
 """A linear model as arrays (minimise c·x subject to row bounds on A·x and column bounds), and its builder.
 
 Blocks of variables and rows are added whole, from numpy arrays, never one Python object per project.
+Each block says what it is: its kind (a closed set), the scenario's rule it belongs to, and the group of
+each member, so code that reads a model asks for rows by kind instead of parsing names.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 INF = np.inf
 
 
+class RowKind(StrEnum):
+    """What a block of rows says; the key of a block names the source, count, indicator or share rule."""
+
+    ONE_START = "one_start"  # per project: it starts at most once
+    FULL_FUNDING = "full_funding"  # per class and period: the money pays the cost
+    MATCHING = "matching"  # per class and period, key: the matching source
+    SHARE_CAP = "share_cap"  # per class and period, key: the source paying at most a share of the cost
+    ABSOLUTE_CAP = "absolute_cap"  # per one-project class and source whose cap is below the cost
+    BUDGET = "budget"  # per period, key: the source
+    MIN_SPEND = "min_spend"  # one row, key: the source
+    CAPACITY = "capacity"  # per province or region, key: the source
+    COUNT = "count"  # one row, key: the count
+    MIN_PER_REGION = "min_per_region"  # per region with candidates
+    INDICATOR = "indicator"  # per group with a denominator, key: the indicator
+    SHARE_MIN = "share_min"  # one row, key: the share rule
+    SHARE_MAX = "share_max"  # one row, key: the share rule
+
+
+class ColumnKind(StrEnum):
+    """What a block of variables is."""
+
+    SELECT = "select"  # per project (and start period): x
+    FUNDED = "funded"  # per project, with several start periods: z = sum of its starts
+    MONEY = "money"  # per class, source (and period)
+    SHORTFALL = "shortfall"  # per group of a soft target, key: the indicator
+    SLACK = "slack"  # the diagnosis's elastic columns
+
+
 @dataclass(frozen=True)
 class Block:
-    """A named run of consecutive variables or rows; `labels` name its members for people."""
+    """A run of consecutive rows or columns of one kind.
 
-    name: str
+    `key` is the scenario's name of the rule it belongs to ("" for a block the model has once);
+    `labels` name each member's group (a year, province, region, project), None when it has none.
+    """
+
+    kind: RowKind | ColumnKind
+    key: str
     start: int
     stop: int
     labels: np.ndarray | None = None
 
     @property
+    def name(self) -> str:
+        """``kind:key`` (the kind alone without a key), for people and model files."""
+        return f"{self.kind}:{self.key}" if self.key else str(self.kind)
+
+    @property
     def indices(self) -> np.ndarray:
         return np.arange(self.start, self.stop)
+
+    @property
+    def groups(self) -> np.ndarray:
+        """Each member's group as text ("" for every member when the block has no labels)."""
+        if self.labels is None:
+            return np.full(self.stop - self.start, "", dtype=object)
+        return np.array([str(label) for label in self.labels], dtype=object)
 
     def label(self, index: int) -> str:
         offset = index - self.start
@@ -64,8 +113,25 @@ class LinearModel:
     def is_mip(self) -> bool:
         return bool(self.integer.any())
 
-    def block(self, name: str, rows: bool = False) -> Block:
-        return next(b for b in (self.row_blocks if rows else self.col_blocks) if b.name == name)
+    def rows(self, *kinds: RowKind) -> list[Block]:
+        """The row blocks of `kinds`, in the model's order."""
+        return [block for block in self.row_blocks if block.kind in kinds]
+
+    def row_frame(self, *kinds: RowKind, **values: np.ndarray) -> pd.DataFrame:
+        """One line per row of the blocks of `kinds`, in the model's order and indexed by row: the block's kind and key,
+        the row's group, and for each keyword that array's entry for the row (arrays over every row of the model,
+        such as duals, activities or bounds)."""
+        blocks = self.rows(*kinds)
+        sizes = [b.stop - b.start for b in blocks]
+        rows = np.concatenate([b.indices for b in blocks]) if blocks else np.zeros(0, dtype=np.int64)
+        frame = pd.DataFrame({
+            "kind": np.repeat(np.array([b.kind for b in blocks], dtype=object), sizes),
+            "key": np.repeat(np.array([b.key for b in blocks], dtype=object), sizes),
+            "group": np.concatenate([b.groups for b in blocks]) if blocks else np.zeros(0, dtype=object),
+        }, index=pd.Index(rows, name="row"))
+        for name, array in values.items():
+            frame[name] = np.asarray(array)[rows]
+        return frame
 
     def col_name(self, index: int) -> str:
         return _find(self.col_blocks, index).label(index)
@@ -101,19 +167,19 @@ class ModelBuilder:
     num_rows: int = 0
     offset: float = 0.0
 
-    def add_variables(self, name: str, count: int, *, lower: float | np.ndarray = 0.0, upper: float | np.ndarray = INF,
-                      integer: bool = False, labels: np.ndarray | None = None) -> np.ndarray:
+    def add_variables(self, kind: ColumnKind, count: int, *, key: str = "", lower: float | np.ndarray = 0.0,
+                      upper: float | np.ndarray = INF, integer: bool = False, labels: np.ndarray | None = None) -> np.ndarray:
         """Add `count` variables; returns their column indices."""
         self._lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (count,)).copy())
         self._upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (count,)).copy())
         self._integer.append(np.full(count, integer))
         self._cost.append(np.zeros(count))
-        block = Block(name, self.num_cols, self.num_cols + count, labels)
+        block = Block(kind, key, self.num_cols, self.num_cols + count, labels)
         self.col_blocks.append(block)
         self.num_cols += count
         return block.indices
 
-    def add_rows(self, name: str, count: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, *,
+    def add_rows(self, kind: RowKind, count: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, *, key: str = "",
                  lower: float | np.ndarray = -INF, upper: float | np.ndarray = INF, labels: np.ndarray | None = None) -> np.ndarray:
         """Add `count` rows from triplets whose `rows` count from 0 within this block; returns row indices."""
         rows, cols, vals = (np.asarray(a) for a in (rows, cols, vals))
@@ -123,7 +189,7 @@ class ModelBuilder:
         self._vals.append(vals[keep].astype(float))
         self._row_lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (count,)).copy())
         self._row_upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (count,)).copy())
-        block = Block(name, self.num_rows, self.num_rows + count, labels)
+        block = Block(kind, key, self.num_rows, self.num_rows + count, labels)
         self.row_blocks.append(block)
         self.num_rows += count
         return block.indices

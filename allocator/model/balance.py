@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator.data import Data
-from allocator.model.arrays import ModelBuilder
+from allocator.model.arrays import ModelBuilder, RowKind
 from allocator.model.funding import Funding
-from allocator.model.scopes import member_mask, project_groups
-from allocator.scenario import ALL_SOURCES, Scenario
+from allocator.rules import Rules
 
 
-def add_shares(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
+def add_shares(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
     """min * total <= money to the members <= max * total, written as sum (1[member] - bound) * money."""
-    keys = list(scenario.sources)
-    for rule in scenario.shares.values():
-        sources = list(range(len(keys))) if rule.source == ALL_SOURCES else [keys.index(rule.source)]
-        group_of_project, labels = project_groups(data, rule.level)
-        groups, cols, coefs = funding.money_terms(group_of_project, sources)
-        inside = member_mask(labels, rule.members)[groups].astype(float)
-        for bound, name, limits in ((rule.min, "min", {"lower": 0.0}), (rule.max, "max", {"upper": 0.0})):
-            if bound is None or (name == "min" and bound == 0) or (name == "max" and bound == 1):
+    for rule in rules.scenario.shares.values():
+        inside, cols, coefs = funding.money_terms(rules.share_members(rule).astype(np.int64), rules.share_sources(rule))
+        for bound, kind, limits in ((rule.min, RowKind.SHARE_MIN, {"lower": 0.0}), (rule.max, RowKind.SHARE_MAX, {"upper": 0.0})):
+            if bound is None or (kind is RowKind.SHARE_MIN and bound == 0) or (kind is RowKind.SHARE_MAX and bound == 1):
                 continue
-            builder.add_rows(f"share_{name}:{rule.name}", 1, np.zeros(len(cols)), cols, coefs * (inside - bound), **limits)
+            builder.add_rows(kind, 1, np.zeros(len(cols)), cols, coefs * (inside - bound), key=rule.name, **limits)

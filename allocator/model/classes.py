@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from allocator.data import Data
+from allocator.rules import Rules
 from allocator.scenario import Scenario
 
 
@@ -33,32 +33,6 @@ class RuleClasses:
         return len(self.first_member)
 
 
-def eligibility(scenario: Scenario, data: Data) -> np.ndarray:
-    """projects x sources: may source s fund project p (its type and zone)?"""
-    projects = data.projects
-    types = projects["type"].astype(str).to_numpy()
-    zones = projects["zone"].to_numpy(dtype=object)
-    columns = []
-    for source in scenario.sources.values():
-        ok = np.isin(types, list(source.types))
-        if source.zones is not None:
-            ok &= np.isin(zones, list(source.zones))
-        columns.append(ok)
-    return np.column_stack(columns)
-
-
-def absolute_caps(scenario: Scenario, data: Data) -> np.ndarray:
-    """projects x sources: the absolute cap on each source's money in each project (inf where none)."""
-    projects = data.projects
-    codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([projects["type"].astype(str), projects["zone"]]))
-    caps = np.full((len(projects), len(scenario.sources)), np.inf)
-    for s, source in enumerate(scenario.sources.values()):
-        if source.cap_per_project:
-            per_pair = [source.cap_for(type_key, zone) for type_key, zone in pairs]
-            caps[:, s] = np.array([np.inf if cap is None else cap for cap in per_pair])[codes]
-    return caps
-
-
 def needs_region_classes(scenario: Scenario) -> bool:
     """Money rules that differ region by region force classes per region."""
     return any(
@@ -67,13 +41,13 @@ def needs_region_classes(scenario: Scenario) -> bool:
     )
 
 
-def rule_classes(scenario: Scenario, data: Data, eligible: np.ndarray, caps: np.ndarray) -> RuleClasses:
+def rule_classes(rules: Rules) -> RuleClasses:
     """Group projects by (type, zone, province[, region]), splitting off projects whose cap binds."""
-    projects = data.projects
+    projects = rules.data.projects
     n = len(projects)
-    declared = data.declared
-    binding_cap = ((caps < projects["cost"].to_numpy()[:, None]) & eligible).any(axis=1)
-    by_region = needs_region_classes(scenario)
+    declared = rules.declared
+    binding_cap = ((rules.absolute_caps < projects["cost"].to_numpy()[:, None]) & rules.eligible).any(axis=1)
+    by_region = needs_region_classes(rules.scenario)
     keys = pd.DataFrame({
         "type": projects["type"].cat.codes.to_numpy(),
         "zone": projects["zone"].to_numpy(),
@@ -88,4 +62,4 @@ def rule_classes(scenario: Scenario, data: Data, eligible: np.ndarray, caps: np.
     first_member = np.full(count, -1, dtype=np.int64)
     members = np.flatnonzero(~declared)
     first_member[of_project[::-1]] = members[::-1]
-    return RuleClasses(of_project=classes, first_member=first_member, eligible=eligible[first_member], by_region=by_region)
+    return RuleClasses(of_project=classes, first_member=first_member, eligible=rules.eligible[first_member], by_region=by_region)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allocator.data import Data
-from allocator.model.arrays import ModelBuilder
-from allocator.model.classes import RuleClasses, absolute_caps, eligibility, rule_classes
-from allocator.model.scopes import project_groups, region_groups
-from allocator.scenario import Phasing, Scenario
+from allocator.model.arrays import ColumnKind, ModelBuilder, RowKind
+from allocator.model.classes import RuleClasses, rule_classes
+from allocator.rules import Rules
+from allocator.scenario import Phasing
 
 Triplets = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -27,10 +26,8 @@ class Funding:
     start: np.ndarray  # projects x starts: column of x_{p,y} (project p starts in period y)
     money: np.ndarray  # classes x sources x periods: column of F_{k,s,y}, -1 where s may not fund class k
     classes: RuleClasses
-    requests: np.ndarray  # projects x sources, 万元; zero rows for projects without a declared plan
+    requests: np.ndarray  # projects x sources, 万元 (Rules.requests): money of the declared plans
     declared: np.ndarray  # per project: funded by its declared plan
-    fundable: np.ndarray  # per project: some source may fund it
-    caps: np.ndarray  # projects x sources: absolute cap (万元, inf where none)
     phasing: Phasing
 
     def selection_terms(self, mask: np.ndarray | None = None, completed_by: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -75,20 +72,16 @@ class Funding:
         return np.concatenate(groups), np.concatenate(cols), np.concatenate(coefs)
 
 
-def add_funding(builder: ModelBuilder, scenario: Scenario, data: Data) -> Funding:
-    projects = data.projects
+def add_funding(builder: ModelBuilder, rules: Rules) -> Funding:
+    scenario, projects = rules.scenario, rules.data.projects
     phasing = scenario.phasing
     source_keys = list(scenario.sources)
-    eligible = eligibility(scenario, data)
-    caps = absolute_caps(scenario, data)
-    classes = rule_classes(scenario, data, eligible, caps)
-    declared = data.declared
-    fundable = declared | eligible.any(axis=1)
+    classes = rule_classes(rules)
 
     n, starts = len(projects), phasing.starts
     ids = projects["project_id"].to_numpy(dtype=object)
     start = builder.add_variables(
-        "select", n * starts, upper=np.repeat(fundable.astype(float), starts), integer=scenario.selection == "binary",
+        ColumnKind.SELECT, n * starts, upper=np.repeat(rules.fundable.astype(float), starts), integer=scenario.selection == "binary",
         labels=ids if starts == 1 else np.array([f"{i}@{phasing.label(y)}" for i in ids for y in range(starts)], dtype=object),
     ).reshape(n, starts)
     k_idx, s_idx = np.nonzero(classes.eligible)
@@ -96,27 +89,19 @@ def add_funding(builder: ModelBuilder, scenario: Scenario, data: Data) -> Fundin
     for y in range(phasing.periods):
         year = "" if phasing.periods == 1 else f":{phasing.label(y)}"
         money[k_idx, s_idx, y] = builder.add_variables(
-            "money", len(k_idx), labels=np.array([f"class{k}:{source_keys[s]}{year}" for k, s in zip(k_idx, s_idx)], dtype=object),
+            ColumnKind.MONEY, len(k_idx),
+            labels=np.array([f"class{k}:{source_keys[s]}{year}" for k, s in zip(k_idx, s_idx)], dtype=object),
         )
-    funding = Funding(start=start, money=money, classes=classes, requests=_requests(scenario, data), declared=declared,
-                      fundable=fundable, caps=caps, phasing=phasing)
+    funding = Funding(start=start, money=money, classes=classes, requests=rules.requests, declared=rules.declared, phasing=phasing)
+    cost = projects["cost"].to_numpy()
     _one_start(builder, funding, scenario.selection == "binary")
-    _full_funding(builder, funding, projects["cost"].to_numpy())
-    _matching(builder, scenario, data, funding)
-    _share_caps(builder, scenario, data, funding)
-    _absolute_caps(builder, funding, projects["cost"].to_numpy())
-    _budgets(builder, scenario, funding)
-    _capacities(builder, scenario, data, funding)
+    _full_funding(builder, funding, cost)
+    _matching(builder, rules, funding)
+    _share_caps(builder, rules, funding)
+    _absolute_caps(builder, rules, funding)
+    _budgets(builder, rules, funding)
+    _capacities(builder, rules, funding)
     return funding
-
-
-def _requests(scenario: Scenario, data: Data) -> np.ndarray:
-    columns = data.request_columns()
-    requests = np.zeros((len(data.projects), len(scenario.sources)))
-    for s, key in enumerate(scenario.sources):
-        if key in columns:
-            requests[:, s] = data.projects[columns[key]].to_numpy(dtype=float)
-    return requests
 
 
 def _one_start(builder: ModelBuilder, funding: Funding, binary: bool) -> None:
@@ -128,8 +113,8 @@ def _one_start(builder: ModelBuilder, funding: Funding, binary: bool) -> None:
     """
     n, starts = funding.start.shape
     if starts > 1:
-        funded = builder.add_variables("funded", n, upper=1.0, integer=binary)
-        builder.add_rows("one_start", n, np.concatenate([np.repeat(np.arange(n), starts), np.arange(n)]),
+        funded = builder.add_variables(ColumnKind.FUNDED, n, upper=1.0, integer=binary)
+        builder.add_rows(RowKind.ONE_START, n, np.concatenate([np.repeat(np.arange(n), starts), np.arange(n)]),
                          np.concatenate([funding.start.ravel(), funded]), np.concatenate([np.ones(n * starts), -np.ones(n)]),
                          lower=0.0, upper=0.0)
 
@@ -143,14 +128,14 @@ def _class_spend(funding: Funding, cost: np.ndarray, period: int, weight: np.nda
     return classes, cols, coefs
 
 
-def _per_class_and_period(builder: ModelBuilder, name: str, funding: Funding, rows_of: Callable[[int], Triplets],
-                          **bounds: float) -> None:
+def _per_class_and_period(builder: ModelBuilder, kind: RowKind, funding: Funding, rows_of: Callable[[int], Triplets], *,
+                          key: str = "", **bounds: float) -> None:
     """One row per class and period, rows numbered period-major; `rows_of(period)` gives that period's triplets."""
     count = funding.classes.count
     parts = [rows_of(y) for y in range(funding.phasing.periods)]
     rows = np.concatenate([y * count + p[0] for y, p in enumerate(parts)])
-    builder.add_rows(name, count * funding.phasing.periods, rows, np.concatenate([p[1] for p in parts]),
-                     np.concatenate([p[2] for p in parts]), **bounds)
+    builder.add_rows(kind, count * funding.phasing.periods, rows, np.concatenate([p[1] for p in parts]),
+                     np.concatenate([p[2] for p in parts]), key=key, **bounds)
 
 
 def _full_funding(builder: ModelBuilder, funding: Funding, cost: np.ndarray) -> None:
@@ -162,30 +147,15 @@ def _full_funding(builder: ModelBuilder, funding: Funding, cost: np.ndarray) -> 
         return (np.concatenate([k_idx, classes]), np.concatenate([funding.money[k_idx, s_idx, y], cols]),
                 np.concatenate([np.ones(len(k_idx)), -coefs]))
 
-    _per_class_and_period(builder, "full_funding", funding, rows_of, lower=0.0, upper=0.0)
+    _per_class_and_period(builder, RowKind.FULL_FUNDING, funding, rows_of, lower=0.0, upper=0.0)
 
 
-def matching_ratio(scenario: Scenario, data: Data, source_key: str, region_of: np.ndarray) -> np.ndarray:
-    """The matching ratio of `source_key` for projects (or classes) in the regions `region_of`."""
-    matching = scenario.sources[source_key].matching
-    assert matching is not None
-    if matching.ratio is not None:
-        return np.full(len(region_of), matching.ratio)
-    if matching.ratio_by_zone is not None:
-        zone = data.regions["zone"].to_numpy(dtype=object)[region_of]
-        return np.array([matching.ratio_by_zone[z] for z in zone], dtype=float)
-    return data.regions[matching.ratio_column].to_numpy(dtype=float)[region_of]
-
-
-def _matching(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
+def _matching(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
     """F_{k,m,y} >= ratio_k * sum_{s in of} F_{k,s,y}: the matching source keeps pace with the others."""
-    keys = list(scenario.sources)
-    class_region = data.projects["region"].to_numpy()[funding.classes.first_member]
-    for m, source in enumerate(scenario.sources.values()):
-        if source.matching is None:
-            continue
-        ratio = matching_ratio(scenario, data, source.key, class_region)
-        terms = [(m, np.ones_like(ratio))] + [(keys.index(other), -ratio) for other in source.matching.of]
+    keys = list(rules.scenario.sources)
+    for rule in rules.matching:
+        ratio = rule.ratio[funding.classes.first_member]
+        terms = [(rule.source, np.ones_like(ratio))] + [(other, -ratio) for other in rule.of]
 
         def rows_of(y: int, terms: list[tuple[int, np.ndarray]] = terms, ratio: np.ndarray = ratio) -> Triplets:
             rows, cols, coefs = [], [], []
@@ -196,15 +166,14 @@ def _matching(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Fu
                 coefs.append(coef[has])
             return np.concatenate(rows), np.concatenate(cols), np.concatenate(coefs)
 
-        _per_class_and_period(builder, f"matching:{source.key}", funding, rows_of, lower=0.0)
+        _per_class_and_period(builder, RowKind.MATCHING, funding, rows_of, key=keys[rule.source], lower=0.0)
 
 
-def _share_caps(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
+def _share_caps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
     """F_{k,s,y} <= alpha * (class spend in y): a source pays at most a share of its projects' cost."""
-    class_type = data.projects["type"].astype(str).to_numpy()[funding.classes.first_member]
-    cost = data.projects["cost"].to_numpy()
-    for s, source in enumerate(scenario.sources.values()):
-        alpha = np.array([source.max_share_of_cost.get(t, 1.0) for t in class_type], dtype=float)
+    cost = rules.data.projects["cost"].to_numpy()
+    for s, source in enumerate(rules.sources):
+        alpha = rules.max_share_of_cost[funding.classes.first_member, s]
         capped = (funding.money[:, s, 0] >= 0) & (alpha < 1.0)
         if not capped.any():
             continue
@@ -216,48 +185,48 @@ def _share_caps(builder: ModelBuilder, scenario: Scenario, data: Data, funding: 
                     np.concatenate([funding.money[capped, s, y], cols[member]]),
                     np.concatenate([np.ones(int(capped.sum())), -coefs[member]]))
 
-        _per_class_and_period(builder, f"share_cap:{source.key}", funding, rows_of, upper=0.0)
+        _per_class_and_period(builder, RowKind.SHARE_CAP, funding, rows_of, key=source.key, upper=0.0)
 
 
-def _absolute_caps(builder: ModelBuilder, funding: Funding, cost: np.ndarray) -> None:
+def _absolute_caps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
     """sum_y F_{k,s,y} <= cap * sum_y x_{p,y} for the one-project classes whose cap is below their cost."""
     first = funding.classes.first_member
-    binding = (funding.caps[first] < cost[first, None]) & funding.classes.eligible
+    caps, cost = rules.absolute_caps, rules.data.projects["cost"].to_numpy()
+    binding = (caps[first] < cost[first, None]) & funding.classes.eligible
     k_idx, s_idx = np.nonzero(binding)
     if not len(k_idx):
         return
     count, periods, starts = len(k_idx), funding.phasing.periods, funding.phasing.starts
     builder.add_rows(
-        "absolute_cap", count,
+        RowKind.ABSOLUTE_CAP, count,
         np.concatenate([np.repeat(np.arange(count), periods), np.repeat(np.arange(count), starts)]),
         np.concatenate([funding.money[k_idx, s_idx].ravel(), funding.start[first[k_idx]].ravel()]),
-        np.concatenate([np.ones(count * periods), -np.repeat(funding.caps[first[k_idx], s_idx], starts)]), upper=0.0,
+        np.concatenate([np.ones(count * periods), -np.repeat(caps[first[k_idx], s_idx], starts)]), upper=0.0,
     )
 
 
-def _budgets(builder: ModelBuilder, scenario: Scenario, funding: Funding) -> None:
+def _budgets(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
     """Money of each source within its budget: per year, or cumulatively when unspent money carries over;
     and at least its minimum spend over the whole plan."""
     everyone = np.zeros(len(funding.start), dtype=np.int64)
     phasing = funding.phasing
     labels = np.array(phasing.years, dtype=object) if phasing.years else None
-    for s, source in enumerate(scenario.sources.values()):
+    for s, source in enumerate(rules.sources):
         parts = [funding.money_terms(everyone, [s], list(range(y + 1)) if phasing.carry_over else [y]) for y in range(phasing.periods)]
-        limits = np.cumsum(source.by_year) if phasing.carry_over else np.array(source.by_year)
-        builder.add_rows(f"budget:{source.key}", phasing.periods, np.concatenate([np.full(len(p[1]), y) for y, p in enumerate(parts)]),
-                         np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), upper=limits, labels=labels)
+        builder.add_rows(RowKind.BUDGET, phasing.periods, np.concatenate([np.full(len(p[1]), y) for y, p in enumerate(parts)]),
+                         np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), key=source.key,
+                         upper=rules.budget_limits(source), labels=labels)
         if source.min_spend > 0:
             _, cols, coefs = funding.money_terms(everyone, [s])
-            builder.add_rows(f"min_spend:{source.key}", 1, np.zeros(len(cols)), cols, coefs, lower=source.min_spend)
+            builder.add_rows(RowKind.MIN_SPEND, 1, np.zeros(len(cols)), cols, coefs, key=source.key, lower=source.min_spend)
 
 
-def _capacities(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> None:
+def _capacities(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
     """Money of a source in each province (or region), over the whole plan, <= the capacity column summed over its regions."""
-    for s, source in enumerate(scenario.sources.values()):
+    for s, source in enumerate(rules.sources):
         if source.capacity is None:
             continue
-        of_region, labels = region_groups(data, source.capacity.by)
-        limit = np.bincount(of_region, weights=data.regions[source.capacity.column].to_numpy(dtype=float), minlength=len(labels))
-        group_of_project, _ = project_groups(data, source.capacity.by)
-        rows, cols, coefs = funding.money_terms(group_of_project, [s])
-        builder.add_rows(f"capacity:{source.key}", len(labels), rows, cols, coefs, upper=limit, labels=labels)
+        capacity = rules.capacity(source)
+        rows, cols, coefs = funding.money_terms(capacity.group_of_project, [s])
+        builder.add_rows(RowKind.CAPACITY, len(capacity.labels), rows, cols, coefs, key=source.key, upper=capacity.limit,
+                         labels=capacity.labels)

@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator.data import Data
 from allocator.model.arrays import ModelBuilder
 from allocator.model.funding import Funding
-from allocator.model.targets import deadline_period, indicator_groups
-from allocator.scenario import Scenario
+from allocator.rules import Rules
 
 
-def benefit_per_project(scenario: Scenario, data: Data) -> np.ndarray:
+def benefit_per_project(rules: Rules) -> np.ndarray:
     """sum over benefit columns of weight x column value, per project."""
-    benefit = np.zeros(len(data.projects))
-    for column, weight in scenario.benefit.items():
-        benefit += weight * data.projects[column].to_numpy(dtype=float)
+    projects = rules.data.projects
+    benefit = np.zeros(len(projects))
+    for column, weight in rules.scenario.benefit.items():
+        benefit += weight * projects[column].to_numpy(dtype=float)
     return benefit
 
 
-def add_objective(builder: ModelBuilder, scenario: Scenario, data: Data, funding: Funding) -> float:
+def add_objective(builder: ModelBuilder, rules: Rules, funding: Funding) -> float:
     """Add the objective terms; returns the sign that turns the minimised value into the reported one."""
+    scenario = rules.scenario
     phasing = scenario.phasing
     if scenario.sense == "max_benefit":
         completion = np.arange(phasing.starts) + phasing.duration - 1
         discount = (1.0 + phasing.discount_rate) ** -completion.astype(float)
-        builder.add_objective(funding.start.ravel(), -np.outer(benefit_per_project(scenario, data), discount).ravel())
+        builder.add_objective(funding.start.ravel(), -np.outer(benefit_per_project(rules), discount).ravel())
         return -1.0
     builder.add_objective(funding.money[funding.money >= 0], 1.0)
     declared_cost = funding.requests.sum(axis=1) * funding.declared
@@ -37,23 +37,24 @@ def add_objective(builder: ModelBuilder, scenario: Scenario, data: Data, funding
     return 1.0
 
 
-def objective_value(scenario: Scenario, data: Data, starts: np.ndarray, money: np.ndarray) -> float:
+def objective_value(rules: Rules, starts: np.ndarray, money: np.ndarray) -> float:
     """The model's objective, in the scenario's own sense, evaluated on any allocation.
 
     `starts` is projects x start periods (one column for an unphased plan), `money` projects x sources
     (万元). The terms are those of :func:`add_objective` and the soft targets' penalties: a shortfall is
     ``max(0, target - achieved)`` per group with a denominator, counting projects completed by the deadline.
     """
+    scenario = rules.scenario
     phasing = scenario.phasing
     penalty = 0.0
-    for indicator in scenario.indicators.values():
+    for groups in rules.indicator_groups:
+        indicator = groups.indicator
         if indicator.hard:
             continue
-        groups = indicator_groups(indicator, data)
-        achieved = groups.achieved(phasing.completed(starts, deadline_period(indicator, phasing)))[groups.denominator > 0]
+        achieved = groups.achieved(phasing.completed(starts, groups.deadline))[groups.denominator > 0]
         penalty += indicator.penalty * float(np.maximum(indicator.target - achieved, 0.0).sum())
     if scenario.sense == "max_benefit":
         completion = np.arange(starts.shape[1]) + phasing.duration - 1
         discounted = starts @ (1.0 + phasing.discount_rate) ** -completion.astype(float)
-        return float(benefit_per_project(scenario, data) @ discounted) - penalty
+        return float(benefit_per_project(rules) @ discounted) - penalty
     return float(money.sum()) + penalty

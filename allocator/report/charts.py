@@ -6,6 +6,8 @@ installed later, among the system font files too. Without one, every label is dr
 pinyin (zone names, the 34 provinces, ASCII source and indicator keys) and the report says so. Each
 label is checked glyph by glyph against the fonts in use before it is drawn, so a chart never shows
 tofu boxes: an uncovered label falls back to its ASCII name.
+
+matplotlib is imported by the functions that draw or read fonts, so importing this module costs nothing.
 """
 
 from __future__ import annotations
@@ -15,14 +17,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ft2font import FT2Font  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Preferred CJK families, best first (Simplified Chinese forms before other regions').
 CJK_FAMILIES = (
@@ -56,6 +54,8 @@ class FontChoice:
 
 
 def _covers(path: str, text: str) -> bool:
+    from matplotlib.ft2font import FT2Font
+
     try:
         font = FT2Font(path)
     except (OSError, RuntimeError, ValueError):
@@ -64,6 +64,8 @@ def _covers(path: str, text: str) -> bool:
 
 
 def _family_path(family: str) -> str | None:
+    from matplotlib import font_manager
+
     for entry in font_manager.fontManager.ttflist:
         if entry.name == family:
             return entry.fname
@@ -73,6 +75,8 @@ def _family_path(family: str) -> str | None:
 @lru_cache(maxsize=1)
 def cjk_font() -> FontChoice:
     """The best installed CJK font that really has the probe characters, or FontChoice(None, None)."""
+    from matplotlib import font_manager
+
     for attempt in range(2):
         for family in CJK_FAMILIES:
             path = _family_path(family)
@@ -94,11 +98,15 @@ def cjk_font() -> FontChoice:
 
 @lru_cache(maxsize=4)
 def _fallback_path() -> str:
+    from matplotlib import font_manager
+
     return font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"), fallback_to_default=True)
 
 
 def drawable(text: str, font: FontChoice) -> bool:
     """Whether every character of `text` has a glyph in the fonts the chart uses."""
+    from matplotlib.ft2font import FT2Font
+
     remaining = [c for c in text if not c.isspace()]
     for path in [p for p in (font.path, _fallback_path()) if p]:
         if not remaining:
@@ -129,6 +137,8 @@ def _style(font: FontChoice) -> dict[str, object]:
 
 
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -136,12 +146,16 @@ def _png(figure: Figure) -> bytes:
 
 
 def _figure(font: FontChoice, width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height))
 
 
 def stacked_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, xlabel: str,
                  font: FontChoice) -> bytes:
     """Horizontal bars, one per category, stacked by series (e.g. zones stacked by funding source)."""
+    import matplotlib.ticker
+
     with matplotlib.rc_context(_style(font)):
         height = max(2.2, 0.9 + 0.32 * len(categories))
         figure = _figure(font, 8.0, height)
@@ -164,6 +178,8 @@ def stacked_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence
 
 def ratio_bars(names: Sequence[str], ratios: Sequence[float], title: str, font: FontChoice) -> bytes:
     """Achieved / target per indicator as bars against a line at 100%."""
+    import matplotlib
+
     with matplotlib.rc_context(_style(font)):
         figure = _figure(font, 8.0, max(2.2, 0.9 + 0.4 * len(names)))
         axes = figure.add_subplot()
@@ -180,6 +196,8 @@ def ratio_bars(names: Sequence[str], ratios: Sequence[float], title: str, font: 
 
 def trajectories(years: Sequence[str], lines: Sequence[tuple[str, Sequence[float], float]], title: str, font: FontChoice) -> bytes:
     """Each indicator's value year by year (one small panel each) against its target as a dashed line."""
+    import matplotlib
+
     with matplotlib.rc_context(_style(font)):
         figure = _figure(font, 8.0, 2.4 * len(lines))
         for i, (name, values, target) in enumerate(lines):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +17,11 @@ import pandas as pd
 
 from allocator.report import charts
 from allocator.report.labels import PROVINCES_EN, label, scope_label, status_label, zone_label
-from allocator.report.source import RunData
 from allocator.report.workbook import indicator_summary
-
-REPORT_MD = "report.md"
-REPORT_HTML = "report.html"
+from allocator.runformat.cells import finite_number, format_count, format_money, format_value
+from allocator.runformat.markdown import escape_markdown
+from allocator.runformat.names import REPORT_HTML, REPORT_MD, report_file
+from allocator.runformat.run import Run
 #: At most this many marginal-value rows in the report (the rest are in marginal.csv).
 MARGINAL_ROWS = 40
 
@@ -38,38 +36,11 @@ class Block:
     png: bytes = b""
 
 
-def _money(value: object) -> str:
-    number = _float(value)
-    return "" if number is None else f"{number:,.2f}"
-
-
 def _gap(value: object, status: str, lang: str) -> str:
     """The relative gap as measured; "not measured" when the solver reported none (CBC); nothing for a formula allocation."""
     if value is not None:
         return f"{float(value):.2e}"
     return "" if status == "formula" else label("report.gap_not_measured", lang)
-
-
-def _count(value: object) -> str:
-    number = _float(value)
-    return "" if number is None else (f"{number:,.0f}" if abs(number - round(number)) < 1e-9 else f"{number:,.2f}")
-
-
-def _value(value: object) -> str:
-    number = _float(value)
-    if number is None:
-        return ""
-    if number == round(number) and abs(number) < 1e15:
-        return f"{number:,.0f}"
-    return f"{number:,.2f}" if abs(number) >= 1000 else f"{number:.4g}"
-
-
-def _float(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _ascii(text: str) -> bool:
@@ -79,26 +50,25 @@ def _ascii(text: str) -> bool:
 def frame_block(frame: pd.DataFrame) -> Block:
     """A table block of a DataFrame: numbers formatted for reading, text kept as it is (escaped when rendered)."""
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame.columns]
-    rows = [[_value(v) if n else ("" if pd.isna(v) else str(v)) for v, n in zip(row, numeric)] for row in frame.itertuples(index=False)]
+    rows = [[format_value(v) if n else ("" if pd.isna(v) else str(v)) for v, n in zip(row, numeric)] for row in frame.itertuples(index=False)]
     return Block("table", headers=[str(c) for c in frame.columns], rows=rows, numeric=numeric)
 
 
-def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None = None) -> list[Block]:
+def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = None) -> list[Block]:
     font = charts.cjk_font() if font is None else font
     t = lambda key: label(key, lang)  # noqa: E731
     colon = "：" if lang == "zh" else ": "
     keys, sources = run.source_keys, run.sources
-    blocks = [Block("h1", f"{t('report.title')}{colon}{run.scenario_name}")]
+    blocks = [Block("h1", f"{t('report.title')}{colon}{run.name}")]
     if run.description:
         blocks.append(Block("p", run.description))
-    solver = run.manifest.get("solver", {}) if isinstance(run.manifest.get("solver"), dict) else {}
-    objective = run.manifest.get("objective", {}) if isinstance(run.manifest.get("objective"), dict) else {}
-    facts = [[t("report.status"), status_label(run.status, lang)], [t("report.solver"), str(solver.get("version", solver.get("name", "")))],
-             [t("report.gap"), _gap(objective.get("mip_gap"), run.status, lang)],
-             [t("report.objective"), _money(objective.get("value"))], [t("report.created"), run.created]]
-    overrides = run.manifest.get("scenario", {}).get("overrides", []) if isinstance(run.manifest.get("scenario"), dict) else []
+    manifest = run.manifest
+    solver, objective, overrides = manifest.solver, manifest.objective, manifest.scenario.overrides
+    facts = [[t("report.status"), status_label(run.status, lang)], [t("report.solver"), str(solver.version or solver.name) if solver else ""],
+             [t("report.gap"), _gap(objective.mip_gap if objective else None, run.status, lang)],
+             [t("report.objective"), format_money(objective.value if objective else None)], [t("report.created"), manifest.created]]
     if overrides:
-        facts.append([t("report.overrides"), "; ".join(f"{o.get('key')} = {o.get('new')}" for o in overrides if isinstance(o, dict))])
+        facts.append([t("report.overrides"), "; ".join(f"{o.key} = {o.new}" for o in overrides)])
     blocks.append(Block("table", headers=[t("col.key"), t("col.value")], rows=facts, numeric=[False, False]))
     if not font.cjk:
         blocks.append(Block("note", t("report.font_note")))
@@ -107,24 +77,24 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
     allocation = run.allocation
     funded_total = float(run.funded["total"].sum()) if len(run.funded) else 0.0
     blocks.append(Block("h2", t("report.funded")))
-    blocks.append(Block("p", t("report.funded_text").format(funded=_count(allocation["selected"].astype(float).sum()),
-                                                            candidates=f"{len(allocation):,}", money=_money(funded_total))))
+    blocks.append(Block("p", t("report.funded_text").format(funded=format_count(allocation["selected"].astype(float).sum()),
+                                                            candidates=f"{len(allocation):,}", money=format_money(funded_total))))
     types = run.money_by("type", [k for k, _ in run.types])
     candidates = allocation.groupby(allocation["type"].astype(str)).size()
     type_labels = dict(run.types)
     blocks.append(Block("table", headers=[t("col.type"), t("col.candidates"), t("col.funded"), *[lab for _, lab in sources], t("col.total")],
-                        rows=[[type_labels.get(k, k), f"{int(candidates.get(k, 0)):,}", _count(r["funded"]),
-                               *[_money(r[s]) for s in keys], _money(r["total"])] for k, r in types.iterrows()],
+                        rows=[[type_labels.get(k, k), f"{int(candidates.get(k, 0)):,}", format_count(r["funded"]),
+                               *[format_money(r[s]) for s in keys], format_money(r["total"])] for k, r in types.iterrows()],
                         numeric=[False] + [True] * (3 + len(keys))))
 
     # where the money goes
     blocks.append(Block("h2", t("report.money")))
-    by_source = run.tables["by_source.csv"]
+    by_source = run.by_source
     used = {k: float(allocation[k].astype(float).sum()) for k in keys}
     rows = []
     for (key, lab), budget in zip(sources, by_source["budget"]):
-        budget = _float(budget) or 0.0
-        rows.append([lab, _money(budget), _money(used[key]), f"{used[key] / budget:.1%}" if budget else ""])
+        budget = finite_number(budget) or 0.0
+        rows.append([lab, format_money(budget), format_money(used[key]), f"{used[key] / budget:.1%}" if budget else ""])
     blocks.append(Block("table", headers=[t("col.source"), t("col.budget"), t("col.used"), t("col.used_share")], rows=rows,
                         numeric=[False, True, True, True]))
     zones = run.money_by("zone", run.zone_order)
@@ -137,7 +107,7 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
                         png=charts.stacked_bars(zone_names, [(n, list(zones[k])) for n, k in zip(source_names, keys)],
                                                 label("report.chart_zone", chart_lang), "万元" if chart_lang == "zh" else "10,000 yuan", font)))
     blocks.append(Block("table", headers=[t("col.zone"), t("col.funded"), *[lab for _, lab in sources], t("col.total")],
-                        rows=[[zone_label(z, lang), _count(r["funded"]), *[_money(r[k]) for k in keys], _money(r["total"])]
+                        rows=[[zone_label(z, lang), format_count(r["funded"]), *[format_money(r[k]) for k in keys], format_money(r["total"])]
                               for z, r in zones.iterrows()], numeric=[False] + [True] * (2 + len(keys))))
     provinces = run.money_by("province", run.province_order)
     grand = float(provinces["total"].sum())
@@ -149,13 +119,13 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
                         png=charts.stacked_bars(province_names, [(n, list(provinces[k])) for n, k in zip(source_names, keys)],
                                                 label("report.chart_province", chart_lang), "万元" if chart_lang == "zh" else "10,000 yuan", font)))
     blocks.append(Block("table", headers=[t("col.province"), t("col.funded"), *[lab for _, lab in sources], t("col.total"), t("col.share")],
-                        rows=[[p, _count(r["funded"]), *[_money(r[k]) for k in keys], _money(r["total"]),
+                        rows=[[p, format_count(r["funded"]), *[format_money(r[k]) for k in keys], format_money(r["total"]),
                                f"{r['total'] / grand:.1%}" if grand > 0 else ""] for p, r in provinces.iterrows()],
                         numeric=[False] + [True] * (3 + len(keys))))
 
     # targets
     blocks.append(Block("h2", t("report.targets")))
-    items = indicator_summary(run.tables["indicators.csv"])
+    items = indicator_summary(run.indicators)
     if not items:
         blocks.append(Block("p", t("report.no_targets")))
     else:
@@ -164,14 +134,14 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
         rows = []
         for item in items:
             if item["groups"] == 1:
-                verdict = (t("met") if item["met"] else t("report.missed_by").format(by=_value(item["shortfall"]))) if item["met"] is not None else t("na")
+                verdict = (t("met") if item["met"] else t("report.missed_by").format(by=format_value(item["shortfall"]))) if item["met"] is not None else t("na")
             else:
                 verdict = t("report.met_in").format(met=item["groups_met"], groups=item["groups"])
-            rows.append([str(item["label"]), scope_label(str(item["scope"]), lang), _value(item["baseline"]) if item["groups"] == 1 else "",
-                         _value(item["achieved"]) if item["groups"] == 1 else "", _value(item["target"]), verdict])
+            rows.append([str(item["label"]), scope_label(str(item["scope"]), lang), format_value(item["baseline"]) if item["groups"] == 1 else "",
+                         format_value(item["achieved"]) if item["groups"] == 1 else "", format_value(item["target"]), verdict])
         blocks.append(Block("table", headers=[t("col.indicator"), t("col.scope"), t("col.baseline"), t("col.achieved"), t("col.target"), t("col.met")],
                             rows=rows, numeric=[False, False, True, True, True, False]))
-        national = [i for i in items if i["groups"] == 1 and _float(i["achieved"]) is not None and _float(i["target"])]
+        national = [i for i in items if i["groups"] == 1 and finite_number(i["achieved"]) is not None and finite_number(i["target"])]
         if national:
             names = [charts.pick(str(i["label"]), str(i["indicator"]) if _ascii(str(i["indicator"])) else f"indicator {n + 1}", font)
                      for n, i in enumerate(national)]
@@ -191,8 +161,8 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
         shown = marginal.head(MARGINAL_ROWS)
         blocks.append(Block("table", headers=[t("col.rule"), t("col.group"), t("col.limit"), t("col.marginal_value"), t("col.per"),
                                               t("col.method"), t("col.binding")],
-                            rows=[[str(r.rule), "" if pd.isna(r.group) else str(r.group), _value(r.limit), _value(r.marginal_value),
-                                   str(r.per), str(r.method), label("yes" if str(r.binding).lower() in ("true", "1") else "no", lang)]
+                            rows=[[str(r.rule), "" if pd.isna(r.group) else str(r.group), format_value(r.limit), format_value(r.marginal_value),
+                                   str(r.per), str(r.method), label("yes" if r.binding else "no", lang)]
                                   for r in shown.itertuples()], numeric=[False, False, True, True, False, False, False]))
         if len(marginal) > MARGINAL_ROWS:
             blocks.append(Block("note", f"… {len(marginal) - MARGINAL_ROWS:,} more rows in marginal.csv"))
@@ -200,15 +170,15 @@ def build_blocks(run: RunData, lang: str = "zh", font: charts.FontChoice | None 
     return blocks
 
 
-def _year_blocks(run: RunData, items: list[dict[str, object]], lang: str, chart_lang: str, font: charts.FontChoice) -> list[Block]:
+def _year_blocks(run: Run, items: list[dict[str, object]], lang: str, chart_lang: str, font: charts.FontChoice) -> list[Block]:
     """For a phased run: each single-group indicator's trajectory against its target."""
-    by_year = run.tables.get("by_year.csv")
+    by_year = run.by_year
     if by_year is None or len(by_year) < 2:
         return []
     lines = []
     for n, item in enumerate(items):
         column = str(item["indicator"])
-        if item["groups"] == 1 and column in by_year and _float(item["target"]) is not None:
+        if item["groups"] == 1 and column in by_year and finite_number(item["target"]) is not None:
             name = charts.pick(str(item["label"]), column if _ascii(column) else f"indicator {n + 1}", font)
             lines.append((name, [float(v) for v in by_year[column]], float(item["target"])))  # type: ignore[arg-type]
     if not lines:
@@ -219,25 +189,6 @@ def _year_blocks(run: RunData, items: list[dict[str, object]], lang: str, chart_
 
 
 # -- rendering ---------------------------------------------------------------------------------
-
-
-#: What Markdown (CommonMark, and GitHub's tables, strikethrough, maths and bare links) reads as markup anywhere in a line.
-_MARKUP = re.compile(
-    r"[\\`*\[\]<>|~$#]"  # escapes, code, emphasis, links and images, HTML and autolinks, cells, strikethrough, maths, headings
-    r"|(?<![^\W_])_|_(?![^\W_])"  # an underscore that is not inside a word
-    r"|&(?=#?\w+;)"  # a character reference
-    r"|:(?=//)|(?<=\b[wW]{3})\.|@(?=[\w-]+\.\w)"  # bare links: scheme://, www., e-mail addresses
-)
-#: What Markdown reads as markup at the start of a line: a list item or a setext underline (escaped after the match).
-_LINE_START = re.compile(r"^(?=[-+=])|^\d+(?=[.)])")
-
-
-def escape_markdown(text: object, *, line_start: bool = False) -> str:
-    """`text` from the inputs as literal Markdown on one line: every character that could make a link, an
-    image, HTML, a heading, emphasis, maths or a new table cell is backslash-escaped, which any CommonMark
-    renderer shows as the character itself. `line_start`: the text begins a line (a paragraph, a quote)."""
-    escaped = _MARKUP.sub(lambda match: "\\" + match.group(), " ".join(str(text).split()))
-    return _LINE_START.sub(lambda match: match.group() + "\\", escaped) if line_start else escaped
 
 
 def render_markdown(blocks: list[Block], lang: str = "zh") -> str:
@@ -299,18 +250,17 @@ def render_html(blocks: list[Block], lang: str = "zh") -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(run: RunData, folder: Path, lang: str = "zh", *, markdown: bool = True, html_: bool = True,
-                 suffix: str = "") -> list[Path]:
-    """report.md and report.html (``report{suffix}.md`` …) of `run` in `folder`."""
+def write_report(run: Run, folder: Path, lang: str = "zh", *, markdown: bool = True, html_: bool = True) -> list[Path]:
+    """report.md and report.html of `run` in `folder` (``report_en.md`` … in English)."""
     label("report.title", lang)  # refuse an unknown language first
     blocks = build_blocks(run, lang)
     written = []
     if markdown:
-        path = Path(folder) / REPORT_MD.replace(".md", f"{suffix}.md")
+        path = Path(folder) / report_file(REPORT_MD, lang)
         path.write_text(render_markdown(blocks, lang), encoding="utf-8")
         written.append(path)
     if html_:
-        path = Path(folder) / REPORT_HTML.replace(".html", f"{suffix}.html")
+        path = Path(folder) / report_file(REPORT_HTML, lang)
         path.write_text(render_html(blocks, lang), encoding="utf-8")
         written.append(path)
     return written

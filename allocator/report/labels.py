@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from allocator.errors import InternalError
+
 LANGS = ("zh", "en")
 
 #: key -> (Chinese, English)
@@ -161,7 +163,7 @@ PROVINCES_EN: dict[str, str] = {
 
 def _check(lang: str) -> int:
     if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}: use one of {', '.join(LANGS)}")
+        raise InternalError(f"unknown language {lang!r}: use one of {', '.join(LANGS)}")
     return LANGS.index(lang)
 
 

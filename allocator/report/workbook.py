@@ -6,7 +6,7 @@ values (when computed) and the scenario's parameters. Money is in 万元 shown a
 total is a value checked here against the sum of its rows (no formulas, so any reader sees the same
 numbers). Text that comes from the inputs is written as a string cell and neutralised with the CSV
 rule, so a spreadsheet never runs it. Written in openpyxl's write-only mode: ~30,000 funded projects
-take seconds.
+take seconds (openpyxl is imported by the functions that write).
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
 
+from allocator.errors import InternalError
 from allocator.report.labels import display_width, label, scope_label, status_label, yes_no, zone_label
-from allocator.report.source import RunData, zone_key
-from allocator.rundir import neutralise_text
+from allocator.runformat.cells import finite_number, is_missing
+from allocator.runformat.manifest import Manifest
+from allocator.runformat.run import Run, zone_key
+from allocator.runformat.tables import neutralise_text
 
-WORKBOOK_NAME = "budget_proposal.xlsx"
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
 MONEY = "#,##0.00"
 COUNT = "#,##0"
 FRACTION = "#,##0.00"
@@ -39,19 +41,21 @@ TOTAL_TOLERANCE = 1e-3
 _MAX_WIDTH = 60
 
 
-class TotalMismatch(AssertionError):
+class TotalMismatch(InternalError):
     """A total in the workbook is not the sum of its rows (a bug: nothing is written)."""
 
 
 def safe_text(value: object) -> str:
     """`value` as a text cell: without the control characters a workbook cannot hold (an old run directory
-    may have them in a name), and inert as in the CSVs (allocator.rundir.neutralise_text)."""
+    may have them in a name), and inert as in the CSVs (allocator.runformat.tables.neutralise_text)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     return neutralise_text(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
 
 
 @dataclass(frozen=True)
 class C:
-    """One cell: a value and a style name (see ``_STYLES``)."""
+    """One cell: a value and a style name (see ``_styles``)."""
 
     value: object
     style: str = "text"
@@ -59,30 +63,35 @@ class C:
 
 Row = Sequence[C]
 
-_THIN = Side(style="thin", color="999999")
-_STYLES: dict[str, dict[str, object]] = {
-    "title": {"font": Font(bold=True, size=14)},
-    "subtitle": {"font": Font(italic=True, color="555555")},
-    "block": {"font": Font(bold=True, size=12)},
-    "header": {"font": Font(bold=True), "fill": PatternFill("solid", fgColor="DDEBF7"),
-               "alignment": Alignment(horizontal="center", vertical="center", wrap_text=True), "border": Border(bottom=_THIN)},
-    "text": {},
-    "text_bold": {"font": Font(bold=True)},
-    "money": {"number_format": MONEY},
-    "money_bold": {"number_format": MONEY, "font": Font(bold=True), "border": Border(top=_THIN)},
-    "count": {"number_format": COUNT},
-    "count_bold": {"number_format": COUNT, "font": Font(bold=True), "border": Border(top=_THIN)},
-    "fraction": {"number_format": FRACTION},
-    "fraction_bold": {"number_format": FRACTION, "font": Font(bold=True), "border": Border(top=_THIN)},
-    "share": {"number_format": SHARE},
-    "share_bold": {"number_format": SHARE, "font": Font(bold=True), "border": Border(top=_THIN)},
-    "value": {"number_format": VALUE},
-    "total_label": {"font": Font(bold=True), "border": Border(top=_THIN)},
-    "subtotal_label": {"font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
-    "subtotal_money": {"number_format": MONEY, "font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
-    "subtotal_count": {"number_format": COUNT, "font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
-    "subtotal_fraction": {"number_format": FRACTION, "font": Font(bold=True, color="1F4E78"), "border": Border(top=_THIN)},
-}
+@lru_cache(maxsize=1)
+def _styles() -> dict[str, dict[str, object]]:
+    """Each cell style's openpyxl attributes, by style name."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    thin = Side(style="thin", color="999999")
+    return {
+        "title": {"font": Font(bold=True, size=14)},
+        "subtitle": {"font": Font(italic=True, color="555555")},
+        "block": {"font": Font(bold=True, size=12)},
+        "header": {"font": Font(bold=True), "fill": PatternFill("solid", fgColor="DDEBF7"),
+                   "alignment": Alignment(horizontal="center", vertical="center", wrap_text=True), "border": Border(bottom=thin)},
+        "text": {},
+        "text_bold": {"font": Font(bold=True)},
+        "money": {"number_format": MONEY},
+        "money_bold": {"number_format": MONEY, "font": Font(bold=True), "border": Border(top=thin)},
+        "count": {"number_format": COUNT},
+        "count_bold": {"number_format": COUNT, "font": Font(bold=True), "border": Border(top=thin)},
+        "fraction": {"number_format": FRACTION},
+        "fraction_bold": {"number_format": FRACTION, "font": Font(bold=True), "border": Border(top=thin)},
+        "share": {"number_format": SHARE},
+        "share_bold": {"number_format": SHARE, "font": Font(bold=True), "border": Border(top=thin)},
+        "value": {"number_format": VALUE},
+        "total_label": {"font": Font(bold=True), "border": Border(top=thin)},
+        "subtotal_label": {"font": Font(bold=True, color="1F4E78"), "border": Border(top=thin)},
+        "subtotal_money": {"number_format": MONEY, "font": Font(bold=True, color="1F4E78"), "border": Border(top=thin)},
+        "subtotal_count": {"number_format": COUNT, "font": Font(bold=True, color="1F4E78"), "border": Border(top=thin)},
+        "subtotal_fraction": {"number_format": FRACTION, "font": Font(bold=True, color="1F4E78"), "border": Border(top=thin)},
+    }
 
 
 @dataclass
@@ -90,14 +99,6 @@ class Sheet:
     title: str
     rows: list[Row]
     freeze: str | None = None  # the top-left cell below and right of the frozen panes, e.g. "A5"
-
-
-def _number(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _check_total(what: str, rows: Iterable[float], total: float) -> float:
@@ -108,12 +109,12 @@ def _check_total(what: str, rows: Iterable[float], total: float) -> float:
 
 
 def _total(what: str, values: Iterable[object]) -> float:
-    numbers = [_number(v) or 0.0 for v in values]
+    numbers = [finite_number(v) or 0.0 for v in values]
     return _check_total(what, numbers, math.fsum(numbers))
 
 
 class _Builder:
-    def __init__(self, run: RunData, lang: str):
+    def __init__(self, run: Run, lang: str):
         self.run, self.lang = run, lang
         self.count_style = "count" if run.binary else "fraction"
         self.sources = run.sources
@@ -123,9 +124,9 @@ class _Builder:
 
     def title_rows(self) -> list[Row]:
         run = self.run
-        date = run.created[:10]
-        head = (f"{self.t('title.proposal')}：{run.scenario_name}" if self.lang == "zh"
-                else f"{self.t('title.proposal')}: {run.scenario_name}")
+        date = run.manifest.created[:10]
+        head = (f"{self.t('title.proposal')}：{run.name}" if self.lang == "zh"
+                else f"{self.t('title.proposal')}: {run.name}")
         sep = "；" if self.lang == "zh" else "; "
         colon = "：" if self.lang == "zh" else ": "
         status = f"{self.t('title.status')}{colon}{status_label(run.status, self.lang)}"
@@ -146,10 +147,10 @@ class _Builder:
 
         rows.append([C(self.t("block.sources"), "block")])
         rows.append(self.header(["col.source", "col.source_key", "col.budget", "col.used", "col.left", "col.used_share"]))
-        by_source = run.tables["by_source.csv"]
+        by_source = run.by_source
         allocation = run.allocation
         used = [math.fsum(allocation[k].astype(float)) for k in keys]
-        budgets = [_number(b) or 0.0 for b in by_source["budget"]]
+        budgets = [finite_number(b) or 0.0 for b in by_source["budget"]]
         for (key, lab), budget, spent in zip(self.sources, budgets, used):
             rows.append([C(lab), C(key), C(budget, "money"), C(spent, "money"), C(_clean(budget - spent), "money"),
                          C(spent / budget if budget else None, "share")])
@@ -180,7 +181,7 @@ class _Builder:
 
         rows.append([C(self.t("block.indicators"), "block")])
         rows.append(self.header(["col.indicator", "col.scope", "col.baseline", "col.achieved", "col.target", "col.met", "col.shortfall"]))
-        for item in indicator_summary(run.tables["indicators.csv"]):
+        for item in indicator_summary(run.indicators):
             scope = scope_label(item["scope"], self.lang)
             if item["groups"] == 1:
                 met = label("met" if item["met"] else "missed", self.lang) if item["met"] is not None else label("na", self.lang)
@@ -271,11 +272,11 @@ class _Builder:
             for i in range(len(group)):
                 row = [C(ids[i])]
                 if names:
-                    row.append(C("" if _missing(project_names[i]) else project_names[i]))
+                    row.append(C("" if is_missing(project_names[i]) else project_names[i]))
                 row += [C(province_name), C(region_ids[i]), C(regions.get(region_ids[i], "")), C(zone_label(zones[i], self.lang)),
                         C(type_labels.get(kinds[i], kinds[i]))]
                 if years:
-                    row.append(C(None if _missing(starts[i]) else int(starts[i]), "text"))
+                    row.append(C(None if is_missing(starts[i]) else int(starts[i]), "text"))
                 row.append(C(values["cost"][i], "money"))
                 if not run.binary:
                     row.append(C(selected[i], "share"))
@@ -313,7 +314,7 @@ class _Builder:
 
     def years(self) -> Sheet | None:
         """Five-year phasing (by_year.csv, when the scenario has [phasing]): money and projects per year."""
-        frame = self.run.tables.get("by_year.csv")
+        frame = self.run.by_year
         if frame is None or not len(frame):
             return None
         keys = [k for k in self.run.source_keys if k in frame]
@@ -336,14 +337,14 @@ class _Builder:
         return Sheet(self.t("sheet.years"), rows, freeze="B4")
 
     def indicators(self) -> Sheet:
-        frame = self.run.tables["indicators.csv"]
+        frame = self.run.indicators
         rows = self.title_rows() + [self.header(["col.indicator", "col.indicator_key", "col.scope", "col.group", "col.baseline",
                                                  "col.achieved", "col.target", "col.met", "col.shortfall", "col.hard"])]
         for r in frame.itertuples():
             group = zone_label(r.group, self.lang) if r.scope in ("zone", "national") else r.group
             rows.append([C(r.label if isinstance(r.label, str) and r.label else r.indicator), C(r.indicator), C(scope_label(r.scope, self.lang)),
                          C(group), C(r.baseline, "value"), C(r.achieved, "value"), C(r.target, "value"),
-                         C(yes_no(r.met, self.lang)), C(r.shortfall, "value"), C(yes_no(_truthy(r.hard), self.lang))])
+                         C(yes_no(r.met, self.lang)), C(r.shortfall, "value"), C(yes_no(r.hard, self.lang))])
         return Sheet(self.t("sheet.indicators"), rows, freeze="B4")
 
     def marginal(self) -> Sheet | None:
@@ -354,7 +355,7 @@ class _Builder:
                                                  "col.per", "col.method", "col.binding"])]
         for r in frame.itertuples():
             rows.append([C(r.rule), C(r.key), C(r.group), C(r.unit), C(r.limit, "value"), C(r.marginal_value, "value"),
-                         C(r.per), C(r.method), C(yes_no(_truthy(r.binding), self.lang))])
+                         C(r.per), C(r.method), C(yes_no(r.binding, self.lang))])
         return Sheet(self.t("sheet.marginal"), rows, freeze="B4")
 
     def parameters(self) -> Sheet:
@@ -364,7 +365,7 @@ class _Builder:
             rows.append([C(key), _value_cell(value)])
         rows.append([])
         rows.append([C(self.t("param.scenario"), "block")])
-        for key, value in flatten(self.run.resolved):
+        for key, value in flatten(self.run.manifest.scenario.resolved):
             rows.append([C(key), _value_cell(value)])
         return Sheet(self.t("sheet.parameters"), rows, freeze="A4")
 
@@ -372,18 +373,6 @@ class _Builder:
 def _clean(money: float) -> float:
     """A difference of money without its float noise: 1e-6 万元 is the allocation's own precision."""
     return round(money, 6) + 0.0
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _truthy(value: object) -> bool | None:
-    if _missing(value):
-        return None
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
 
 
 def _value_cell(value: object) -> C:
@@ -411,14 +400,11 @@ def flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
     return [(prefix, value)]
 
 
-def run_facts(manifest: dict[str, object]) -> list[tuple[str, object]]:
+def run_facts(manifest: Manifest) -> list[tuple[str, object]]:
     """The manifest's facts about the run itself (everything but the resolved scenario), flattened."""
-    facts: list[tuple[str, object]] = []
-    scenario = manifest.get("scenario", {})
-    if isinstance(scenario, dict):
-        facts += flatten({k: v for k, v in scenario.items() if k != "resolved"}, "scenario")
-    facts += flatten({k: v for k, v in manifest.items() if k != "scenario"})
-    return facts
+    content = manifest.to_json()
+    scenario = {k: v for k, v in content.pop("scenario").items() if k != "resolved"}
+    return flatten(scenario, "scenario") + flatten(content)
 
 
 def indicator_summary(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -426,13 +412,13 @@ def indicator_summary(frame: pd.DataFrame) -> list[dict[str, object]]:
     items = []
     for name, rows in frame.groupby("indicator", sort=False):
         first = rows.iloc[0]
-        known = [m for m in rows["met"] if m is not None and not _missing(m)]
+        known = [m for m in rows["met"] if m is not None and not is_missing(m)]
         shortfall = pd.to_numeric(rows["shortfall"], errors="coerce")
         items.append({
             "indicator": name, "label": first["label"] if isinstance(first["label"], str) and first["label"] else name,
             "scope": first["scope"], "groups": len(rows), "groups_met": sum(bool(m) for m in known),
             "met": (all(bool(m) for m in known) if known else None),
-            "baseline": _number(first["baseline"]), "achieved": _number(first["achieved"]), "target": _number(first["target"]),
+            "baseline": finite_number(first["baseline"]), "achieved": finite_number(first["achieved"]), "target": finite_number(first["target"]),
             "shortfall": float(shortfall.max()) if shortfall.notna().any() else None,
         })
     return items
@@ -442,8 +428,10 @@ def indicator_summary(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def _templates(workbook: Workbook, sheet: object) -> dict[str, object]:
+    from openpyxl.cell import WriteOnlyCell
+
     styles = {}
-    for name, spec in _STYLES.items():
+    for name, spec in _styles().items():
         cell = WriteOnlyCell(sheet)
         for attribute, value in spec.items():
             setattr(cell, attribute, value)
@@ -489,6 +477,9 @@ def _widths(rows: list[Row]) -> dict[int, int]:
 
 
 def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
     ws = workbook.create_sheet(sheet.title)
     styles = _templates(workbook, ws)
     for i, width in _widths(sheet.rows).items():
@@ -523,7 +514,7 @@ def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
 MAX_PROJECT_ROWS = 10_000
 
 
-def build_sheets(run: RunData, lang: str = "zh") -> list[Sheet]:
+def build_sheets(run: Run, lang: str = "zh") -> list[Sheet]:
     builder = _Builder(run, lang)
     sheets = [builder.summary(), builder.provinces(), builder.projects()]
     years = builder.years()
@@ -537,8 +528,10 @@ def build_sheets(run: RunData, lang: str = "zh") -> list[Sheet]:
     return sheets
 
 
-def write_workbook(run: RunData, path: Path, lang: str = "zh") -> Path:
+def write_workbook(run: Run, path: Path, lang: str = "zh") -> Path:
     """Write the budget-proposal workbook to `path` (every total is checked against its rows first)."""
+    from openpyxl import Workbook
+
     label("sheet.summary", lang)  # refuse an unknown language before doing any work
     sheets = build_sheets(run, lang)
     workbook = Workbook(write_only=True)
