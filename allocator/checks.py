@@ -37,7 +37,7 @@ def rule_violations(scenario: Scenario, data: Data, selected: np.ndarray, money:
     rules = Rules(scenario, data)
     ids = data.projects["project_id"].to_numpy(dtype=object)
     problems = []
-    for what, mask in _project_checks(rules, selected, money):
+    for what, mask in [*_project_checks(rules, selected, money), *_status_checks(rules, selected)]:
         bad = np.flatnonzero(mask)
         if bad.size:
             problems.append(f"{what}: project {ids[bad[0]]}" + (f" and {bad.size - 1} more" if bad.size > 1 else ""))
@@ -67,6 +67,11 @@ def _project_checks(rules: Rules, selected: np.ndarray, money: np.ndarray) -> li
     for s, source in enumerate(rules.sources):
         alpha = rules.max_share_of_cost[:, s]
         checks.append((f"source '{source.key}' above its share of cost", money[:, s] > alpha * funded_cost + _tol(funded_cost)))
+        standard = rules.standard_share[:, s]
+        if not np.isnan(standard).all():
+            fixed = np.nan_to_num(standard) * funded_cost
+            checks.append((f"source '{source.key}' differs from its subsidy standard",
+                           ~np.isnan(standard) & (np.abs(money[:, s] - fixed) > _tol(fixed))))
         if s in matching:
             needed = matching[s].ratio * money[:, matching[s].of].sum(axis=1)
             checks.append((f"matching by '{source.key}' not met", money[:, s] < needed - _tol(needed)))
@@ -75,6 +80,15 @@ def _project_checks(rules: Rules, selected: np.ndarray, money: np.ndarray) -> li
         planned = rules.requests * selected[:, None]
         checks.append(("money differs from the declared plan", declared & (np.abs(money - planned) > _tol(planned)).any(axis=1)))
     return checks
+
+
+def _status_checks(rules: Rules, selected: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The statuses and the projects kept from a reference plan (decisions about projects, not money rules)."""
+    funded, unfunded = selected >= 1.0 - 1e-6, selected <= 1e-6
+    return [("status must_fund but not funded", rules.status_mask("must_fund") & ~funded),
+            ("status continuing but not funded", rules.status_mask("continuing") & ~funded),
+            ("status exclude but funded", rules.status_mask("exclude") & ~unfunded),
+            ("funded in the reference plan, which [stability] keeps, but not funded", rules.kept & ~funded)]
 
 
 def _budget_violations(rules: Rules, money_by_period: np.ndarray) -> list[str]:
@@ -156,7 +170,7 @@ def check_declared_plans(scenario: Scenario, data: Data) -> None:
         bad = np.flatnonzero(mask & declared)
         if bad.size:
             raise InputError(f"the declared funding plan breaks a rule ({what}); {bad.size} such rows",
-                             source=str(data.files["projects"].path), where=f"row {bad[0] + 2}")
+                             source=str(data.files["projects"].path), where=f"row {data.file_row[bad[0]] + 2}")
 
 
 def denominator_warnings(scenario: Scenario, data: Data) -> list[str]:

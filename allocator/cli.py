@@ -8,6 +8,7 @@ Each command imports what it runs, so that ``allocate --help`` and a mistyped op
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,8 +39,8 @@ PATH = _PathAsTyped()
 
 def _sound(paths: Iterable[Path | None], what: str) -> None:
     """Refuse a path no file system can hold (a NUL byte, a name too long) before anything looks it up."""
-    for path in paths:
-        problem = path and path_problem(path)
+    for path in filter(None, paths):
+        problem = path_problem(path)
         if problem:
             raise InputError(problem, source=f"{what} {shown(path)}")
 
@@ -111,15 +112,20 @@ def main() -> None:
                    f"auto = full up to {FINITE_DIFFERENCE_LIMIT:,} candidates.")
 @click.option("--reports/--no-reports", default=True, show_default=True,
               help="Write budget_proposal.xlsx, report.md and report.html (allocate export makes them later).")
+@click.option("--from", "reference", type=PATH, metavar="RUN_DIR",
+              help="Make a previous run the reference plan (stability.reference): its funded projects stay funded "
+                   "unless --set stability.keep=false (docs/whatif.md).")
 @reports_errors
 def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
-        solver: str | None, time_limit: float | None, log: bool, marginal: MarginalMode, reports: bool) -> None:
+        solver: str | None, time_limit: float | None, log: bool, marginal: MarginalMode, reports: bool,
+        reference: Path | None) -> None:
     """Solve SCENARIO_FILE and write the allocation and its tables to a run directory."""
     from allocator.rundir import default_run_dir, run_target, write_failure, write_run
     from allocator.solve import solve
     from allocator.summary import summary
 
-    extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit is not None else [])]
+    extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit is not None else []),
+             *([f"stability.reference={json.dumps(str(reference.resolve()))}"] if reference is not None else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)
     target = run_target(scenario, out or default_run_dir(scenario.path), force=force, unique=out is None)
     check(target)  # before solving: a folder that cannot or may not be written is refused now
@@ -335,6 +341,7 @@ def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers:
     scenario, data, plan = load_plan(target, overrides, scenario_file=scenario_file, allow_outside_paths=allow_outside_paths)
     plans, factors = [plan], None
     if robust:
+        assert scenario.uncertainty is not None  # load_plan refuses a scenario without one
         click.echo(f"solving the robust plan (q = {scenario.uncertainty.robust_quantile:g}) ...", err=True)
         robust_one, factors = robust_plan(scenario, data)
         plans.append(robust_one)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -84,6 +84,7 @@ class Comparison:
     by_zone: pd.DataFrame  # zone x (figure, run), values then differences
     by_province: pd.DataFrame  # province x (figure, run)
     projects: pd.DataFrame  # projects whose selection differs from the baseline run's
+    churn: pd.DataFrame = field(default_factory=pd.DataFrame)  # (run, level, group) x added, dropped, money moved
     out: Path | None = None  # the folder it was written to, if any
 
     @property
@@ -113,6 +114,7 @@ class Comparison:
         for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
             shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
             lines += ["", f"## {title} (funded projects and money)", "", markdown_table(flatten(shown).reset_index())]
+        lines += ["", "## Churn against the baseline (projects added, dropped; money moved, 万元)", "", _churn_text(self.churn, markdown=True)]
         lines += ["", f"## Projects funded in one run and not the other ({len(self.projects):,})", ""]
         if len(self.projects):
             lines.append(markdown_table(self.projects.head(PROJECT_ROWS_SHOWN).reset_index()))
@@ -126,6 +128,8 @@ class Comparison:
         """What the terminal shows: the headline table, the zones and how many projects changed."""
         shown = self.by_zone.loc[:, self.by_zone.columns.get_level_values(0).isin(["funded", "total"])]
         lines = [markdown_table(self.table().reset_index()), "", "by zone:", markdown_table(flatten(shown).reset_index()), "",
+                 "churn against the baseline (national and by zone; by province in churn.csv):",
+                 _churn_text(self.churn.loc[self.churn.index.get_level_values("level") != "province"] if len(self.churn) else self.churn), "",
                  f"projects funded in one run and not the other: {len(self.projects):,}"]
         if len(self.projects):
             lines.append(markdown_table(self.projects.head(10).reset_index()))
@@ -141,6 +145,7 @@ class Comparison:
         write_csv(flatten(self.by_zone).reset_index(), out / "by_zone.csv")
         write_csv(flatten(self.by_province).reset_index(), out / "by_province.csv")
         write_csv(self.projects.reset_index(), out / "projects.csv")
+        write_csv(self.churn.reset_index(), out / "churn.csv")
         (out / "comparison.md").write_text(self.markdown(), encoding="utf-8")
         (out / "comparison.html").write_text(render_html(self.blocks(), lang="en"), encoding="utf-8")
         return out
@@ -153,6 +158,9 @@ class Comparison:
         for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
             shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
             blocks += [Block("h2", f"{title} (funded projects and money)"), frame_block(flatten(shown).reset_index())]
+        blocks.append(Block("h2", "Churn against the baseline (projects added, dropped; money moved, 万元)"))
+        if len(self.churn):
+            blocks.append(frame_block(self.churn.reset_index()))
         blocks.append(Block("h2", f"Projects funded in one run and not the other ({len(self.projects):,})"))
         if len(self.projects):
             blocks.append(frame_block(self.projects.head(PROJECT_ROWS_SHOWN).reset_index()))
@@ -168,7 +176,7 @@ def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path 
     is None). The first run is the baseline. The folder `out` appears whole when everything is written
     (allocator.outdir: `force` replaces a comparison already there, `unique` takes the first free of out, out-2, …).
     """
-    items = list(runs.items()) if isinstance(runs, Mapping) else [(None, item) for item in runs]
+    items: list[tuple[str | None, RunLike]] = list(runs.items()) if isinstance(runs, Mapping) else [(None, item) for item in runs]
     if len(items) < 2:
         raise InputError("a comparison needs at least two runs")
     if out is None:
@@ -180,8 +188,8 @@ def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path 
         comparison.write(slot.staging, force=True)
     comparison.out = slot.path
     for run in comparison.runs.values():
-        if run.path.parent == slot.staging / "runs":
-            run.path = slot.path / "runs" / run.path.name
+        if _folder(run).parent == slot.staging / "runs":
+            run.path = slot.path / "runs" / _folder(run).name
     return comparison
 
 
@@ -201,6 +209,7 @@ def compare_runs(runs: Mapping[str, Run]) -> Comparison:
         by_zone=side_by_side({k: r.by_zone for k, r in runs.items()}, "zone"),
         by_province=side_by_side({k: r.by_province for k, r in runs.items()}, "province"),
         projects=changed_projects(runs),
+        churn=churn(runs),
     )
 
 
@@ -258,6 +267,63 @@ def changed_projects(runs: Mapping[str, Run]) -> pd.DataFrame:
     return table.sort_values(["funded_in", "cost"], ascending=[True, False], kind="stable").rename_axis("project_id")
 
 
+def churn(runs: Mapping[str, Run]) -> pd.DataFrame:
+    """For each run after the baseline, nationally, per zone and per province: projects added (funded here, not in the
+    baseline), dropped (the reverse) and kept, money of the added and dropped projects, and money moved (the sum
+    over projects and sources of the absolute change, 万元). Projects are matched by project_id."""
+    present = {run: r for run, r in runs.items() if len(r.allocation)}
+    if len(present) < 2:
+        return pd.DataFrame(columns=list(CHURN_COLUMNS), index=pd.MultiIndex.from_tuples([], names=[RUN, "level", "group"]))
+    first = next(iter(present))
+    base = _funded_money(present[first])
+    parts = []
+    for run in list(present)[1:]:
+        parts.append(_churn_of(base, _funded_money(present[run]), run))
+    return pd.concat(parts)
+
+
+#: The columns of the churn table.
+CHURN_COLUMNS = ("added", "dropped", "kept", "money_added", "money_dropped", "money_moved")
+
+
+def _funded_money(run: Run) -> pd.DataFrame:
+    """project_id -> zone, province, funded (selected above one half) and money per source (万元)."""
+    frame = run.allocation.set_index("project_id")
+    money = frame[run.source_keys].astype(float).rename(columns=lambda key: f"money:{key}")
+    return pd.concat([frame[["zone", "province"]], (frame["selected"].astype(float) > 0.5).rename("funded"), money], axis=1)
+
+
+def _churn_of(base: pd.DataFrame, other: pd.DataFrame, run: str) -> pd.DataFrame:
+    """The churn of `other` against `base`, national, per zone and per province."""
+    ids = base.index.union(other.index)
+    places = pd.concat([base[["zone", "province"]], other[["zone", "province"]]]).groupby(level=0).first().reindex(ids)
+    was = base["funded"].reindex(ids, fill_value=False).astype(bool)
+    now = other["funded"].reindex(ids, fill_value=False).astype(bool)
+    money_columns = sorted(set(base.columns[base.columns.str.startswith("money:")]) | set(other.columns[other.columns.str.startswith("money:")]))
+    before = base.reindex(index=ids, columns=money_columns).fillna(0.0)
+    after = other.reindex(index=ids, columns=money_columns).fillna(0.0)
+    per_project = pd.DataFrame({
+        "added": now & ~was, "dropped": was & ~now, "kept": was & now,
+        "money_added": after.sum(axis=1).where(now & ~was, 0.0), "money_dropped": before.sum(axis=1).where(was & ~now, 0.0),
+        "money_moved": (after - before).abs().sum(axis=1),
+    }, index=ids)
+    frames = [per_project.sum().to_frame().T.assign(level="national", group="national")]
+    for level in ("zone", "province"):
+        frames.append(per_project.groupby(places[level].to_numpy()).sum().rename_axis("group").reset_index().assign(level=level))
+    table = pd.concat(frames, ignore_index=True).assign(**{RUN: run})
+    for column in ("added", "dropped", "kept"):
+        table[column] = table[column].astype(int)
+    for column in ("money_added", "money_dropped", "money_moved"):
+        table[column] = table[column].astype(float).round(4)
+    return table.set_index([RUN, "level", "group"])[list(CHURN_COLUMNS)]
+
+
+def _churn_text(table: pd.DataFrame, *, markdown: bool = False) -> str:
+    if not len(table):
+        return "No other run with an allocation to compare." if markdown else "none"
+    return markdown_table(table.reset_index())
+
+
 def flatten(frame: pd.DataFrame) -> pd.DataFrame:
     """(figure, run) columns as ``figure[run]`` (and ``figure[Δ run]``), for CSV and Markdown."""
     if not isinstance(frame.columns, pd.MultiIndex):
@@ -281,10 +347,16 @@ def _labels(given: list[str | None], tables: list[Run]) -> list[str]:
     if len(set(names)) < len(names):
         names = [label or f"{table.name} [{table.solver}]" for label, table in zip(given, tables)]
     if len(set(names)) < len(names):
-        names = [label or f"{table.name} ({table.path.name})" for label, table in zip(given, tables)]
+        names = [label or f"{table.name} ({_folder(table).name})" for label, table in zip(given, tables)]
     if len(set(names)) < len(names):
         names = [f"{i + 1}:{name}" for i, name in enumerate(names)]
     return names
+
+
+def _folder(run: Run) -> Path:
+    """The folder a compared run was read from (each is read back from one)."""
+    assert run.path is not None, run.name
+    return run.path
 
 
 def _label_hint(item: RunLike) -> str:
@@ -293,7 +365,7 @@ def _label_hint(item: RunLike) -> str:
     if isinstance(item, Scenario):
         return item.name
     if isinstance(item, Run):
-        return item.path.name
+        return item.path.name if item.path else item.name
     return Path(item).stem
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 from allocator.checks import denominator_warnings
 from allocator.errors import InputError
 from allocator.scenario import Scenario
+from allocator.stability import ReferencePlan, load_reference
 from allocator.units import describe_cell, parse_money_column
 
 REGION_COLUMNS = ("region_id", "name", "province", "zone")
@@ -37,6 +38,10 @@ ID_COLUMNS = ("region_id", "project_id", "type", "zone", "province")
 #: Columns the projects table gains from its region; a scenario cannot use a column of that name.
 DERIVED_COLUMNS = {"region": "row of the regions table", "zone": "zone", "province": "province"}
 REQUEST_PREFIX = "request_"
+COMMITTED_PREFIX = "committed_"
+#: The ``status`` column: each accepted spelling -> its status ("" is a candidate the model may choose).
+STATUS_ALIASES = {"": "", "candidate": "", "候选": "", "must_fund": "must_fund", "必须安排": "must_fund", "exclude": "exclude",
+                  "不予安排": "exclude", "continuing": "continuing", "续建": "continuing"}
 MAX_TABLE_BYTES = 1 << 30
 _ENCODINGS = ("utf-8-sig", "gb18030")
 _ACCEPTED_ENCODINGS = "the encodings read are UTF-8, UTF-8 with BOM and GBK/GB18030 (not Big5, Shift-JIS or Latin-1)"
@@ -72,6 +77,10 @@ class TableFile:
     as_typed: dict[tuple[int, str], str] = field(default_factory=dict, compare=False)
 
 
+#: The arrays of :class:`Data` with one entry per project, in the projects' order.
+PER_PROJECT_ARRAYS = ("declared", "status")
+
+
 @dataclass
 class Data:
     """Validated tables. ``projects`` gains ``region`` (row of ``regions``), ``zone`` and ``province``;
@@ -82,6 +91,12 @@ class Data:
     files: dict[str, TableFile] = field(default_factory=dict)
     #: Per project: funded by the plan its request_<source> columns declare.
     declared: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Per project: its status ("must_fund", "exclude", "continuing", or "" for a candidate).
+    status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    #: The plan of ``[stability] reference``, matched to these projects (None without one).
+    reference: ReferencePlan | None = None
+    #: Per project: its row in the projects file (0: the first row below the header), to name it in a message.
+    file_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: Warnings about the data, shown when it is loaded.
     notes: list[str] = field(default_factory=list)
 
@@ -97,6 +112,10 @@ class Data:
         """Source key -> declared-plan column, for the sources the projects table declares."""
         return {c.removeprefix(REQUEST_PREFIX): c for c in self.projects.columns if c.startswith(REQUEST_PREFIX)}
 
+    def committed_columns(self) -> dict[str, str]:
+        """Source key -> committed-money column of continuing projects."""
+        return {c.removeprefix(COMMITTED_PREFIX): c for c in self.projects.columns if c.startswith(COMMITTED_PREFIX)}
+
 
 def load_data(scenario: Scenario) -> Data:
     """Read both tables named by the scenario, check them against it and show its warnings."""
@@ -106,10 +125,31 @@ def load_data(scenario: Scenario) -> Data:
                 declared=np.zeros(len(projects), dtype=bool))
     _validate_regions(data, scenario)
     _validate_projects(data, scenario)
-    data.notes = [*regions_file.notes, *projects_file.notes, *denominator_warnings(scenario, data)]
+    _canonical_order(data)
+    data.reference = load_reference(scenario.stability, data)
+    data.notes = [*regions_file.notes, *projects_file.notes, *denominator_warnings(scenario, data),
+                  *(data.reference.notes if data.reference else ())]
     for note in data.notes:
         click.echo(f"warning: {note}", err=True)
     return data
+
+
+def _canonical_order(data: Data) -> None:
+    """Projects in the order of their ids (digits compared as numbers: P2 before P10), whatever the file's order:
+    the model, and so the plan, is then the same for any order of the rows (docs/formulation.md, Ties)."""
+    projects = data.projects
+    ids = projects["project_id"].astype(str).tolist()
+    order = np.array(sorted(range(len(ids)), key=lambda row: id_order(ids[row])), dtype=np.int64)
+    for name in PER_PROJECT_ARRAYS:  # each follows its project
+        setattr(data, name, getattr(data, name)[order])
+    data.projects = projects.iloc[order].reset_index(drop=True)
+    data.file_row = order
+
+
+def id_order(project_id: str) -> tuple[tuple[int | str, ...], str]:
+    """The sort key of a project id: its runs of digits as numbers, the text between them as text; then the id itself."""
+    parts = re.split(r"(\d+)", project_id)  # text, digits, text, ...: positions of one kind compare with their kind
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), project_id
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, TableFile]:
@@ -189,7 +229,9 @@ def _refuse_control_characters(frame: pd.DataFrame, source: Path) -> None:
         if found.size:
             row = int(found[0])
             value = str(text.iloc[row])
-            char = _CONTROL.search(value).group()
+            match = _CONTROL.search(value)
+            assert match is not None  # the same pattern found it just above
+            char = match.group()
             what = "a line break" if char in "\n\r" else "the control character"
             raise InputError(f"{value!r} contains {what} (U+{ord(char):04X}); remove it: names and ids must be one line of "
                              f"printable text{f' ({found.size} such rows)' if found.size > 1 else ''}",
@@ -280,7 +322,7 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
     frame = _with_header(frame, header)
     for (row, column), value in booleans.items():  # pandas reads TRUE as 1 in a column of numbers: put it back
         if 2 <= row < len(frame) + 2 and column <= len(frame.columns) and plain_text(frame.columns[column - 1]) not in TEXT_COLUMNS:
-            if frame.dtypes.iloc[column - 1] != object:
+            if frame.dtypes.iloc[column - 1] != object:  # noqa: E721 (a dtype, not a type)
                 frame[frame.columns[column - 1]] = frame.iloc[:, column - 1].astype(object)
             frame.iat[row - 2, column - 1] = value
     return frame
@@ -307,10 +349,10 @@ def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool]]:
         for number, cells in enumerate(_xlsx_rows(path, data_only=True), start=1):
             booleans.update({(number, c): cell.value for c, cell in enumerate(cells, start=1)
                              if (number, c) in formulas and isinstance(cell.value, bool)})
-            column = next((c for c, cell in enumerate(cells, start=1) if (number, c) in formulas and cell.value is None), None)
-            if column is not None:
-                name = header[column - 1] if column <= len(header) else None
-                raise InputError(f"cell {get_column_letter(column)}{number} holds the formula '{formulas[number, column]}' with no saved "
+            blank = next((c for c, cell in enumerate(cells, start=1) if (number, c) in formulas and cell.value is None), None)
+            if blank is not None:
+                name = header[blank - 1] if blank <= len(header) else None
+                raise InputError(f"cell {get_column_letter(blank)}{number} holds the formula '{formulas[number, blank]}' with no saved "
                                  "value; open and save the workbook in Excel, or paste the values", source=str(path),
                                  where=f"row {number}, column {name}")
     return header, booleans
@@ -408,7 +450,7 @@ def _require_unique(frame: pd.DataFrame, column: str, table: TableFile) -> None:
         rows = np.flatnonzero(repeated)
         value = frame[column].iloc[rows[0]]
         others = np.flatnonzero((frame[column] == value).to_numpy())
-        typed = [(r, table.as_typed[r, column]) for r in others if (r, column) in table.as_typed]
+        typed = [(r, table.as_typed[r, column]) for r in others.tolist() if (r, column) in table.as_typed]
         hint = (f"; row {typed[0][0] + 2} reads {typed[0][1]!r}, the same id once full-width forms and invisible characters are "
                 "normalised") if typed else ""
         raise InputError(f"{column} '{value}' appears more than once (rows {', '.join(str(r + 2) for r in others[:5])}){hint}",
@@ -475,9 +517,9 @@ def _validate_regions(data: Data, scenario: Scenario) -> None:
         raise InputError("the regions table has no rows", source=str(source))
     needed = {}
     for indicator in scenario.indicators.values():
-        for column in (indicator.baseline, indicator.denominator):
-            if column:
-                needed[column] = f"indicator '{indicator.name}'"
+        for named in (indicator.baseline, indicator.denominator):
+            if named:
+                needed[named] = f"indicator '{indicator.name}'"
     for src in scenario.sources.values():
         if src.capacity:
             needed[src.capacity.column] = f"capacity of source '{src.key}'"
@@ -573,6 +615,42 @@ def _validate_projects(data: Data, scenario: Scenario) -> None:
     projects["province"] = data.regions["province"].to_numpy()[region_row]
     projects["type"] = pd.Categorical(projects["type"], categories=list(scenario.types))
     _validate_requests(data, scenario)
+    _validate_status(data, scenario)
+
+
+def _validate_status(data: Data, scenario: Scenario) -> None:
+    """The ``status`` column (English or Chinese names) and the committed money of continuing projects, which
+    becomes their declared plan: it must add up to the cost, like a ``request_<source>`` plan."""
+    projects, source = data.projects, data.files["projects"].path
+    data.status = np.full(len(projects), "", dtype=object)
+    if "status" in projects.columns:
+        typed = projects["status"].astype("string").fillna("").str.strip()
+        status = typed.str.lower().map(lambda text: STATUS_ALIASES.get(text, STATUS_ALIASES.get(text.replace(" ", "_"))))
+        unknown = np.flatnonzero(status.isna().to_numpy())
+        if unknown.size:
+            row = int(unknown[0])
+            raise InputError(f"status {typed.iloc[row]!r} is not one of must_fund (必须安排), exclude (不予安排), continuing (续建) "
+                             "or empty (a candidate)", source=str(source), where=f"row {row + 2}, column status")
+        data.status = status.to_numpy(dtype=object)
+    continuing = data.status == "continuing"
+    columns = data.committed_columns()
+    for key, column in columns.items():
+        if key not in scenario.sources:
+            raise InputError(f"'{column}' names no funding source of the scenario ({', '.join(scenario.sources)})", source=str(source), where=f"row 1, column {column}")
+        _refuse_yes_no(projects, column, source, "write the amount")
+        projects[column] = parse_money_column(projects[column].astype(object).fillna(0), where=f"{source}: column {column}", default_unit=scenario.data.money_unit)
+    committed = projects[list(columns.values())].to_numpy(dtype=float).sum(axis=1) if columns else np.zeros(len(projects))
+    where = f"columns {', '.join(columns.values())}" if columns else "column status"
+    for problem, bad in (("committed money on a project whose status is not continuing", ~continuing & (committed != 0)),
+                         ("a continuing project cannot also have a request_<source> plan", continuing & data.declared),
+                         ("the committed money of a continuing project must add up to its cost",
+                          continuing & ~np.isclose(committed, projects["cost"].to_numpy(), rtol=1e-6, atol=1e-4))):
+        found = np.flatnonzero(bad)
+        if found.size:
+            row = int(found[0])
+            raise InputError(f"{problem} (committed {committed[row]:,.4f}万元, cost {projects['cost'].iloc[row]:,.4f}万元)",
+                             source=str(source), where=f"row {row + 2}, {where}")
+    data.declared = data.declared | continuing
 
 
 def _validate_cost(projects: pd.DataFrame, source: Path, unit: str) -> None:

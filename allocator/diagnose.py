@@ -29,11 +29,13 @@ from allocator.scenario import Scenario
 from allocator.units import format_wan
 
 SLACK_TOLERANCE = 1e-6
+#: Projects named in a status or keep rule's sentence.
+STATUS_PROJECTS_SHOWN = 8
 #: The kinds of rows a planner could change: each may give in the elastic model.
 RELAXABLE = (RowKind.BUDGET, RowKind.MIN_SPEND, RowKind.CAPACITY, RowKind.COUNT, RowKind.SHARE_MIN, RowKind.SHARE_MAX,
-             RowKind.INDICATOR, RowKind.MIN_PER_REGION)
+             RowKind.INDICATOR, RowKind.MIN_PER_REGION, RowKind.STATUS, RowKind.KEEP)
 
-RuleKind = Literal["budget", "min_spend", "capacity", "count_min", "count_max", "share_min", "share_max", "target", "min_per_region"]
+RuleKind = Literal["budget", "min_spend", "capacity", "count_min", "count_max", "share_min", "share_max", "target", "min_per_region", "status", "keep"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,14 @@ def describe(rule: Rule) -> str:
         "count_max": f"the maximum of count '{rule.name}'", "share_min": f"the floor of share '{rule.name}'",
         "share_max": f"the ceiling of share '{rule.name}'", "target": f"the hard target '{rule.name}'",
         "min_per_region": "the minimum number of projects per region",
+        "status": f"the status '{rule.name}' of projects {_projects(rule)}", "keep": f"keeping the reference plan's projects {_projects(rule)}",
     }[rule.kind]
+
+
+def _projects(rule: Rule) -> str:
+    """The projects of a status or keep rule, a few of them when there are many."""
+    labels = [str(label) for label in (rule.labels if rule.labels is not None else [])]
+    return ", ".join(labels[:STATUS_PROJECTS_SHOWN]) + (f" and {len(labels) - STATUS_PROJECTS_SHOWN} more" if len(labels) > STATUS_PROJECTS_SHOWN else "")
 
 
 def relaxable_rules(scenario: Scenario, model: LinearModel) -> list[Rule]:
@@ -127,6 +136,10 @@ def relaxable_rules(scenario: Scenario, model: LinearModel) -> list[Rule]:
                 rules.append(Rule("target", name, rows, "lower", max(abs(scenario.indicators[name].target), 1e-6), block.labels))
             case RowKind.MIN_PER_REGION:
                 rules.append(Rule("min_per_region", name, rows, "lower", max(scenario.min_projects_per_region, 1), block.labels))
+            case RowKind.STATUS:
+                rules.append(Rule("status", name, rows, "upper" if name == "exclude" else "lower", 1.0, block.labels))
+            case RowKind.KEEP:
+                rules.append(Rule("keep", name, rows, "lower", 1.0, block.labels))
     return rules
 
 
@@ -201,14 +214,16 @@ def diagnose(scenario: Scenario, data: Data, built: BuiltModel, solve_model: Cal
                           f"({solution.status.value}): the funding rules themselves (eligibility, matching, caps, declared "
                           "plans) or the solver's time limit are the obstacle.")
         return diagnosis
-    slack = [solution.values[c] for c in columns]
+    solved = solution.values
+    assert solved is not None, solution.status  # a solve with a solution has values
+    slack = [solved[c] for c in columns]
     given = [i for i, values in enumerate(slack) if _gave(rules[i], values)]
-    diagnosis.together = [_relaxation(scenario, data, built, solution.values, rules[i], slack[i]) for i in given]
+    diagnosis.together = [_relaxation(scenario, data, built, solved, rules[i], slack[i]) for i in given]
     alternatives = []
     for rule in rules:  # each rule alone: the "either ... or ..." list
         alone, alone_columns = elastic(built.linear, [rule])
         answer = solve_model(alone, scenario.solver)
-        if not answer.status.has_solution:
+        if not answer.status.has_solution or answer.values is None:
             continue
         rule_slack = answer.values[alone_columns[0]]
         if _gave(rule, rule_slack):
@@ -240,8 +255,10 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
     if rule.kind in ("count_min", "count_max"):
         count = scenario.counts[rule.name]
         if rule.kind == "count_min":
+            assert count.min is not None  # a count_min rule comes from a minimum
             new = max(math.floor(count.min - amount + 1e-6), 0)
             return Relaxation(rule, f"lower the minimum of count '{rule.name}' from {count.min} to {new}", f"targets.counts.{rule.name}.min={new}")
+        assert count.max is not None  # a count_max rule comes from a maximum
         new = math.ceil(count.max + amount - 1e-6)
         return Relaxation(rule, f"raise the maximum of count '{rule.name}' from {count.max} to {new}", f"targets.counts.{rule.name}.max={new}")
     if rule.kind in ("share_min", "share_max"):
@@ -250,8 +267,10 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
         inside, total = built.rules.share_parts(share, result.money)
         achieved = inside / total if total > 0 else 0.0
         if rule.kind == "share_min":
+            assert share.min is not None  # a share_min rule comes from a floor
             new = _round_down(min(achieved, share.min), 4)
             return Relaxation(rule, f"lower the floor of share '{rule.name}' from {share.min:.2%} to {new:.2%}", f"balance.shares.{rule.name}.min={new}")
+        assert share.max is not None  # a share_max rule comes from a ceiling
         new = _round_up(max(achieved, share.max), 4)
         return Relaxation(rule, f"raise the ceiling of share '{rule.name}' from {share.max:.2%} to {new:.2%}", f"balance.shares.{rule.name}.max={new}")
     if rule.kind == "target":
@@ -264,8 +283,20 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
         new = max(math.floor(scenario.min_projects_per_region - amount + 1e-6), 0)
         return Relaxation(rule, f"lower the minimum number of projects per region from {scenario.min_projects_per_region} to {new}"
                           f"{_worst_groups(rule, slack)}", f"balance.min_projects_per_region={new}")
+    if rule.kind in ("status", "keep"):
+        return _status_relaxation(rule, slack)
     short = _worst_groups(rule, slack, money=True)
     return Relaxation(rule, f"raise the capacity of '{rule.name}' (a regions-table column, so change the data){short}", None)
+
+
+def _status_relaxation(rule: Rule, slack: np.ndarray) -> Relaxation:
+    """Name the projects whose status (or keeping) has to give."""
+    labels = rule.labels if rule.labels is not None else np.arange(len(slack))
+    given = [str(labels[i]) for i in np.argsort(-slack, kind="stable") if slack[i] > SLACK_TOLERANCE][:STATUS_PROJECTS_SHOWN]
+    if rule.kind == "keep":
+        return Relaxation(rule, f"let the reference plan's project(s) {', '.join(given)} be dropped", "stability.keep=false")
+    change = "fund" if rule.name == "exclude" else "do not fund"
+    return Relaxation(rule, f"{change} project(s) {', '.join(given)} despite their status '{rule.name}' (the projects table's status column)", None)
 
 
 def _worst_groups(rule: Rule, slack: np.ndarray, money: bool = False) -> str:

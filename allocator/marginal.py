@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.backends import Deadline, Solution, SolveStatus
+from allocator.model import BuiltModel
 from allocator.model.arrays import LinearModel, RowKind
 from allocator.results import Result
 from allocator.scenario import Scenario
@@ -58,7 +59,7 @@ def marginal_values(result: Result, solve_model: Callable[..., Solution], *, fin
         return pd.DataFrame(columns=COLUMNS)
     model, scenario = built.linear, result.scenario
     if model.is_mip:
-        lp = solve_model(fixed_selection(model, result.solution.values), scenario.solver, deadline=deadline)
+        lp = solve_model(fixed_selection(model, _values(result)), scenario.solver, deadline=deadline)
         duals, method = lp.row_duals, "fixed-selection LP dual"
         if duals is None and deadline.expired:
             deadline.note("marginal: fixed-selection LP duals skipped (time limit)")
@@ -73,8 +74,8 @@ def marginal_values(result: Result, solve_model: Callable[..., Solution], *, fin
 def _dual_rows(result: Result, duals: np.ndarray, method: str) -> list[dict[str, object]]:
     """Read each rule's rows' duals as d(objective)/d(limit) in the scenario's sense: every budget, and the other
     rules where they bind."""
-    model = result.model.linear
-    activity = model.A @ result.solution.values
+    model = _built(result).linear
+    activity = model.A @ _values(result)
     value = model.objective_sign * duals
     at_bound = np.minimum(np.abs(activity - model.row_lower), np.abs(activity - model.row_upper)) <= 1e-6 * np.maximum(1.0, np.abs(activity))
     rows = model.row_frame(*PRICED, value=value, activity=activity, upper=model.row_upper,
@@ -94,7 +95,9 @@ def _describe_row(row: Any, result: Result) -> dict[str, object]:
             return {"rule": f"minimum spend of {name}", "key": f"sources.{name}.min_spend", "group": "", "unit": "万元",
                     "limit": scenario.sources[name].min_spend, "marginal_value": value, "per": "万元"}
         case RowKind.CAPACITY:
-            return {"rule": f"capacity of {name}", "key": scenario.sources[name].capacity.column, "group": group, "unit": "万元",
+            capacity = scenario.sources[name].capacity
+            assert capacity is not None, name  # a capacity row comes from a source's capacity
+            return {"rule": f"capacity of {name}", "key": capacity.column, "group": group, "unit": "万元",
                     "limit": row.upper, "marginal_value": value, "per": "万元"}
         case RowKind.COUNT:
             count = scenario.counts[name]
@@ -103,7 +106,7 @@ def _describe_row(row: Any, result: Result) -> dict[str, object]:
                     "limit": limit, "marginal_value": value, "per": "project"}
         case RowKind.SHARE_MIN | RowKind.SHARE_MAX:
             rule = scenario.shares[name]
-            total = float(result.money[:, result.model.rules.share_sources(rule)].sum())
+            total = float(result.money[:, _built(result).rules.share_sources(rule)].sum())
             bound = "min" if row.kind == RowKind.SHARE_MIN else "max"
             # The row is sum (1[member] - bound) * money >= 0 (or <= 0): d(row)/d(bound) = -total money.
             return {"rule": f"share {name}", "key": f"balance.shares.{name}.{bound}", "group": "", "unit": "share",
@@ -117,7 +120,7 @@ def _describe_row(row: Any, result: Result) -> dict[str, object]:
 
 def _finite_differences(result: Result, solve_model: Callable[..., Solution], deadline: Deadline) -> list[dict[str, object]]:
     """Re-solve the MIP with each budget raised by its step, each in an equal share of the time left."""
-    model, scenario = result.model.linear, result.scenario
+    model, scenario = _built(result).linear, result.scenario
     steps = _budget_steps(result)
     needed = max(MIN_RE_SOLVE_SECONDS, result.solution.seconds)
     rows = []
@@ -133,6 +136,7 @@ def _finite_differences(result: Result, solve_model: Callable[..., Solution], de
             deadline.note(f"marginal: the re-solve for the budget of {name} ended {answer.status.value} in its {share:.1f} s")
         if not answer.status.has_solution:
             continue
+        assert answer.objective is not None and result.solution.objective is not None  # both found an allocation
         gain = model.objective_sign * (answer.objective - result.solution.objective)
         gap = "gap not measured" if answer.mip_gap is None else f"gap {answer.mip_gap:.1e}"
         rows.append({"rule": f"budget of {name}", "key": f"sources.{name}.budget", "group": "", "unit": "万元",
@@ -145,11 +149,23 @@ def _finite_differences(result: Result, solve_model: Callable[..., Solution], de
 def _budget_steps(result: Result) -> list[tuple[int, str, float]]:
     """Each budget to raise: its row, its source and its step (1亿 or 10% of the budget, whichever is smaller)."""
     steps = []
-    for block in result.model.linear.rows(RowKind.BUDGET):
+    for block in _built(result).linear.rows(RowKind.BUDGET):
         step = min(MAX_STEP_WAN, 0.1 * result.scenario.sources[block.key].budget)
         if step > 0:
             steps.append((block.start, block.key, step))
     return steps
+
+
+def _built(result: Result) -> BuiltModel:
+    """The optimizer's model behind `result` (marginal values are computed only for such results)."""
+    assert result.model is not None, "marginal values of a result the optimizer did not make"
+    return result.model
+
+
+def _values(result: Result) -> np.ndarray:
+    """The solved column values behind `result`."""
+    assert result.solution.values is not None, result.status
+    return result.solution.values
 
 
 def binding_rules_text(table: pd.DataFrame) -> str:

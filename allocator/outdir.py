@@ -27,10 +27,10 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from allocator.errors import InputError
+from allocator.errors import InputError, InternalError
 from allocator.paths import NAME_MAX, path_problem, resolved, shown
 from allocator.runformat.names import MANIFEST, REPORTS, RUN_FILES
 
@@ -76,7 +76,14 @@ class Staged:
     """The hidden folder to fill; `path` is the output folder once the block has completed."""
 
     staging: Path
-    path: Path | None = None
+    committed: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        """The output folder: known once the block has completed."""
+        if self.committed is None:
+            raise InternalError(f"the output folder of {self.staging} was asked for before it was written (a bug)")
+        return self.committed
 
 
 def check(target: Target) -> None:
@@ -105,7 +112,7 @@ def staged(target: Target) -> Iterator[Staged]:
         if target.kind != "run":
             write_marker(slot.staging, target.kind)
         yield slot
-        slot.path = _commit(target, slot.staging)
+        slot.committed = _commit(target, slot.staging)
     except OSError as exc:
         file = Path(exc.filename).name if exc.filename else ""
         raise _refusal(target, f"cannot write {'the folder' if file.startswith('.') or not file else file}: "
@@ -113,7 +120,7 @@ def staged(target: Target) -> Iterator[Staged]:
     finally:
         if os.path.lexists(slot.staging):
             shutil.rmtree(slot.staging, ignore_errors=True)
-        if slot.path is None:
+        if slot.committed is None:
             _remove_empty(made)
 
 
@@ -164,7 +171,7 @@ def writable_file(path: Path, option: str) -> None:
 
 
 def write_marker(folder: Path, kind: str) -> None:
-    content = {"written_by": "allocate", "kind": kind, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    content = {"written_by": "allocate", "kind": kind, "created": datetime.now(UTC).isoformat(timespec="seconds")}
     (folder / MARKER).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 
@@ -269,9 +276,11 @@ def _refuse_existing(target: Target, absolute: Path) -> None:
     if not _listing(target, absolute):
         return  # an empty folder is taken as it is: there is nothing in it to lose
     clean_stale(absolute)
+    if not _listing(target, absolute):
+        return  # it held only what an interrupted write left behind
     kind = kind_of(absolute)
     foreign = foreign_files(absolute, kind)
-    if foreign:
+    if foreign or kind is None:
         raise _refusal(target, f"already exists and {_foreign_text(foreign)}; --force replaces only a folder allocate wrote: "
                                f"choose another {target.option}")
     if not target.force:
@@ -318,7 +327,7 @@ def _probe(target: Target, folder: Path, name: str) -> None:
 
 def _make_folders(target: Target, folder: Path) -> list[Path]:
     """Make `folder` and the folders above it that are missing; those made, outermost first."""
-    made = []
+    made: list[Path] = []
     for candidate in reversed((folder, *folder.parents)):
         if os.path.isdir(candidate):
             continue

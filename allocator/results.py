@@ -12,11 +12,13 @@ from allocator.backends import FormulaStatus, Solution, SolveStatus
 from allocator.data import Data
 from allocator.errors import InternalError
 from allocator.model import BuiltModel
+from allocator.rounding import Precision, RoundedMoney, round_periods, round_plan
 from allocator.rules import IndicatorGroups, target_met
 from allocator.scenario import Phasing, Scenario
 
-#: Money in tables is rounded to 1e-4 万元 (one yuan); allocation.csv keeps 1e-6 万元.
-MONEY_DECIMALS = 4
+#: Numbers in the tables that are not money (counts of part-funded projects, shares) keep this many decimals;
+#: money is in whole units of the scenario's ``output.money_precision`` (allocator.rounding).
+TABLE_DECIMALS = 4
 #: Values of a selection within this distance of 0 or 1 are read as 0 or 1.
 SELECTION_TOLERANCE = 1e-6
 
@@ -36,8 +38,9 @@ class Result:
     model_sign: float = 1.0  # turns the minimised objective into the scenario's own sense
     model: BuiltModel | None = field(default=None, repr=False)  # None for allocations not made by the optimizer
     marginal: pd.DataFrame | None = None  # see allocator.marginal; None when not computed
-    starts: np.ndarray | None = None  # projects x start periods (default: one period, = selected)
-    money_by_period: np.ndarray | None = None  # projects x sources x periods (default: one period, = money)
+    # Both default to one period; None is replaced in __post_init__, so the attributes are always arrays.
+    starts: np.ndarray = None  # type: ignore[assignment]  # projects x start periods (default: = selected)
+    money_by_period: np.ndarray = None  # type: ignore[assignment]  # projects x sources x periods (default: = money)
     cut_short: list[str] = field(default_factory=list)  # the phases solver.time_limit stopped or skipped (allocator.solve)
 
     def __post_init__(self) -> None:
@@ -58,7 +61,7 @@ class Result:
     def start_year(self) -> np.ndarray:
         """Per project, the year it starts (NaN when not funded)."""
         years = np.array([self.phasing.label(y) for y in range(self.starts.shape[1])], dtype=object)
-        return np.where(self.selected > 0, years[self.starts.argmax(axis=1)], None)
+        return np.where(self.selected > 0, years[self.starts.argmax(axis=1)], np.array(None))
 
     @property
     def status(self) -> SolveStatus | FormulaStatus:
@@ -67,47 +70,73 @@ class Result:
     @property
     def objective(self) -> float:
         """The objective in the scenario's own sense (benefit to maximise, or money to minimise)."""
+        if self.solution.objective is None:
+            raise InternalError(f"a result whose solve ('{self.status.value}') has no objective (a bug)")
         return self.solution.objective * self.model_sign
 
     @property
     def source_keys(self) -> list[str]:
         return list(self.scenario.sources)
 
+    @property
+    def precision(self) -> Precision:
+        """The unit every money cell of the run is a whole number of."""
+        return Precision(self.scenario.output.money_precision)
+
+    @cached_property
+    def rounded(self) -> RoundedMoney:
+        """The money every table shows: rounded so that rows add up to costs and columns to by_source's totals."""
+        projects, sources = self.data.projects, list(self.scenario.sources.values())
+        return round_plan(self.precision, self.money, projects["cost"].to_numpy(), self.selected,
+                          budgets=np.array([s.budget for s in sources]), min_spend=np.array([s.min_spend for s in sources]))
+
+    def _wan(self, units: np.ndarray | pd.DataFrame) -> np.ndarray:
+        return self.precision.to_wan(np.asarray(units))
+
     @cached_property
     def allocation(self) -> pd.DataFrame:
-        """Every candidate, funded or not, with its money from each source."""
+        """Every candidate, funded or not, with its money from each source (in the order of the projects table,
+        by project id: allocator.data)."""
         projects = self.data.projects
         columns = {"project_id": projects["project_id"]}
         if "name" in projects:
             columns["name"] = projects["name"]
         columns.update({
             "region_id": projects["region_id"], "province": projects["province"], "zone": projects["zone"],
-            "type": projects["type"].astype(str), "cost": projects["cost"].round(6),
+            "type": projects["type"].astype(str), "cost": self._wan(self.rounded.cost),
             "selected": self.selected.astype(int) if self.scenario.selection == "binary" else np.round(self.selected, 6),
         })
         if self.phasing.years:
             columns["start_year"] = pd.array(self.start_year, dtype="Int64")
         frame = pd.DataFrame(columns)
         for s, key in enumerate(self.source_keys):
-            frame[key] = np.round(self.money[:, s], 6)
+            frame[key] = self._wan(self.rounded.money[:, s])
         return frame.reset_index(drop=True)
 
     def _money_by(self, keys: pd.Series | np.ndarray, name: str) -> pd.DataFrame:
-        frame = pd.DataFrame(self.money, columns=self.source_keys)
+        """Funded count, money by source and total per key: sums of the rounded allocation."""
+        frame = pd.DataFrame(self.rounded.money, columns=self.source_keys)
         frame[name] = np.asarray(keys)
-        frame["funded"] = self.selected
-        table = frame.groupby(name, sort=True).sum()
-        table["total"] = table[self.source_keys].sum(axis=1)
-        return _money_table(table[["funded", *self.source_keys, "total"]])
+        grouped = frame.groupby(name, sort=True)
+        units = grouped[self.source_keys].sum()
+        table = pd.DataFrame({"funded": pd.Series(self.selected).groupby(np.asarray(keys), sort=True).sum().round(TABLE_DECIMALS) + 0.0},
+                             index=units.index)
+        for key in self.source_keys:
+            table[key] = self._wan(units[key])
+        table["total"] = self._wan(units.sum(axis=1))
+        return table
 
     @cached_property
     def by_source(self) -> pd.DataFrame:
         rows = []
+        units = self.precision.units
         for s, source in enumerate(self.scenario.sources.values()):
-            used = float(self.money[:, s].sum())
-            rows.append({"source": source.key, "label": source.label, "budget": source.budget, "min_spend": source.min_spend,
-                         "used": used, "left": source.budget - used, "used_share": used / source.budget if source.budget else np.nan})
-        return _money_table(pd.DataFrame(rows))
+            used, budget = int(self.rounded.money[:, s].sum()), int(units(source.budget))
+            rows.append({"source": source.key, "label": source.label, "budget": self._wan(budget).item(),
+                         "min_spend": self._wan(units(source.min_spend)).item(), "used": self._wan(used).item(),
+                         "left": self._wan(budget - used).item(),
+                         "used_share": round(used / budget, TABLE_DECIMALS) if budget else np.nan})
+        return pd.DataFrame(rows)
 
     @cached_property
     def by_zone(self) -> pd.DataFrame:
@@ -116,7 +145,7 @@ class Result:
     @cached_property
     def by_province(self) -> pd.DataFrame:
         table = self._money_by(self.data.projects["province"], "province")
-        table["share"] = table["total"] / table["total"].sum() if table["total"].sum() > 0 else 0.0
+        table["share"] = (table["total"] / table["total"].sum()).round(TABLE_DECIMALS) if table["total"].sum() > 0 else 0.0
         return table.reset_index()
 
     @cached_property
@@ -151,7 +180,7 @@ class Result:
                 "baseline": baseline, "achieved": achieved, "target": indicator.target,
                 "met": np.where(np.isnan(achieved), pd.NA, target_met(achieved, indicator.target)),
                 "shortfall": np.where(np.isnan(achieved), np.nan, shortfall), "hard": indicator.hard,
-                "note": np.where(groups.denominator > 0, None, f"no denominator ({indicator.denominator} sums to 0)"),
+                "note": np.where(groups.denominator > 0, np.array(None), f"no denominator ({indicator.denominator} sums to 0)"),
                 **({"by_year": self.phasing.label(groups.deadline)} if self.phasing.years else {}),
             }))
         columns = ["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard", "note"]
@@ -161,11 +190,12 @@ class Result:
     def by_year(self) -> pd.DataFrame:
         """Per year: money by source, projects started and completed, and each indicator's value (groups of its scope)."""
         phasing = self.phasing
+        periods = round_periods(self.precision, self.money_by_period, self.rounded.money.sum(axis=0))  # sources x periods
         rows = []
         for y in range(phasing.periods):
             row: dict[str, object] = {"year": phasing.label(y)}
-            row.update({key: round(float(self.money_by_period[:, s, y].sum()), MONEY_DECIMALS) for s, key in enumerate(self.source_keys)})
-            row["total"] = round(float(self.money_by_period[:, :, y].sum()), MONEY_DECIMALS)
+            row.update({key: self._wan(periods[s, y]).item() for s, key in enumerate(self.source_keys)})
+            row["total"] = self._wan(periods[:, y].sum()).item()
             row["projects_started"] = float(self.starts[:, y].sum()) if y < self.starts.shape[1] else 0.0
             row["projects_completed"] = float(self.completed_by(y).sum())
             for groups in self.indicator_groups:
@@ -174,11 +204,6 @@ class Result:
                     row[groups.indicator.name if len(groups.labels) == 1 else f"{groups.indicator.name}[{label}]"] = value
             rows.append(row)
         return pd.DataFrame(rows)
-
-
-def _money_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numbers rounded to MONEY_DECIMALS; + 0.0 turns the "-0.0" that rounding leaves into 0.0."""
-    return frame.round(MONEY_DECIMALS).apply(lambda column: column + 0.0 if column.dtype.kind == "f" else column)
 
 
 def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Solution, timings: dict[str, float]) -> Result:

@@ -143,20 +143,58 @@ class Rules:
                 caps[:, s] = np.array([np.inf if cap is None else cap for cap in per_pair])[codes]
         return caps
 
+    @cached_property
+    def standard_share(self) -> np.ndarray:
+        """projects x sources: the share of its cost a source's subsidy standard (补助标准) fixes for a project: the
+        standard's share, or its amount over the cost, at most 1 (the ceiling at cost); NaN where no standard applies
+        (none given, or the source may not fund the project). The source then pays exactly this share x cost."""
+        projects = self.data.projects
+        cost = projects["cost"].to_numpy()
+        codes, places = pd.factorize(pd.MultiIndex.from_arrays([projects["type"].astype(str), projects["province"], projects["zone"]]))
+        shares = np.full((len(projects), len(self.sources)), np.nan)
+        for s, source in enumerate(self.sources):
+            if source.standard is None:
+                continue
+            looked = [source.standard.for_project(*place) for place in places]
+            share = np.array([np.nan if value is None else value for value, _ in looked], dtype=float)[codes]
+            amount = np.array([np.nan if value is None else value for _, value in looked], dtype=float)[codes]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fixed = np.minimum(np.where(np.isnan(share), amount / cost, share), 1.0)
+            shares[:, s] = np.where(self.eligible[:, s], fixed, np.nan)
+        return shares
+
     @property
     def declared(self) -> np.ndarray:
-        """Per project: funded, if at all, by the plan its ``request_<source>`` columns declare."""
+        """Per project: funded, if at all, by the plan its ``request_<source>`` columns (or, continuing, its
+        ``committed_<source>`` columns) declare."""
         return self.data.declared
 
     @cached_property
     def requests(self) -> np.ndarray:
         """projects x sources: what a declared plan asks of each source (万元; 0 for a source it does not name)."""
-        columns = self.data.request_columns()
+        columns, committed = self.data.request_columns(), self.data.committed_columns()
+        continuing = self.status_mask("continuing")
         requests = np.zeros((len(self.data.projects), len(self.sources)))
         for s, key in enumerate(self.scenario.sources):
             if key in columns:
                 requests[:, s] = self.data.projects[columns[key]].to_numpy(dtype=float)
+            if key in committed:
+                requests[continuing, s] = self.data.projects[committed[key]].to_numpy(dtype=float)[continuing]
         return requests
+
+    def status_mask(self, status: str) -> np.ndarray:
+        """Per project: is its status `status` (must_fund, exclude, continuing)? A continuing project is funded by
+        its committed money, which :attr:`requests` holds as its declared plan."""
+        status_of = self.data.status if len(self.data.status) else np.full(len(self.data.projects), "", dtype=object)
+        return status_of == status
+
+    @cached_property
+    def kept(self) -> np.ndarray:
+        """Per project: funded in the reference plan, which ``[stability] keep`` says stays funded (unless excluded)."""
+        reference = self.data.reference
+        if reference is None or not self.scenario.stability.keep:
+            return np.zeros(len(self.data.projects), dtype=bool)
+        return reference.funded & ~self.status_mask("exclude")
 
     @cached_property
     def fundable(self) -> np.ndarray:

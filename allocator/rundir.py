@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -89,6 +89,7 @@ def manifest_of(result: Result) -> Manifest:
         seconds={k: round(v, 4) for k, v in result.timings.items()},
         cut_short=list(result.cut_short),
         money_unit=MONEY_UNIT,
+        money_precision=result.precision.unit_wan,
         versions=versions(),
         created=_now(),
     )
@@ -122,4 +123,4 @@ def versions() -> dict[str, str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -16,6 +16,9 @@ from allocator.config import Document
 Sense = Literal["max_benefit", "min_cost"]
 #: Whether a project is funded whole or not at all (a MIP), or may be part-funded (an LP).
 Selection = Literal["binary", "continuous"]
+#: How money is split between sources once the selection is optimal: even shares across provinces (allocator.split),
+#: or whatever split the solver returns.
+SplitRule = Literal["even", "solver"]
 #: The groups an indicator has one value (and one target) per.
 Scope = Literal["national", "zone", "province", "region"]
 #: The groups that receive a share (the formula baseline) or an arrival draw (uncertainty).
@@ -59,6 +62,22 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class Standard:
+    """A subsidy standard (补助标准): per type, this source pays a fixed share of a project's cost or a fixed amount per
+    project, looked up by the project's province, then its zone, then "default"; never more than the cost."""
+
+    share: dict[str, dict[str, float]]  # type -> province, zone or "default" -> share of cost
+    amount: dict[str, dict[str, float]]  # type -> province, zone or "default" -> 万元 per project
+
+    def for_project(self, type_key: str, province: str, zone: str) -> tuple[float | None, float | None]:
+        """(share, amount) for one project; (None, None) where the standard says nothing."""
+        def look(table: dict[str, dict[str, float]]) -> float | None:
+            by_place = table.get(type_key, {})
+            return next((by_place[k] for k in (province, zone, "default") if k in by_place), None)
+        return look(self.share), look(self.amount)
+
+
+@dataclass(frozen=True)
 class Source:
     key: str
     label: str
@@ -71,6 +90,7 @@ class Source:
     cap_per_project: dict[str, dict[str, float]]  # type -> zone or "default" -> 万元
     capacity: Capacity | None
     matching: Matching | None
+    standard: Standard | None = None  # a fixed share or amount per project (补助标准); None: the model chooses
 
     def cap_for(self, type_key: str, zone: str) -> float | None:
         """The absolute cap on this source's money in one project of `type_key` in `zone` (万元)."""
@@ -194,6 +214,22 @@ class Uncertainty:
 
 
 @dataclass(frozen=True)
+class Stability:
+    """The optional ``[stability]`` table: a previous plan this one should stay close to (docs/whatif.md)."""
+
+    reference: Path | None = None  # a run directory; None: no reference plan
+    keep: bool = True  # every project funded in the reference stays funded
+    churn_penalty: float = 0.0  # objective units per project added or dropped against the reference
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """The optional ``[output]`` table: how the run's files write money."""
+
+    money_precision: float = 0.01  # 万元: every money cell is a whole number of this unit (allocator.rounding)
+
+
+@dataclass(frozen=True)
 class DataSpec:
     regions: Path
     projects: Path
@@ -219,6 +255,9 @@ class Scenario:
     phasing: Phasing = Phasing()
     baseline: BaselineSpec | None = None  # the optional [baseline] table, for `allocate baseline`
     uncertainty: Uncertainty | None = None  # the optional [uncertainty] table, for `allocate simulate`
+    stability: Stability = Stability()  # the optional [stability] table: a reference plan
+    split: SplitRule = "even"  # [model] split: the rule that chooses among equally good splits
+    output: OutputSpec = OutputSpec()  # the optional [output] table
 
     @property
     def path(self) -> Path:

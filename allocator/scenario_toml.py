@@ -6,6 +6,9 @@ in :mod:`allocator.config`; the strict reading of one table in :mod:`allocator.s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+import math
 from pathlib import Path
 from typing import Any, get_args
 
@@ -15,7 +18,7 @@ from allocator.errors import InputError
 from allocator.paths import path_problem
 from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
                                 Indicator, Level, Matching, Phasing, ProjectType, Scenario, Scope, Selection, Sense,
-                                ShareRule, Source, StallRule, Triangular, Uncertainty)
+                                OutputSpec, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, Uncertainty)
 from allocator.schema import MAX_NUMBER, Table, check_choice
 from allocator.units import UNITS_IN_WAN, format_wan, parse_money
 
@@ -36,6 +39,7 @@ MIN_SCALE = 1e-9
 #: The options of each closed choice, in the order a message lists them.
 SENSES: tuple[Sense, ...] = get_args(Sense)
 SELECTIONS: tuple[Selection, ...] = get_args(Selection)
+SPLIT_RULES: tuple[SplitRule, ...] = get_args(SplitRule)
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 LEVELS: tuple[Level, ...] = get_args(Level)
@@ -93,16 +97,18 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
     if balance:
         balance.close()
     sense, benefit = _objective(top.subtable("objective"))
-    selection = _selection(top.subtable("model"))
+    selection, split = _model(top.subtable("model"))
     solver = _solver(top.subtable("solver"))
     baseline = _baseline(top.subtable("baseline"))
     uncertainty = _uncertainty(top.subtable("uncertainty"), sources, types)
+    stability = _stability(top.subtable("stability"))
+    output = _output(top.subtable("output"))
     top.close()
     return Scenario(
         name=name, description=description, data=data, types=types, sources=sources, counts=counts,
         indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
         benefit=benefit, selection=selection, solver=solver, document=document, phasing=phasing, baseline=baseline,
-        uncertainty=uncertainty,
+        uncertainty=uncertainty, stability=stability, split=split, output=output,
     )
 
 
@@ -129,6 +135,23 @@ def _data_path(table: Table, key: str, allow_outside_paths: bool) -> Path:
             (*table.path, key),
         )
     return path
+
+
+def _stability(table: Table | None) -> Stability:
+    """``[stability]``: the reference run directory (relative to the file that names it), keep, churn penalty."""
+    if table is None:
+        return Stability()
+    reference = None
+    if table.has("reference"):
+        raw = table.text("reference")
+        problem = "the path is empty" if not raw.strip() else path_problem(raw)
+        if problem:
+            table.fail(f"{problem}; name a run directory", (*table.path, "reference"))
+        reference = (table.document.origin((*table.path, "reference")).parent / raw).resolve()
+    stability = Stability(reference=reference, keep=table.take("keep", bool, True),
+                          churn_penalty=table.number("churn_penalty", 0.0, low=0.0))
+    table.close()
+    return stability
 
 
 def _types(top: Table) -> dict[str, ProjectType]:
@@ -198,6 +221,7 @@ def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: 
         capacity=_capacity(table),
         matching=_matching(table, key, source_keys),
     )
+    source = replace(source, standard=_standard(table, source))
     table.close()
     return source
 
@@ -270,6 +294,52 @@ def _caps(table: Table, types: dict[str, ProjectType]) -> dict[str, dict[str, fl
             caps[type_key] = {"default": _money(by_type, type_key)}
     by_type.close()
     return caps
+
+
+def _standard(table: Table, source: Source) -> Standard | None:
+    """[sources.<key>.standard]: a fixed share of cost (`share`) or amount per project (`amount`), by type, then by
+    province, zone or "default"; a share must stay within the source's max_share_of_cost, a type within its types."""
+    standard = table.subtable("standard")
+    if standard is None:
+        return None
+    share = _by_type_and_place(standard, "share", source.types, lambda t, k: t.number(k, low=0.0, high=1.0))
+    amount = _by_type_and_place(standard, "amount", source.types, lambda t, k: _money(t, k))
+    standard.close()
+    if not share and not amount:
+        standard.fail("a standard needs 'share' or 'amount' (a number, or a table by type, then by province or zone)")
+    for type_key in sorted(set(share) & set(amount)):
+        standard.fail(f"type '{type_key}' has both a share and an amount; give one", (*standard.path, "amount", type_key))
+    for type_key, by_place in share.items():
+        cap = source.max_share_of_cost.get(type_key, 1.0)
+        for place, value in by_place.items():
+            if value > cap:
+                standard.fail(f"share {value:g} for {type_key} in {place} is above max_share_of_cost {cap:g}",
+                              (*standard.path, "share", type_key))
+    return Standard(share=share, amount=amount)
+
+
+def _by_type_and_place(table: Table, key: str, types: tuple[str, ...], read: Callable[[Table, str], float]) -> dict[str, dict[str, float]]:
+    """`key` as one value for every type in `types`, or a table by type whose entries are values or tables by place."""
+    if not table.has(key):
+        return {}
+    value, path = table.values[key], (*table.path, key)
+    if not isinstance(value, dict) or set(value) <= {"amount", "unit"}:
+        single = read(table, key)
+        return {type_key: {"default": single} for type_key in types}
+    by_type = Table(table.document, path)
+    for type_key in value:
+        check_choice(by_type, type_key, type_key, list(types))
+    result: dict[str, dict[str, float]] = {}
+    for type_key, entry in value.items():
+        by_type.allowed.add(type_key)
+        if isinstance(entry, dict) and not set(entry) <= {"amount", "unit"}:
+            by_place = Table(table.document, (*path, type_key))
+            by_place.allowed.update(entry)
+            result[type_key] = {place: read(by_place, place) for place in entry}
+        else:
+            result[type_key] = {"default": read(by_type, type_key)}
+    by_type.close()
+    return result
 
 
 def _capacity(table: Table) -> Capacity | None:
@@ -392,12 +462,27 @@ def _objective(table: Table | None) -> tuple[Sense, dict[str, float]]:
     return sense, benefit
 
 
-def _selection(table: Table | None) -> Selection:
+def _output(table: Table | None) -> OutputSpec:
+    """[output]: the unit every money cell is rounded to, a power of ten from 1元 (0.0001万) to 1亿."""
     if table is None:
-        return "binary"
-    selection = table.choice("selection", SELECTIONS, "binary")
+        return OutputSpec()
+    precision = _money(table, "money_precision", default=OutputSpec().money_precision)
+    exponent = round(math.log10(precision)) if precision > 0 else 99
+    if not -4 <= exponent <= 4 or abs(precision - 10.0**exponent) > 1e-9 * precision:
+        table.fail(f"money_precision must be a power of ten from 1元 to 1亿, like \"0.01万\" or \"1万\", not {precision:g}万元",
+                   (*table.path, "money_precision"))
     table.close()
-    return selection
+    return OutputSpec(money_precision=10.0**exponent)
+
+
+def _model(table: Table | None) -> tuple[Selection, SplitRule]:
+    """[model]: binary or continuous selection, and the rule that splits money between sources (allocator.split)."""
+    if table is None:
+        return "binary", "even"
+    selection = table.choice("selection", SELECTIONS, "binary")
+    split = table.choice("split", SPLIT_RULES, "even")
+    table.close()
+    return selection, split
 
 
 def _solver(table: Table | None) -> SolverOptions:

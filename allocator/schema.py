@@ -98,7 +98,7 @@ class Table:
         """A whole number within [low, high]; `what` says what it counts (e.g. " of projects")."""
         value = self.number(key, default, low=low, high=high)
         if value is None or value is default:
-            return value
+            return default if value is default else None
         if not value.is_integer():
             self.fail(f"'{key}' must be a whole number{what}, got {value:g}", (*self.path, key))
         return int(value)

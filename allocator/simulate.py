@@ -197,6 +197,11 @@ class Replay:
     columns: list[str] = field(default_factory=list)
 
 
+def _triangular_arrays(laws: Sequence[Triangular]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lows, modes and highs of `laws`, as three arrays."""
+    return np.array([law.low for law in laws]), np.array([law.mode for law in laws]), np.array([law.high for law in laws])
+
+
 def build_replay(scenario: Scenario, data: Data, plans: Sequence[Plan], spec: Uncertainty | None = None) -> Replay:
     spec = spec or _spec(scenario)
     projects, regions = data.projects, data.regions
@@ -208,12 +213,12 @@ def build_replay(scenario: Scenario, data: Data, plans: Sequence[Plan], spec: Un
     local_index = keys.index(spec.matching_source)
     types = projects["type"].astype(str).to_numpy()
     laws = [spec.cost_overrun.get(t, Triangular(1.0, 1.0, 1.0)) for t in types]
-    overrun = tuple(np.array([getattr(law, part) for law in laws]) for part in ("low", "mode", "high"))
+    overrun = _triangular_arrays(laws)
 
     arrival_of_region, arrival_labels = region_groups(data, spec.arrival_by)
     zone_of_label = pd.Series(regions["zone"].astype(str).to_numpy()).groupby(arrival_of_region).first().to_numpy()
     arrival_laws = [spec.local_arrival.get(z, Triangular(1.0, 1.0, 1.0)) for z in zone_of_label]
-    arrival = tuple(np.array([getattr(law, part) for law in arrival_laws]) for part in ("low", "mode", "high"))
+    arrival = _triangular_arrays(arrival_laws)
 
     source = scenario.sources[spec.matching_source]
     pool_of_project = pool_of_region = capacity = None
@@ -277,6 +282,7 @@ def replay_plan(replay: Replay, plan: PlanArrays, arrival: np.ndarray, overrun: 
         share = arrival[replay.arrival_of_region[replay.region_of_project]]
         received = np.minimum(need, share * plan.local)
     elif len(plan.order):
+        assert replay.pool_of_region is not None and replay.capacity_of_region is not None  # set with pool_of_project
         pool = np.bincount(replay.pool_of_region, weights=arrival[replay.arrival_of_region] * replay.capacity_of_region,
                            minlength=replay.pool_count)
         needs = need[plan.order]
@@ -430,7 +436,7 @@ class Simulation:
         return slot.path
 
     def markdown(self) -> str:
-        spec = self.scenario.uncertainty
+        spec = _spec(self.scenario)
         names = [p.name for p in self.plans]
         draws = int(self.draws["draw"].nunique())
         lines = [f"# Simulation of {escape_markdown(self.scenario.name)}", "",
@@ -500,11 +506,11 @@ def _summary(frame: pd.DataFrame, replay: Replay, plans: Sequence[Plan]) -> pd.D
                 planned[f"{name}:groups_met"] = float(np.sum(target_met(achieved, target)))
         for measure, value in planned.items():
             series = draws[measure].astype(float)
-            target = targets.get(measure)
-            rows.append({"plan": plan.name, "measure": measure, "planned": value, "target": target,
+            goal = targets.get(measure)
+            rows.append({"plan": plan.name, "measure": measure, "planned": value, "target": goal,
                          "mean": series.mean(), "p10": series.quantile(0.1), "p50": series.quantile(0.5), "p90": series.quantile(0.9),
                          "min": series.min(), "max": series.max(),
-                         "prob_met": float(target_met(series.to_numpy(), target).mean()) if target is not None else None})
+                         "prob_met": float(target_met(series.to_numpy(), goal).mean()) if goal is not None else None})
         rows.append({"plan": plan.name, "measure": "objective", "planned": plan.objective, "target": None, "mean": plan.objective,
                      "p10": plan.objective, "p50": plan.objective, "p90": plan.objective, "min": plan.objective,
                      "max": plan.objective, "prob_met": None})

@@ -11,12 +11,11 @@ re-solve the MIP, and all of it otherwise; the phases it stops or skips are list
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from allocator.model import BuiltModel, formulate
 from allocator.model.arrays import Block, LinearModel, RowKind
 from allocator.results import Result, make_result
 from allocator.scenario import Scenario
+from allocator.split import even_split
 
 Backend = Callable[..., Solution]
 
@@ -122,6 +122,9 @@ class AllocationModel:
         if solution.status is SolveStatus.FEASIBLE:
             gap = "gap not measured" if solution.mip_gap is None else f"gap {solution.mip_gap:.2e}"
             deadline.note(f"solve: stopped by the time limit before proving optimality ({gap}).{SHARE_NOTE if shared else ''}")
+        if scenario.split == "even":
+            with _timed(timings, "split"):
+                solution = even_split(built, solution, partial(solve_model, options=scenario.solver), deadline)
         with _timed(timings, "recover_and_verify"):
             result = make_result(scenario, data, built, solution, timings)
             verify(scenario, data, result.selected, result.money, starts=result.starts, money_by_period=result.money_by_period)
@@ -165,6 +168,8 @@ def settle_infeasible_or_unbounded(solution: Solution, model: LinearModel, optio
 def failure_message(scenario: Scenario, solution: Solution) -> str:
     """One paragraph that says what happened and what to try."""
     limit = f"{scenario.solver.time_limit:g} s"
+    status = solution.status
+    assert isinstance(status, SolveStatus), status  # a formula allocation never fails
     advice = {
         SolveStatus.INFEASIBLE: "no allocation satisfies every hard rule at once; the diagnosis below says which rules "
                                 "collide and what would be enough to resolve it.",
@@ -178,7 +183,7 @@ def failure_message(scenario: Scenario, solution: Solution) -> str:
         SolveStatus.NO_SOLUTION: f"the solver reached its limit ({limit}) before finding any allocation. This does not prove "
                                  "the scenario infeasible: raise solver.time_limit or relax solver.mip_rel_gap.",
         SolveStatus.ERROR: "the solver stopped with an error.",
-    }[solution.status]
+    }[status]
     ending = "" if solution.status is SolveStatus.INFEASIBLE else " No allocation was written."
     return (f"scenario '{scenario.name}' could not be solved ({solution.status.value}; {solution.solver_version} said "
             f"'{solution.message}'): {advice}{ending}")

@@ -33,7 +33,7 @@ def summary(result: Result) -> str:
     indicators = result.indicators
     if len(indicators):
         lines += ["", "targets:"]
-        for name, rows in indicators.groupby("indicator", sort=False):
+        for _name, rows in indicators.groupby("indicator", sort=False):
             first = rows.iloc[0]
             met = rows["met"].dropna().astype(bool)
             if first["scope"] == "national":

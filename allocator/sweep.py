@@ -150,6 +150,7 @@ def sweep(scenario: Scenario, vary: Mapping[str, Sequence[Any] | str] | Sequence
         result.write(slot.staging)
     result.out = slot.path
     for run in result.runs.values():
+        assert run.path is not None  # every point is read back from its folder
         run.path = slot.path / "runs" / run.path.name
     return result
 
@@ -237,7 +238,7 @@ def _draw_sweep_chart(result: SweepResult, path: Path) -> Path:
         for series_value, rows_of in groups:
             x = [x_of[v] for v in rows_of[first.column]]
             for column, label in lines:
-                name = label if series_value is None else f"{label}, {series_axis.key}={series_value}"
+                name = label if series_value is None or series_axis is None else f"{label}, {series_axis.key}={series_value}"
                 y = pd.to_numeric(rows_of[column], errors="coerce")
                 ax.plot(x, y, marker="o", label=name if len(lines) > 1 or series_value is not None else None)
                 failed = y.isna().to_numpy()

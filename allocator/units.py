@@ -120,7 +120,7 @@ def parse_money_column(column: pd.Series, *, where: str, default_unit: str) -> p
     numeric = pd.to_numeric(column, errors="coerce")
     values = numeric.to_numpy(dtype=float) * unit_factor(default_unit, where=where)
     text_rows = np.flatnonzero(numeric.isna().to_numpy() & column.notna().to_numpy())
-    for row in text_rows:
+    for row in text_rows.tolist():
         values[row] = parse_money(str(column.iloc[row]), where=f"{where}, row {row + 2}", default_unit=default_unit)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if bad.size:

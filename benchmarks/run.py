@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def machine() -> dict[str, object]:
             versions[package] = None
     memory = None
     try:
-        memory = round(int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 2**20, 1)
+        memory = round(int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) / 2**20, 1)
     except (OSError, StopIteration):
         pass
     try:
@@ -149,7 +149,7 @@ def main() -> None:
                                           / (engine["seconds"]["build"] + engine["seconds"]["solve"]), 1),
                 "objective_relative_difference": abs(reference["objective"] - engine["objective"]) / max(1.0, abs(engine["objective"])),
             }
-    report = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": " ".join(sys.argv),
+    report = {"created": datetime.now(UTC).isoformat(timespec="seconds"), "command": " ".join(sys.argv),
               "machine": machine(), "seed": args.seed, "runs": rows, "speedup_vs_reference": speedups}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"national_{datetime.now():%Y%m%d-%H%M%S}.json"

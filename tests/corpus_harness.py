@@ -6,7 +6,6 @@ and that nothing was left behind. Each family of cases lives in its own ``test_c
 from __future__ import annotations
 
 import csv
-import gzip
 import shutil
 import zipfile
 from collections.abc import Callable

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus_harness import (PLAN, PLAN_ROWS, Case, absolute_path, add_column, add_toml, both, cell, check_case, drop_column,
+from corpus_harness import (PLAN_ROWS, Case, absolute_path, add_toml, both, cell, check_case, drop_column,
                             duplicate_xlsx_header, extends_cycle, formula, move, nothing, plan, projects_as_xlsx, reencode,
                             save_value, second_sheet, table, toml, write_bytes)
 
@@ -141,6 +141,8 @@ CASES = [
          ("projects.csv", "column request_lotery", "names no funding source")),
     Case("plan-negative", plan(["170,-20,150", *PLAN_ROWS[1:]]), 2, ("projects.csv", "column request_lottery, row 2", "non-negative")),
     Case("plan-breaks-rule", plan(["200,30,70", *PLAN_ROWS[1:]]), 2, ("projects.csv", "row 2", "declared funding plan")),
+    Case("plan-breaks-rule-row-in-file-order", both(cell("projects.csv", 2, "project_id", "P99"), plan(["200,30,70", *PLAN_ROWS[1:]])), 2,
+         ("projects.csv", "row 2", "declared funding plan")),
     # workbooks
     Case("xlsx-is-read", projects_as_xlsx(), 0),
     Case("xlsx-formula", projects_as_xlsx(formula), 2, ("projects.xlsx", "row 3, column cost", "cell E3", "formula '=E2/3' with no saved value")),

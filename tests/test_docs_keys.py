@@ -69,6 +69,10 @@ factors = { my_population = 1.0 }
 [uncertainty]
 local_arrival = { my_west = { low = 0.5, mode = 0.8, high = 1.0 } }
 cost_overrun = { my_station = { low = 1.0, mode = 1.1, high = 1.3 } }
+
+[stability]
+
+[output]
 """
 
 
@@ -80,7 +84,7 @@ def _pattern(path: KeyPath, chosen: str) -> KeyPath:
 def _with_parents(keys: set[tuple[KeyPath, str]]) -> set[tuple[KeyPath, str]]:
     """`keys` and, for each, the keys of the tables above it (``[a.b]`` has key ``b`` in ``[a]``); no chosen names."""
     found = set(keys)
-    for path, key in keys:
+    for path, _key in keys:
         found |= {(path[:i], path[i]) for i in range(len(path))}
     return {(path, key) for path, key in found if key != NAME}
 

@@ -46,6 +46,7 @@ cap_per_project = { centre = { west = "30万", default = "60万" } }
 budget = "30万"
 types = ["station"]
 zones = ["east"]
+standard = { share = 0.2 }  # a subsidy standard: 20% of an east station's cost
 
 [sources.local]
 budget = "300万"
@@ -157,7 +158,8 @@ def test_every_block_says_its_kind_key_and_groups(case):
     model = formulate(scenario, rules.data).linear
     assert all(isinstance(block.kind, RowKind) for block in model.row_blocks)
     assert all(isinstance(block.kind, ColumnKind) for block in model.col_blocks)
-    assert {block.kind for block in model.row_blocks} == set(RowKind)  # the case uses every kind of rule
+    # the case uses every kind of rule but statuses and a reference plan (tests/test_stability.py)
+    assert {block.kind for block in model.row_blocks} == set(RowKind) - {RowKind.STATUS, RowKind.KEEP}
     assert {block.kind for block in model.col_blocks} == {ColumnKind.SELECT, ColumnKind.FUNDED, ColumnKind.MONEY, ColumnKind.SHORTFALL}
     assert [block.key for block in model.rows(RowKind.BUDGET)] == ["central", "lottery", "local"]
     assert [block.name for block in model.rows(RowKind.COUNT)] == ["count:east_stations", "count:centres"]

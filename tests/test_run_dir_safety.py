@@ -162,6 +162,18 @@ def test_force_replaces_a_run_written_by_allocate(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_folder_holding_only_a_dead_writes_leftovers_is_taken(tmp_path):
+    """Once the dead process's hidden folder is cleaned away the folder is empty, and is taken (it was a KeyError)."""
+    case = scenario(tmp_path / "case")
+    out = tmp_path / "run"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    (out / f".run.partial-{int(dead.stdout)}").mkdir(parents=True)
+    result = invoke("run", case, "--out", out, *FAST)
+    assert result.exit_code == 0, result.output
+    assert (out / "allocation.csv").is_file()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
 def test_sweep_validates_its_keys_before_touching_the_disk(tmp_path):
     case = scenario(tmp_path / "case")
     out = tmp_path / "sweep"

@@ -7,7 +7,7 @@ files, so a scenario edited away from its seed fails here.
 from __future__ import annotations
 
 import inspect
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ SEED_SCENARIOS = ["eleventh_plan_national", "shandong_12th_plan", "zhejiang_2008
 TOL = 1e-4
 
 
-@lru_cache(maxsize=None)
+@cache
 def result(name: str, *overrides: str):
     scenario = load_scenario(SCENARIOS / f"{name}.toml", list(overrides))
     if "marginal" in inspect.signature(solve).parameters:

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +29,9 @@ _STATUS = {
 LP_FIRST_MIN_INTEGERS = 5_000
 #: The relaxation: interior point then crossover (a vertex, so few fractional selections), no presolve
 #: (HiGHS's presolve spends longer on the long rows than the solve itself; docs/performance.md).
-LP_RELAXATION_OPTIONS = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
+#: A HiGHS option's value, as highspy's setOptionValue takes it.
+HighsOption = bool | int | float | str
+LP_RELAXATION_OPTIONS: dict[str, HighsOption] = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
 INTEGRALITY_TOLERANCE = 1e-6
 #: The restricted MIP frees the fractional selections and, per row of the model, this many integral
 #: ones nearest the margin: room to trade projects, still small enough to solve close to optimal.
@@ -102,24 +105,25 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
         return relaxation
     if relaxation.status is not SolveStatus.OPTIMAL:
         return _run(model, options, deadline, log=log)
-    values = relaxation.values
+    values, lp_bound = relaxation.values, relaxation.objective
+    assert values is not None and lp_bound is not None  # an optimal solve has both
     fractional = model.integer & (np.abs(values - np.round(values)) > INTEGRALITY_TOLERANCE)
     best: Solution | None = None
-    details: dict[str, object] = {"strategy": "lp_first", "lp_bound": relaxation.objective, "lp_seconds": round(relaxation.seconds, 3),
+    details: dict[str, object] = {"strategy": "lp_first", "lp_bound": lp_bound, "lp_seconds": round(relaxation.seconds, 3),
                                   "fractional_selections": int(fractional.sum())}
     for stage, per_row in enumerate((0, NEIGHBOURHOOD_PER_ROW)):
         free = _neighbourhood(model, fractional, relaxation.col_duals, per_row)
         # The tiny first stage is solved close to optimal; the wider one only to the requested gap.
         stage_options = replace(options, mip_rel_gap=options.mip_rel_gap if stage else min(options.mip_rel_gap, RESTRICTED_GAP))
         # The wider stage stops as soon as an allocation is within half the requested gap of the LP bound.
-        extra = {"objective_target": relaxation.objective + 0.5 * options.mip_rel_gap * abs(relaxation.objective)} if stage else None
+        extra = {"objective_target": lp_bound + 0.5 * options.mip_rel_gap * abs(lp_bound)} if stage else None
         restricted = _solve_restricted(model, ~model.integer | free, np.round(values), stage_options, deadline, log=log,
                                        extra=extra, start=None if best is None else best.values)
         details[f"stage{stage + 1}"] = {"free_selections": int((model.integer & free).sum()), "seconds": round(restricted.seconds, 3),
                                         "status": restricted.status.value}
-        if restricted.status.has_solution and (best is None or restricted.objective < best.objective):
+        if restricted.status.has_solution and (best is None or _objective(restricted) < _objective(best)):
             best = restricted
-            _prove_gap(best, relaxation.objective, options)
+            _prove_gap(best, lp_bound, options)
         if (best is not None and best.status is SolveStatus.OPTIMAL) or deadline.expired:
             break
     if (best is None or best.status is not SolveStatus.OPTIMAL) and not deadline.expired:
@@ -128,9 +132,9 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
         if not full.status.has_solution and best is None:
             return _finish(full, details, started)  # e.g. proven infeasible: the diagnosis takes over
         if full.status.has_solution:
-            if best is None or full.objective < best.objective:
+            if best is None or _objective(full) < _objective(best):
                 best = full
-            _prove_gap(best, _tighter(relaxation.objective, full.dual_bound), options)  # a tie keeps the full MIP's proof
+            _prove_gap(best, _tighter(lp_bound, full.dual_bound), options)  # a tie keeps the full MIP's proof
     if best is None:
         best = Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=relaxation.solver_version,
                         message=f"{STOPPED}: no restricted MIP found an allocation")
@@ -144,13 +148,19 @@ def _finish(solution: Solution, details: dict[str, object], started: float) -> S
     return solution
 
 
+def _objective(solution: Solution) -> float:
+    """The objective of a solve that found an allocation."""
+    assert solution.objective is not None, solution.status
+    return solution.objective
+
+
 def _tighter(lp_bound: float, dual_bound: float | None) -> float:
     """The higher of two proven lower bounds (a MIP's dual bound may be missing or infinite)."""
     return max(lp_bound, dual_bound) if dual_bound is not None and np.isfinite(dual_bound) else lp_bound
 
 
 def _solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.ndarray, options: SolverOptions, deadline: Deadline,
-                      *, log: bool, extra: dict[str, object] | None, start: np.ndarray | None) -> Solution:
+                      *, log: bool, extra: Mapping[str, HighsOption] | None, start: np.ndarray | None) -> Solution:
     """Solve `model` with every column outside `keep` fixed at `fixed_values`, handing HiGHS only the kept
     columns (the fixed ones move into the row bounds and the objective's constant); values come back full."""
     fixed = ~keep
@@ -183,7 +193,8 @@ def _neighbourhood(model: LinearModel, fractional: np.ndarray, reduced_costs: np
 
 def _prove_gap(solution: Solution, bound: float, options: SolverOptions) -> None:
     """Set the gap of a minimising `solution` against a proven lower `bound`, and its status by the requested gap."""
-    gap = max(solution.objective - bound, 0.0) / max(abs(solution.objective), 1e-9)
+    objective = _objective(solution)
+    gap = max(objective - bound, 0.0) / max(abs(objective), 1e-9)
     gap = 0.0 if gap < GAP_NOISE else gap
     solution.dual_bound, solution.mip_gap = bound, gap
     solution.status = SolveStatus.OPTIMAL if gap <= options.mip_rel_gap else SolveStatus.FEASIBLE
@@ -200,7 +211,7 @@ def _stop_at(highs: highspy.Highs, deadline: Deadline) -> None:
         callback.subscribe(interrupt)
 
 
-def _run(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool, extra: dict[str, object] | None = None,
+def _run(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool, extra: Mapping[str, HighsOption] | None = None,
          start: np.ndarray | None = None) -> Solution:
     """One HiGHS run on `model` as it is, stopped at `deadline`, with a truthful status."""
     highs = _new_highs(log)

@@ -9,6 +9,7 @@ from allocator.model.arrays import LinearModel, ModelBuilder
 from allocator.model.balance import add_shares
 from allocator.model.funding import Funding, add_funding
 from allocator.model.objective import add_objective
+from allocator.model.status import add_churn_penalty, add_status_rows
 from allocator.model.targets import add_counts, add_indicators, add_min_per_region
 from allocator.rules import Rules
 from allocator.scenario import Scenario
@@ -33,7 +34,9 @@ def formulate(scenario: Scenario, data: Data) -> BuiltModel:
     add_min_per_region(builder, rules, funding)
     add_indicators(builder, rules, funding)
     add_shares(builder, rules, funding)
+    add_status_rows(builder, rules, funding)
     sign = add_objective(builder, rules, funding)
+    add_churn_penalty(builder, rules, funding)
     return BuiltModel(linear=builder.build(objective_sign=sign), funding=funding, rules=rules)
 
 

@@ -25,6 +25,7 @@ class RowKind(StrEnum):
     FULL_FUNDING = "full_funding"  # per class and period: the money pays the cost
     MATCHING = "matching"  # per class and period, key: the matching source
     SHARE_CAP = "share_cap"  # per class and period, key: the source paying at most a share of the cost
+    STANDARD = "standard"  # per class and period, key: the source paying a fixed share or amount (补助标准)
     ABSOLUTE_CAP = "absolute_cap"  # per one-project class and source whose cap is below the cost
     BUDGET = "budget"  # per period, key: the source
     MIN_SPEND = "min_spend"  # one row, key: the source
@@ -34,6 +35,8 @@ class RowKind(StrEnum):
     INDICATOR = "indicator"  # per group with a denominator, key: the indicator
     SHARE_MIN = "share_min"  # one row, key: the share rule
     SHARE_MAX = "share_max"  # one row, key: the share rule
+    STATUS = "status"  # per project with a status, key: must_fund, exclude or continuing
+    KEEP = "keep"  # per project funded in the reference plan that [stability] keeps
 
 
 class ColumnKind(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator.model.arrays import ModelBuilder, RowKind
+from allocator.model.arrays import INF, ModelBuilder, RowKind
 from allocator.model.funding import Funding
 from allocator.rules import Rules
 
@@ -13,7 +13,7 @@ def add_shares(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
     """min * total <= money to the members <= max * total, written as sum (1[member] - bound) * money."""
     for rule in rules.scenario.shares.values():
         inside, cols, coefs = funding.money_terms(rules.share_members(rule).astype(np.int64), rules.share_sources(rule))
-        for bound, kind, limits in ((rule.min, RowKind.SHARE_MIN, {"lower": 0.0}), (rule.max, RowKind.SHARE_MAX, {"upper": 0.0})):
+        for bound, kind, lower, upper in ((rule.min, RowKind.SHARE_MIN, 0.0, INF), (rule.max, RowKind.SHARE_MAX, -INF, 0.0)):
             if bound is None or (kind is RowKind.SHARE_MIN and bound == 0) or (kind is RowKind.SHARE_MAX and bound == 1):
                 continue
-            builder.add_rows(kind, 1, np.zeros(len(cols)), cols, coefs * (inside - bound), key=rule.name, **limits)
+            builder.add_rows(kind, 1, np.zeros(len(cols)), cols, coefs * (inside - bound), key=rule.name, lower=lower, upper=upper)

@@ -5,7 +5,9 @@ project's feasible money set is ``cost_p * Q`` for one polytope ``Q`` of its cla
 class is ``(sum of cost_p x_p) * Q`` and any class solution splits back to projects in proportion to
 cost, meeting every per-project rule (docs/formulation.md proves it). Rules that are not homogeneous
 (an absolute per-project cap below the cost) get a class of their own; projects with a declared
-funding plan need no money variables at all.
+funding plan need no money variables at all. A subsidy standard is homogeneous once it is read as a
+share of cost (an amount over the cost), so projects of a class also share the standard's share of
+every source: a fixed share keeps (type, zone, province) classes whole, a fixed amount splits them by cost.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def needs_region_classes(scenario: Scenario) -> bool:
 
 
 def rule_classes(rules: Rules) -> RuleClasses:
-    """Group projects by (type, zone, province[, region]), splitting off projects whose cap binds."""
+    """Group projects by (type, zone, province[, region]) and the share each standard fixes, splitting off projects
+    whose cap binds."""
     projects = rules.data.projects
     n = len(projects)
     declared = rules.declared
@@ -54,6 +57,7 @@ def rule_classes(rules: Rules) -> RuleClasses:
         "province": projects["province"].to_numpy(),
         "region": projects["region"].to_numpy() if by_region else 0,
         "own": np.where(binding_cap, np.arange(n), -1),
+        **_standard_keys(rules),
     })
     of_project = keys[~declared].groupby(list(keys.columns), sort=True).ngroup().to_numpy()
     classes = np.full(n, -1, dtype=np.int64)
@@ -63,3 +67,11 @@ def rule_classes(rules: Rules) -> RuleClasses:
     members = np.flatnonzero(~declared)
     first_member[of_project[::-1]] = members[::-1]
     return RuleClasses(of_project=classes, first_member=first_member, eligible=rules.eligible[first_member], by_region=by_region)
+
+
+def _standard_keys(rules: Rules) -> dict[str, np.ndarray]:
+    """Per source with a standard: each project's fixed share as a class key (-1 where none applies), rounded to 12
+    decimals so that shares differing only by float noise share a class."""
+    shares = rules.standard_share
+    return {f"standard{s}": np.where(np.isnan(shares[:, s]), -1.0, np.round(shares[:, s], 12))
+            for s, source in enumerate(rules.sources) if source.standard is not None}

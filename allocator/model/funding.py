@@ -1,5 +1,5 @@
 """What the funding rules add: selection (a start year per project), money per class, source and year,
-full funding, matching, caps, budgets and per-province (or per-region) capacities.
+full funding, matching, caps, subsidy standards, budgets and per-province (or per-region) capacities.
 
 Without ``[phasing]`` there is one period and one start per project: the single-year model.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allocator.model.arrays import ColumnKind, ModelBuilder, RowKind
+from allocator.model.arrays import INF, ColumnKind, ModelBuilder, RowKind
 from allocator.model.classes import RuleClasses, rule_classes
 from allocator.rules import Rules
 from allocator.scenario import Phasing
@@ -98,6 +98,7 @@ def add_funding(builder: ModelBuilder, rules: Rules) -> Funding:
     _full_funding(builder, funding, cost)
     _matching(builder, rules, funding)
     _share_caps(builder, rules, funding)
+    _standards(builder, rules, funding)
     _absolute_caps(builder, rules, funding)
     _budgets(builder, rules, funding)
     _capacities(builder, rules, funding)
@@ -129,13 +130,13 @@ def _class_spend(funding: Funding, cost: np.ndarray, period: int, weight: np.nda
 
 
 def _per_class_and_period(builder: ModelBuilder, kind: RowKind, funding: Funding, rows_of: Callable[[int], Triplets], *,
-                          key: str = "", **bounds: float) -> None:
+                          key: str = "", lower: float = -INF, upper: float = INF) -> None:
     """One row per class and period, rows numbered period-major; `rows_of(period)` gives that period's triplets."""
     count = funding.classes.count
     parts = [rows_of(y) for y in range(funding.phasing.periods)]
     rows = np.concatenate([y * count + p[0] for y, p in enumerate(parts)])
     builder.add_rows(kind, count * funding.phasing.periods, rows, np.concatenate([p[1] for p in parts]),
-                     np.concatenate([p[2] for p in parts]), key=key, **bounds)
+                     np.concatenate([p[2] for p in parts]), key=key, lower=lower, upper=upper)
 
 
 def _full_funding(builder: ModelBuilder, funding: Funding, cost: np.ndarray) -> None:
@@ -186,6 +187,28 @@ def _share_caps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
                     np.concatenate([np.ones(int(capped.sum())), -coefs[member]]))
 
         _per_class_and_period(builder, RowKind.SHARE_CAP, funding, rows_of, key=source.key, upper=0.0)
+
+
+def _standards(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
+    """F_{k,s,y} = sigma_k * (class spend in y): a subsidy standard fixes the source's money. sigma_k is the standard's
+    share, or its amount over the cost (classes keep projects of one sigma together), so the row is the sum over the
+    class's members of min(amount, cost) x selection: linear, and exact project by project."""
+    cost = rules.data.projects["cost"].to_numpy()
+    for s, source in enumerate(rules.sources):
+        sigma = rules.standard_share[funding.classes.first_member, s]
+        fixed = (funding.money[:, s, 0] >= 0) & ~np.isnan(sigma)
+        if not fixed.any():
+            continue
+        sigma = np.nan_to_num(sigma)
+
+        def rows_of(y: int, s: int = s, sigma: np.ndarray = sigma, fixed: np.ndarray = fixed) -> Triplets:
+            classes, cols, coefs = _class_spend(funding, cost, y, weight=sigma)
+            member = fixed[classes]
+            return (np.concatenate([np.flatnonzero(fixed), classes[member]]),
+                    np.concatenate([funding.money[fixed, s, y], cols[member]]),
+                    np.concatenate([np.ones(int(fixed.sum())), -coefs[member]]))
+
+        _per_class_and_period(builder, RowKind.STANDARD, funding, rows_of, key=source.key, lower=0.0, upper=0.0)
 
 
 def _absolute_caps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:

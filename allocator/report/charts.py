@@ -17,10 +17,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
 
 #: Preferred CJK families, best first (Simplified Chinese forms before other regions').
 CJK_FAMILIES = (
@@ -34,7 +35,7 @@ _CJK_FILE = re.compile(r"(notosanscjk|notoserifcjk|notosanssc|sourcehan|wqy|wenq
 PROBE = "东中西部省市自治区资金中央彩票公益地方配套万元街道社区服务"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 #: Text is drawn as it is: a ``$`` from the inputs is no mathtext (which raised on ``$x^$``).
-PLAIN_TEXT = {"text.parse_math": False}
+PLAIN_TEXT: dict[RcKeyType, Any] = {"text.parse_math": False}
 #: A label is cut to this many characters (a name of thousands would make a chart of thousands of inches).
 MAX_LABEL = 60
 
@@ -132,7 +133,7 @@ def _guard(text: str, font: FontChoice) -> str:
     return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
 
 
-def _style(font: FontChoice) -> dict[str, object]:
+def _style(font: FontChoice) -> dict[RcKeyType, Any]:
     return {"font.family": font.families, "axes.unicode_minus": False, **PLAIN_TEXT}
 
 

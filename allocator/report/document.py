@@ -36,7 +36,7 @@ class Block:
     png: bytes = b""
 
 
-def _gap(value: object, status: str, lang: str) -> str:
+def _gap(value: float | None, status: str, lang: str) -> str:
     """The relative gap as measured; "not measured" when the solver reported none (CBC); nothing for a formula allocation."""
     if value is not None:
         return f"{float(value):.2e}"

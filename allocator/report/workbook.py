@@ -12,7 +12,7 @@ take seconds (openpyxl is imported by the functions that write).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -108,9 +108,11 @@ def _check_total(what: str, rows: Iterable[float], total: float) -> float:
     return total
 
 
-def _total(what: str, values: Iterable[object]) -> float:
+def _total(what: str, values: Iterable[object], decimals: int | None = None) -> float:
+    """The sum of `values`; with `decimals` (money), rounded to the run's unit, so that it is the exact decimal sum."""
     numbers = [finite_number(v) or 0.0 for v in values]
-    return _check_total(what, numbers, math.fsum(numbers))
+    total = math.fsum(numbers)
+    return _check_total(what, numbers, total if decimals is None else round(total, decimals) + 0.0)
 
 
 class _Builder:
@@ -118,6 +120,15 @@ class _Builder:
         self.run, self.lang = run, lang
         self.count_style = "count" if run.binary else "fraction"
         self.sources = run.sources
+        self.decimals = run.money_decimals
+
+    def money_total(self, what: str, values: Iterable[object]) -> float:
+        """A total of money: the exact sum of its rows in the run's unit."""
+        return _total(what, values, self.decimals)
+
+    def clean(self, money: float) -> float:
+        """A difference of money without its float noise, in the run's unit."""
+        return round(money, self.decimals) + 0.0
 
     def t(self, key: str) -> str:
         return label(key, self.lang)
@@ -149,14 +160,16 @@ class _Builder:
         rows.append(self.header(["col.source", "col.source_key", "col.budget", "col.used", "col.left", "col.used_share"]))
         by_source = run.by_source
         allocation = run.allocation
-        used = [math.fsum(allocation[k].astype(float)) for k in keys]
+        used = [self.money_total(f"used: {k}", allocation[k]) for k in keys]
+        for k, spent, shown in zip(keys, used, by_source["used"] if "used" in by_source else used):
+            _check_total(f"used: {k} in by_source", [spent], finite_number(shown) or 0.0)
         budgets = [finite_number(b) or 0.0 for b in by_source["budget"]]
         for (key, lab), budget, spent in zip(self.sources, budgets, used):
-            rows.append([C(lab), C(key), C(budget, "money"), C(spent, "money"), C(_clean(budget - spent), "money"),
+            rows.append([C(lab), C(key), C(budget, "money"), C(spent, "money"), C(self.clean(budget - spent), "money"),
                          C(spent / budget if budget else None, "share")])
-        total_budget, total_used = _total("budget", budgets), _total("used", used)
+        total_budget, total_used = self.money_total("budget", budgets), self.money_total("used", used)
         rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"), C(total_budget, "money_bold"),
-                     C(total_used, "money_bold"), C(_clean(total_budget - total_used), "money_bold"),
+                     C(total_used, "money_bold"), C(self.clean(total_budget - total_used), "money_bold"),
                      C(total_used / total_budget if total_budget else None, "share_bold")])
         rows.append([])
 
@@ -182,7 +195,7 @@ class _Builder:
         rows.append([C(self.t("block.indicators"), "block")])
         rows.append(self.header(["col.indicator", "col.scope", "col.baseline", "col.achieved", "col.target", "col.met", "col.shortfall"]))
         for item in indicator_summary(run.indicators):
-            scope = scope_label(item["scope"], self.lang)
+            scope = scope_label(str(item["scope"]), self.lang)
             if item["groups"] == 1:
                 met = label("met" if item["met"] else "missed", self.lang) if item["met"] is not None else label("na", self.lang)
                 rows.append([C(item["label"]), C(scope), C(item["baseline"], "value"), C(item["achieved"], "value"),
@@ -193,7 +206,7 @@ class _Builder:
                              C(item["shortfall"], "value")])
         return Sheet(self.t("sheet.summary"), rows, freeze="A3")
 
-    def _money_rows(self, table: pd.DataFrame, name: object, what: str) -> list[Row]:
+    def _money_rows(self, table: pd.DataFrame, name: Callable[[str], str], what: str) -> list[Row]:
         rows: list[Row] = []
         for key, row in table.iterrows():
             rows.append([C(name(key)), C(row["funded"], self.count_style), *[C(row[k], "money") for k in self.run.source_keys],
@@ -204,8 +217,8 @@ class _Builder:
     def _total_cells(self, table: pd.DataFrame, what: str) -> list[C]:
         count_bold = "count_bold" if self.run.binary else "fraction_bold"
         cells = [C(_total(f"{what}: funded", table["funded"]), count_bold)]
-        cells += [C(_total(f"{what}: {k}", table[k]), "money_bold") for k in self.run.source_keys]
-        total = _total(f"{what}: total", table["total"])
+        cells += [C(self.money_total(f"{what}: {k}", table[k]), "money_bold") for k in self.run.source_keys]
+        total = self.money_total(f"{what}: total", table["total"])
         _check_total(f"{what}: sources add up to the total", [c.value for c in cells[1:]], total)  # type: ignore[misc]
         return [*cells, C(total, "money_bold")]
 
@@ -259,7 +272,7 @@ class _Builder:
         money_columns = ["cost", *keys, "total"]
         grand: dict[str, list[float]] = {c: [] for c in money_columns}
         grand_count: list[float] = []
-        for province, group in funded.groupby("_order", sort=True):
+        for _order, group in funded.groupby("_order", sort=True):
             province_name = str(group["province"].iloc[0])
             values = {c: group[c].astype(float).to_numpy() for c in money_columns}
             ids = group["project_id"].astype(str).to_numpy()
@@ -271,11 +284,11 @@ class _Builder:
             starts = group["start_year"].to_numpy() if years else None
             for i in range(len(group)):
                 row = [C(ids[i])]
-                if names:
+                if project_names is not None:
                     row.append(C("" if is_missing(project_names[i]) else project_names[i]))
                 row += [C(province_name), C(region_ids[i]), C(regions.get(region_ids[i], "")), C(zone_label(zones[i], self.lang)),
                         C(type_labels.get(kinds[i], kinds[i]))]
-                if years:
+                if starts is not None:
                     row.append(C(None if is_missing(starts[i]) else int(starts[i]), "text"))
                 row.append(C(values["cost"][i], "money"))
                 if not run.binary:
@@ -285,7 +298,7 @@ class _Builder:
             count = float(selected.sum())
             subtotal_label = (f"{self.t('row.subtotal')}：{province_name}（{count:,.0f} 个项目）" if self.lang == "zh"
                               else f"{self.t('row.subtotal')}: {province_name} ({count:,.0f} projects)")
-            sums = {c: _total(f"{province_name}: {c}", values[c]) for c in money_columns}
+            sums = {c: self.money_total(f"{province_name}: {c}", values[c]) for c in money_columns}
             _check_total(f"{province_name}: sources add up to the total", [sums[k] for k in keys], sums["total"])
             rows.append([C(subtotal_label, "subtotal_label"), *[C(None, "subtotal_label")] * (label_span - 1),
                          C(sums["cost"], "subtotal_money"), *([] if run.binary else [C(None, "subtotal_label")]),
@@ -296,9 +309,9 @@ class _Builder:
         count = math.fsum(grand_count)
         total_label = (f"{self.t('row.total')}（{count:,.0f} 个项目）" if self.lang == "zh" else f"{self.t('row.total')} ({count:,.0f} projects)")
         rows.append([C(total_label, "total_label"), *[C(None, "total_label")] * (label_span - 1),
-                     C(_check_total("cost", grand["cost"], math.fsum(funded["cost"].astype(float))), "money_bold"),
+                     C(_check_total("cost", grand["cost"], self.money_total("cost", funded["cost"])), "money_bold"),
                      *([] if run.binary else [C(None, "total_label")]),
-                     *[C(_check_total(c, grand[c], math.fsum(funded[c].astype(float))), "money_bold") for c in [*keys, "total"]]])
+                     *[C(_check_total(c, grand[c], self.money_total(c, funded[c])), "money_bold") for c in [*keys, "total"]]])
         return Sheet(self.t("sheet.projects"), rows, freeze="C4")
 
     def _per_region(self, funded: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -327,8 +340,8 @@ class _Builder:
             rows.append([C(r["year"]), *[C(r[k], "money") for k in keys], C(r.get("total"), "money"),
                          C(r.get("projects_started"), self.count_style), C(r.get("projects_completed"), self.count_style),
                          *[C(r[c], "value") for c in indicators]])
-        cells = [C(_total(f"by year: {k}", frame[k]), "money_bold") for k in keys]
-        total = _total("by year: total", frame["total"]) if "total" in frame else None
+        cells = [C(self.money_total(f"by year: {k}", frame[k]), "money_bold") for k in keys]
+        total = self.money_total("by year: total", frame["total"]) if "total" in frame else None
         if total is not None and keys:
             _check_total("by year: sources add up to the total", [c.value for c in cells], total)  # type: ignore[misc]
         bold = "count_bold" if self.run.binary else "fraction_bold"
@@ -368,11 +381,6 @@ class _Builder:
         for key, value in flatten(self.run.manifest.scenario.resolved):
             rows.append([C(key), _value_cell(value)])
         return Sheet(self.t("sheet.parameters"), rows, freeze="A4")
-
-
-def _clean(money: float) -> float:
-    """A difference of money without its float noise: 1e-6 万元 is the allocation's own precision."""
-    return round(money, 6) + 0.0
 
 
 def _value_cell(value: object) -> C:

@@ -92,6 +92,7 @@ class Manifest:
     seconds: dict[str, float] | None = None
     cut_short: list[str] | None = None  # the phases solver.time_limit stopped or skipped
     money_unit: str | None = None
+    money_precision: float | None = None  # every money cell is a whole number of this many money_unit (None: older runs)
     versions: dict[str, str]
     created: str  # UTC, ISO 8601 to the second
 
@@ -122,6 +123,7 @@ class Manifest:
             seconds=read.mapping(top["seconds"], "seconds") if given("seconds") else None,
             cut_short=read.sequence(top["cut_short"], "cut_short") if given("cut_short") else None,
             money_unit=top.get("money_unit"),
+            money_precision=top.get("money_precision"),
             versions=read.mapping(top.get("versions"), "versions"),
             created=str(top.get("created", "")),
         )
@@ -169,7 +171,7 @@ class _Reader:
     def record(self, kind: type[_Record], value: object, key: str) -> _Record:
         """A record from a JSON object: each of its fields, None when absent (``details`` must be an object)."""
         content = self.mapping(value, key)
-        found = {f.name: content.get(f.name) for f in fields(kind)}  # type: ignore[arg-type]
+        found: dict[str, Any] = {f.name: content.get(f.name) for f in fields(kind)}
         if "details" in found:
             found["details"] = self.mapping(found["details"], f"{key}.details")
         return kind(**found)

@@ -7,6 +7,7 @@ same. Yes/no columns (``met``, ``hard``, ``binding``) hold True, False or None (
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +22,8 @@ from allocator.runformat.tables import read_table
 
 #: Zones in the order reports show them; any other zone follows, by name.
 ZONE_ORDER = ("east", "northeast", "central", "west")
+#: Decimals of 万元 in runs whose manifest states no money_precision (allocation.csv then kept 1e-6 万元).
+LEGACY_MONEY_DECIMALS = 6
 #: The yes/no columns of each table.
 _BOOLEAN_COLUMNS = {"indicators": ("met", "hard"), "marginal": ("binding",)}
 
@@ -84,6 +87,12 @@ class Run:
         return str(self.manifest.scenario.resolved.get("description", "") or "")
 
     @property
+    def money_decimals(self) -> int:
+        """Decimals of 万元 the run's money cells have (6 for runs written before money was rounded to a unit)."""
+        precision = self.manifest.money_precision
+        return max(0, -round(math.log10(precision))) if precision else LEGACY_MONEY_DECIMALS
+
+    @property
     def binary(self) -> bool:
         """Whether projects are funded whole or not at all (else in part)."""
         return (self.manifest.selection or "binary") == "binary"
@@ -117,7 +126,7 @@ class Run:
         """The funded rows of the allocation (selected > 0), with a ``total`` money column."""
         allocation, keys = self.allocation, self.source_keys
         funded = allocation[allocation["selected"].astype(float) > 0].copy()
-        funded["total"] = funded[keys].astype(float).sum(axis=1) if keys else 0.0
+        funded["total"] = funded[keys].astype(float).sum(axis=1).round(self.money_decimals) if keys else 0.0
         return funded
 
     @cached_property
@@ -131,12 +140,13 @@ class Run:
         return sorted(self.allocation["zone"].astype(str).unique(), key=zone_key)
 
     def money_by(self, column: str, order: list[str]) -> pd.DataFrame:
-        """Funded count, money by source and total per value of an allocation column, in `order`."""
+        """Funded count, money by source and total per value of an allocation column, in `order` (money in the run's unit)."""
         frame, keys = self.allocation, self.source_keys
         money = frame[keys].astype(float) if keys else pd.DataFrame(index=frame.index)
         grouped = money.assign(funded=frame["selected"].astype(float)).groupby(frame[column].astype(str)).sum()
         grouped = grouped.reindex(order, fill_value=0.0)
-        grouped["total"] = grouped[keys].sum(axis=1) if keys else 0.0
+        grouped[keys] = grouped[keys].round(self.money_decimals)
+        grouped["total"] = grouped[keys].sum(axis=1).round(self.money_decimals) if keys else 0.0
         return grouped[["funded", *keys, "total"]]
 
 

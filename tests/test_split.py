@@ -1,0 +1,120 @@
+"""The split between sources: uniform within a rule class (read from allocation.csv alone), and chosen by a stated
+rule between provinces (allocator/split.py): the second stage keeps the selection and the objective and makes the
+shares as even as the rules allow, and says which rule keeps a province apart."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allocator.scenario_toml import load_scenario
+from allocator.solve import solve
+from helpers import DATA, write_case
+
+ROOT = Path(__file__).resolve().parents[1]
+NATIONAL = ROOT / "scenarios" / "eleventh_plan_national.toml"
+SOURCES = ["central", "lottery", "local"]
+#: allocation.csv rounds money to 0.01万元 by default; a share recovered from rounded cells is off by at most that.
+CELL = 0.01 + 1e-9
+
+
+def run_allocation(scenario: Path, out: Path) -> pd.DataFrame:
+    """`allocate run` in a subprocess; the allocation.csv it writes."""
+    subprocess.run([sys.executable, "-m", "allocator", "run", str(scenario), "--out", str(out), "--no-reports", "--marginal", "none"],
+                   check=True, capture_output=True, cwd=ROOT)
+    return pd.read_csv(out / "allocation.csv", encoding="utf-8-sig")
+
+
+@pytest.fixture(scope="module")
+def national_csv(tmp_path_factory) -> pd.DataFrame:
+    return run_allocation(NATIONAL, tmp_path_factory.mktemp("national") / "run")
+
+
+def test_within_a_rule_class_every_project_has_the_same_shares(national_csv):
+    # Read from allocation.csv alone: a rule class of the national scenario is (province, type, zone).
+    funded = national_csv[national_csv["selected"] > 0]
+    keys = ["province", "type", "zone"]
+    class_share = funded.groupby(keys)[SOURCES].transform("sum").div(funded.groupby(keys)["cost"].transform("sum"), axis=0)
+    expected = class_share.mul(funded["cost"], axis=0)
+    assert (funded[SOURCES] - expected).abs().to_numpy().max() <= CELL
+    assert funded.groupby(keys).size().max() > 50  # the classes are real groups, not single projects
+    assert (funded[SOURCES].sum(axis=1) - funded["cost"]).abs().max() <= CELL
+
+
+def spread_deviation(allocation: pd.DataFrame) -> float:
+    """Sum over (type, zone, source) of min over m of sum over provinces |money - m x funded cost| (万元): the least
+    money away from a common share, computed from the allocation alone (the minimiser is one of the provinces' shares)."""
+    funded = allocation[allocation["selected"] > 0]
+    total = 0.0
+    for _, group in funded.groupby(["type", "zone"]):
+        per_province = group.groupby("province")[["cost", *SOURCES]].sum()
+        for source in SOURCES:
+            money, cost = per_province[source].to_numpy(), per_province["cost"].to_numpy()
+            total += min(np.abs(money - m * cost).sum() for m in money / cost)
+    return total
+
+
+def test_the_even_split_keeps_selection_and_objective_and_evens_the_shares():
+    even = solve(load_scenario(NATIONAL), marginal="none")
+    accident = solve(load_scenario(NATIONAL, ["model.split=solver"]), marginal="none")
+    assert np.array_equal(even.selected, accident.selected)
+    assert even.objective == pytest.approx(accident.objective, rel=1e-9)
+    assert even.by_source.set_index("source")["used"].sum() == pytest.approx(accident.by_source.set_index("source")["used"].sum())
+    assert spread_deviation(even.allocation) < 0.5 * spread_deviation(accident.allocation)
+    # west stations: the central share across provinces, narrower than the solver's accident (0.048 to 0.5)
+    west = even.allocation.query("selected > 0 and type == 'station' and zone == 'west'").groupby("province")[["central", "cost"]].sum()
+    share = west["central"] / west["cost"]
+    group = next(g for g in even.solution.details["split"]["groups"]
+                 if (g["type"], g["zone"], g["source"]) == ("station", "west", "central"))
+    assert group["min_share"] == pytest.approx(share.min(), abs=1e-5) and group["max_share"] == pytest.approx(share.max(), abs=1e-5)
+    assert share.min() > 0.4
+
+
+REGIONS = [
+    {"region_id": "R1", "name": "甲一区", "province": "甲省", "zone": "east", "streets": 1, "capacity": 20},
+    {"region_id": "R2", "name": "乙一区", "province": "乙省", "zone": "east", "streets": 1, "capacity": 1000},
+    {"region_id": "R3", "name": "丙一区", "province": "丙省", "zone": "east", "streets": 1, "capacity": 1000},
+]
+PROJECTS = [{"project_id": f"P{i}", "region_id": f"R{i}", "type": "station", "cost": 100, "benefit": 1} for i in (1, 2, 3)]
+CASE = DATA + """
+[types.station]
+
+[sources.central]
+budget = "150万"
+
+[sources.local]
+budget = "150万"
+capacity = { column = "capacity" }
+
+[objective]
+benefit = { benefit = 1.0 }
+"""
+
+# By hand: all three stations (300万) take all the money. 甲省's local money is capped at 20, so P1 gets
+# central F1 >= 80 and F2 + F3 = 150 - F1. The deviation |F1 - 100m| + |F2 - 100m| + |F3 - 100m| is least at
+# F1 = 80, F2 = F3 = 35, m = 0.35 (45万): with F1 = 80 + e it is 45 + 1.5e, and F2 != F3 only adds to it.
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_a_hand_solved_even_split_and_the_rule_that_keeps_a_province_apart(tmp_path, solver):
+    result = solve(load_scenario(write_case(tmp_path, CASE, PROJECTS, regions=REGIONS), [f'solver.name="{solver}"']), marginal="none")
+    allocation = result.allocation.set_index("project_id")
+    assert list(allocation["selected"]) == [1, 1, 1]
+    assert allocation["central"].to_numpy() == pytest.approx([80, 35, 35], abs=1e-6)
+    assert allocation["local"].to_numpy() == pytest.approx([20, 65, 65], abs=1e-6)
+    split = result.solution.details["split"]
+    central = next(g for g in split["groups"] if g["source"] == "central")
+    assert (central["min_share"], central["max_share"], central["common_share"]) == pytest.approx((0.35, 0.8, 0.35))
+    assert [d["province"] for d in central["deviating"]] == ["甲省"]
+    assert "capacity:local[甲省]" in central["deviating"][0]["binding"]
+    assert split["deviation_wan"] == pytest.approx(2 * 45)  # central and local each 45万 away
+
+
+def test_without_capacity_the_split_is_exactly_even(tmp_path):
+    regions = [dict(region, capacity=1000) for region in REGIONS]
+    result = solve(load_scenario(write_case(tmp_path, CASE, PROJECTS, regions=regions)), marginal="none")
+    assert result.allocation["central"].to_numpy() == pytest.approx([50, 50, 50], abs=1e-6)
+    assert all(not g["deviating"] for g in result.solution.details["split"]["groups"])
