@@ -5,20 +5,26 @@ run directory, a summary and ``allocate compare`` treat them alike (:data:`METHO
 
 The factor method, read from the scenario's ``[baseline]`` table:
 
-1. Each group (province by default) gets a share of each source:
-   ``share_g = sum_k w_k * factor_k(g) / sum_k w_k``, every factor normalised to a share of its total
-   (``inverse:<column>`` takes the reciprocal first), then held within ``[floor, cap]`` and renormalised.
-   Only groups with candidate projects (and, for a source limited to some zones, in those zones) share.
-2. Projects are taken in priority order (a projects column, highest first; ties by project_id). A
-   project is funded when its cost can be split over the sources its group still holds: money per
-   source in proportion to what the group holds, within each source's eligibility, share of cost,
-   absolute cap and capacity, then shifted to a matching source until its matching ratio holds. A
-   project whose split breaks a rule is skipped and the next one is tried.
+1. The factors split the money of each source that matches nothing (central money, lottery money)
+   between groups (province by default): ``share_g = sum_k w_k * factor_k(g) / sum_k w_k``, every
+   factor normalised to a share of its total (``inverse:<column>`` takes the reciprocal first), then
+   held within ``[floor, cap]`` and renormalised. Only groups with candidate projects (and, for a
+   source limited to some zones, in those zones) share.
+2. A matching source (local money) is not split by the formula: each project's local money is the
+   rest of its cost, at least its matching ratio times the money it matches, within the source's
+   budget and capacity.
+3. Projects are taken in order: continuing, must_fund and kept (``[stability] keep``) projects first,
+   then by priority (a projects column, highest first; ties by project_id); excluded projects never.
+   A project is funded when its group's share pays its part: each split source pays the most it may
+   (its subsidy standard exactly where it has one, else up to its share of cost and absolute cap), in
+   proportion to what the group still holds, less what the matching rule moves to the matching source.
+   A project that gets no split money, or whose split breaks a rule, is skipped and the next one tried.
 
-The result meets every per-project rule, budgets and capacities, but need not meet counts, targets or
-balance rules: those are reported (``Solution.message``), not enforced. Its status is
-``FormulaStatus.FORMULA`` and its objective is :func:`allocator.model.objective.objective_value`, the optimizer's own objective
-evaluated on the allocation.
+The result meets every per-project rule, budgets and capacities, but need not meet statuses, counts,
+targets or balance rules: those are reported (``Solution.message`` and ``details["unmet_rules"]``, which
+the run's report.md and workbook list), not enforced. Its status is ``FormulaStatus.FORMULA`` and its
+objective is :func:`allocator.model.objective.objective_value`, the optimizer's own objective evaluated
+on the allocation.
 """
 
 from __future__ import annotations
@@ -31,13 +37,13 @@ import numpy as np
 import pandas as pd
 
 from allocator.backends import FormulaStatus, Solution
-from allocator.checks import ABSOLUTE_TOLERANCE_WAN, project_checks, rule_violations
+from allocator.checks import project_checks, rule_violations
 from allocator.data import Data, load_data
 from allocator.errors import InputError, VerificationError
 from allocator.model.objective import objective_value
 from allocator.results import Result
 from allocator.rules import Rules, project_groups, region_groups
-from allocator.scenario import INVERSE_PREFIX, BaselineSpec, Scenario
+from allocator.scenario import INVERSE_PREFIX, BaselineSpec, Scenario, Source
 from allocator.solve import solve
 
 #: Every allocation method takes a scenario (and optionally its loaded data) and returns a Result.
@@ -46,7 +52,8 @@ FACTOR_SOLVER = "factor-method"
 
 
 def factor_shares(scenario: Scenario, data: Data) -> pd.DataFrame:
-    """Per group: each factor's share, the weighted share before and after floor/cap, and each source's money (万元)."""
+    """Per group: each factor's share, the weighted share before and after floor/cap, and the money (万元) of each
+    source the factors split (:func:`split_sources`)."""
     spec = _spec(scenario)
     of_region, labels = region_groups(data, spec.level)
     group_of_project, _ = project_groups(data, spec.level)
@@ -69,13 +76,18 @@ def factor_shares(scenario: Scenario, data: Data) -> pd.DataFrame:
     weighted /= sum(spec.factors.values())
     table["weighted"] = weighted
     zone_of_group = _zone_of_group(data, of_region, len(labels))
-    for source in scenario.sources.values():
+    for source in split_sources(scenario):
         member = has_candidates & (np.ones(len(labels), dtype=bool) if source.zones is None else np.isin(zone_of_group, list(source.zones)))
         share = np.zeros(len(labels))
         share[member] = bounded_shares(weighted[member], spec.floor, spec.cap, where=f"source '{source.key}'")
         table[f"share:{source.key}"] = share
         table[source.key] = share * source.budget
     return table
+
+
+def split_sources(scenario: Scenario) -> list[Source]:
+    """The sources the factors split between groups: every one that matches no other (central, lottery money)."""
+    return [source for source in scenario.sources.values() if source.matching is None]
 
 
 def bounded_shares(raw: np.ndarray, floor: float, cap: float, *, where: str = "") -> np.ndarray:
@@ -126,40 +138,43 @@ def factor_method(scenario: Scenario, data: Data | None = None) -> Result:
     shares = factor_shares(scenario, data)
     rules = Rules(scenario, data)
     keys = list(scenario.sources)
-    holdings = shares[keys].to_numpy(dtype=float)  # groups x sources, 万元 still to give
+    split = np.array([scenario.sources[k].matching is None for k in keys])
     group_of_project, _ = project_groups(data, spec.level)
+    # groups x sources, 万元 still to give: a split source's share per group; a matching source's whole budget in each.
+    holdings = np.array([shares[k].to_numpy(dtype=float) if split[s] else np.full(len(shares), scenario.sources[k].budget)
+                         for s, k in enumerate(keys)]).T
+    pool = np.array([np.inf if split[s] else scenario.sources[k].budget for s, k in enumerate(keys)])
     cost = projects["cost"].to_numpy(dtype=float)
-    eligible, caps, alpha, requests = rules.eligible, rules.absolute_caps, rules.max_share_of_cost, rules.requests
     capacity, capacity_group = _capacities(rules)
+    upper_by_rule = np.where(rules.eligible, np.minimum(rules.max_share_of_cost * cost[:, None], rules.absolute_caps), 0.0)
+    fixed_by_standard = rules.standard_share * cost[:, None]
+    matching = [(m.source, m.of, m.ratio) for m in rules.matching]
 
-    priority = pd.to_numeric(projects[spec.priority], errors="coerce").fillna(-np.inf).to_numpy(dtype=float)
-    order = np.lexsort((projects["project_id"].to_numpy(dtype=str), -priority))
     selected = np.zeros(len(cost))
     money = np.zeros((len(cost), len(keys)))
-    for p in order:
+    for p in _order(rules, projects[spec.priority], projects["project_id"]):
         g = group_of_project[p]
-        room = np.array([min(holdings[g, s], capacity[s][capacity_group[s][p]]) for s in range(len(keys))])
+        room = np.array([min(holdings[g, s], pool[s], capacity[s][capacity_group[s][p]]) for s in range(len(keys))])
         if rules.declared[p]:
-            split = requests[p]
-            if (split > room + 1e-9).any():
-                continue
+            amounts: np.ndarray | None = rules.requests[p] if (rules.requests[p] <= room + 1e-9).all() else None
         else:
-            upper = np.where(eligible[p], np.minimum(np.minimum(room, alpha[p] * cost[p]), caps[p]), 0.0)
-            split = _split(cost[p], holdings[g], np.maximum(upper, 0.0), [(m.source, m.of, m.ratio[p]) for m in rules.matching])
-            if split is None:
-                continue
+            amounts = _project_split(cost[p], holdings[g], room, upper_by_rule[p], fixed_by_standard[p], split,
+                                     [(m, of, ratio[p]) for m, of, ratio in matching])
+        if amounts is None:
+            continue
         selected[p] = 1.0
-        money[p] = split
-        holdings[g] -= split
+        money[p] = amounts
+        holdings[g, split] -= amounts[split]
+        pool[~split] -= amounts[~split]
         for s in range(len(keys)):
-            capacity[s][capacity_group[s][p]] -= split[s]
+            capacity[s][capacity_group[s][p]] -= amounts[s]
 
     broken = [what for what, mask in project_checks(scenario, data, selected, money) if mask.any()]
     if broken:
         raise VerificationError(f"the factor method broke a per-project rule (a bug; nothing was written): {'; '.join(broken)}")
     unmet = rule_violations(scenario, data, selected, money)
     objective = objective_value(rules, selected[:, None], money)
-    message = "formula allocation (factor method), not an optimum" + (
+    message = "formula allocation (factor method, 因素法), not an optimum" + (
         f"; it breaks {len(unmet)} scenario rule(s) the optimizer must meet: " + "; ".join(unmet) if unmet else "; it meets every scenario rule")
     solution = Solution(status=FormulaStatus.FORMULA, solver=FACTOR_SOLVER, solver_version=f"allocator {_version()} factor method",
                         objective=objective, seconds=time.perf_counter() - started, message=message,
@@ -181,27 +196,48 @@ def allocate(scenario: Scenario, method: str = "optimizer", data: Data | None = 
     return METHODS[method](scenario, data)
 
 
-def _split(cost: float, held: np.ndarray, upper: np.ndarray, matching: list[tuple[int, list[int], float]]) -> np.ndarray | None:
-    """Money per source for one project, or None when no split by this rule meets every per-project rule."""
-    if upper.sum() < cost - ABSOLUTE_TOLERANCE_WAN * 0.5:
+def _order(rules: Rules, priority: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Projects in the order the formula funds them: continuing, must_fund and kept first, then by priority (highest
+    first), ties by project_id; excluded projects left out."""
+    first = rules.status_mask("continuing") | rules.status_mask("must_fund") | rules.kept
+    value = pd.to_numeric(priority, errors="coerce").fillna(-np.inf).to_numpy(dtype=float)
+    order = np.lexsort((ids.to_numpy(dtype=str), -value, ~first))
+    return order[~rules.status_mask("exclude")[order]]
+
+
+def _project_split(cost: float, held: np.ndarray, room: np.ndarray, upper: np.ndarray, standard: np.ndarray, split: np.ndarray,
+                   matching: list[tuple[int, list[int], float]]) -> np.ndarray | None:
+    """Money per source (万元) for one project, or None when the formula cannot fund it.
+
+    Each split source pays its standard exactly where it has one, else the most it may (in proportion to what the
+    group holds); the matching sources pay the rest, at least their ratio; matching moves money from the split
+    sources that have no standard to the matching source."""
+    upper = np.maximum(np.minimum(upper, room), 0.0)
+    fixed = ~np.isnan(standard)
+    amounts = np.zeros(len(upper))
+    if (standard[fixed] > room[fixed] + 1e-9).any():
         return None
-    split = _waterfill(cost, held, upper)
+    amounts[fixed] = upper[fixed] = standard[fixed]
+    free_split = split & ~fixed
+    wanted = max(cost - amounts.sum(), 0.0)
+    amounts[free_split] = _waterfill(min(wanted, upper[free_split].sum()), held[free_split], upper[free_split])
+    rest = ~split & ~fixed
+    amounts[rest] = _waterfill(max(cost - amounts.sum(), 0.0), upper[rest], upper[rest])
     for m, of, ratio in matching:
-        need = ratio * split[of].sum() - split[m]
-        if need <= 0:
+        movable = [s for s in of if free_split[s]]
+        need = ratio * amounts[of].sum() - amounts[m]
+        if need <= 0 or fixed[m] or not movable or amounts[movable].sum() <= 0:
             continue
         # Move delta from the matched sources to the matching one: m + delta >= ratio * (others - delta).
-        delta = min(need / (1.0 + ratio), upper[m] - split[m])
-        taken = split[of] / split[of].sum()
-        split[of] -= delta * taken
-        split[m] += delta
-    split = np.clip(split, 0.0, upper)
+        delta = min(need / (1.0 + ratio), upper[m] - amounts[m], amounts[movable].sum())
+        amounts[movable] -= delta * amounts[movable] / amounts[movable].sum()
+        amounts[m] += delta
     tolerance = 1e-9 * max(1.0, cost)
-    if abs(split.sum() - cost) > tolerance:
+    if amounts[split].sum() <= tolerance or abs(amounts.sum() - cost) > tolerance or (amounts > upper + tolerance).any():
         return None
-    if any(split[m] < ratio * split[of].sum() - tolerance for m, of, ratio in matching):
+    if any(amounts[m] < ratio * amounts[of].sum() - tolerance for m, of, ratio in matching):
         return None
-    return split
+    return np.clip(amounts, 0.0, None)
 
 
 def _waterfill(total: float, weights: np.ndarray, upper: np.ndarray) -> np.ndarray:

@@ -266,9 +266,10 @@ def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outs
                      out: Path | None, force: bool) -> None:
     """Allocate SCENARIO_FILE by the formula planners use today, not by optimising, and write a run directory.
 
-    Shares of each source per province (or zone/region) come from weighted factors of the regions
-    table; projects are then funded in priority order within each share. Compare it with the
-    optimizer: `allocate compare RUN_DIR SCENARIO_FILE`.
+    Shares of central (and lottery) money per province (or zone/region) come from weighted factors of
+    the regions table; local money follows the matching rule; projects are then funded in priority
+    order within each share. The rules it breaks are listed here, in report.md and in the workbook.
+    Compare it with the optimizer: `allocate compare RUN_DIR SCENARIO_FILE`.
     """
     from allocator.baseline import allocate
     from allocator.rundir import default_run_dir, run_target, write_run

@@ -102,6 +102,12 @@ class Comparison:
         deltas = self.differences.rename(columns=lambda run: f"{DELTA}{run}")
         return pd.concat([self.figures, deltas], axis=1).rename_axis(columns=RUN)
 
+    @property
+    def units(self) -> str:
+        """The sentence that gives the units: money, and the objective's unit as the runs record it ([objective] unit)."""
+        units = dict.fromkeys(r.manifest.objective.unit for r in self.runs.values() if r.manifest.objective and r.manifest.objective.unit)
+        return "Money in 万元" + (f"; objective in {' / '.join(units)}." if units else ".")
+
     def objective_gain(self, run: str) -> float:
         """How much `run`'s objective exceeds the baseline's (for min_cost, a negative gain saves money)."""
         return float(self.differences.loc["objective", run])
@@ -110,7 +116,7 @@ class Comparison:
         names = list(self.runs)
         lines = [f"# Comparison: {escape_markdown(', '.join(names))}", "",
                  f"Baseline: **{escape_markdown(self.baseline)}**; `{DELTA}<run>` = run minus baseline. "
-                 "Money in 万元.", "", "## Headline figures", "", markdown_table(self.table().reset_index())]
+                 + self.units, "", "## Headline figures", "", markdown_table(self.table().reset_index())]
         for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
             shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
             lines += ["", f"## {title} (funded projects and money)", "", markdown_table(flatten(shown).reset_index())]
@@ -127,7 +133,7 @@ class Comparison:
     def text(self) -> str:
         """What the terminal shows: the headline table, the zones and how many projects changed."""
         shown = self.by_zone.loc[:, self.by_zone.columns.get_level_values(0).isin(["funded", "total"])]
-        lines = [markdown_table(self.table().reset_index()), "", "by zone:", markdown_table(flatten(shown).reset_index()), "",
+        lines = [self.units, markdown_table(self.table().reset_index()), "", "by zone:", markdown_table(flatten(shown).reset_index()), "",
                  "churn against the baseline (national and by zone; by province in churn.csv):",
                  _churn_text(self.churn.loc[self.churn.index.get_level_values("level") != "province"] if len(self.churn) else self.churn), "",
                  f"projects funded in one run and not the other: {len(self.projects):,}"]
@@ -153,7 +159,7 @@ class Comparison:
     def blocks(self) -> list[Block]:
         """The comparison as report blocks (for comparison.html): the same tables as comparison.md."""
         blocks = [Block("h1", f"Comparison: {', '.join(self.runs)}"),
-                  Block("p", f"Baseline: {self.baseline}; '{DELTA}<run>' = run minus baseline. Money in 万元."),
+                  Block("p", f"Baseline: {self.baseline}; '{DELTA}<run>' = run minus baseline. {self.units}"),
                   Block("h2", "Headline figures"), frame_block(self.table().reset_index())]
         for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
             shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]

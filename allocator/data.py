@@ -520,6 +520,9 @@ def _validate_regions(data: Data, scenario: Scenario) -> None:
         for named in (indicator.baseline, indicator.denominator):
             if named:
                 needed[named] = f"indicator '{indicator.name}'"
+    for name, benefit in scenario.benefit_by_type.items():
+        if benefit.cap:
+            needed[benefit.cap] = f"benefit cap of type '{name}'"
     for src in scenario.sources.values():
         if src.capacity:
             needed[src.capacity.column] = f"capacity of source '{src.key}'"
@@ -599,6 +602,7 @@ def _validate_projects(data: Data, scenario: Scenario) -> None:
     _validate_cost(projects, source, scenario.data.money_unit)
 
     needed = {c: "objective benefit" for c in scenario.benefit}
+    needed.update({b.column: f"objective benefit of type '{t}'" for t, b in scenario.benefit_by_type.items()})
     needed.update({ind.contribution: f"indicator '{ind.name}'" for ind in scenario.indicators.values()})
     derived = [c for c in needed if c in DERIVED_COLUMNS]
     if derived:

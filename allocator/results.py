@@ -12,8 +12,9 @@ from allocator.backends import FormulaStatus, Solution, SolveStatus
 from allocator.data import Data
 from allocator.errors import InternalError
 from allocator.model import BuiltModel
+from allocator.model.objective import benefit_by_type
 from allocator.rounding import Precision, RoundedMoney, round_periods, round_plan
-from allocator.rules import IndicatorGroups, target_met
+from allocator.rules import IndicatorGroups, Rules, target_met
 from allocator.scenario import Phasing, Scenario
 
 #: Numbers in the tables that are not money (counts of part-funded projects, shares) keep this many decimals;
@@ -48,6 +49,18 @@ class Result:
             self.starts = self.selected[:, None]
         if self.money_by_period is None:
             self.money_by_period = self.money[:, :, None]
+
+    @property
+    def objective_unit(self) -> str:
+        """What the objective counts: the scenario's benefit unit (e.g. 万人; "" when it gives none), or 万元 for min_cost."""
+        return self.scenario.objective_unit if self.scenario.sense == "max_benefit" else "万元"
+
+    @cached_property
+    def benefit_by_type(self) -> dict[str, float] | None:
+        """max_benefit: each type's benefit in the objective, before the soft targets' penalties (None for min_cost)."""
+        if self.scenario.sense != "max_benefit":
+            return None
+        return benefit_by_type(Rules(self.scenario, self.data), self.starts)
 
     @property
     def phasing(self) -> Phasing:

@@ -99,6 +99,16 @@ class CapacityLimits(NamedTuple):
     limit: np.ndarray  # per group, 万元
 
 
+class BenefitCap(NamedTuple):
+    """One type's capped benefit: a region's benefit from the type is min(cap, sum of its funded projects' benefit)."""
+
+    type: str
+    projects: np.ndarray  # indices of the type's projects in regions where the cap can bind
+    group: np.ndarray  # per such project, its group (0..len(cap)-1)
+    regions: np.ndarray  # per group, the region_id
+    cap: np.ndarray  # per group, weight x the regions' cap column, in the objective's unit
+
+
 @dataclass(frozen=True, eq=False)
 class Rules:
     """The rules of `scenario` on `data`; each array is computed on first use and kept."""
@@ -109,6 +119,46 @@ class Rules:
     @property
     def sources(self) -> list[Source]:
         return list(self.scenario.sources.values())
+
+    @cached_property
+    def benefit(self) -> np.ndarray:
+        """Per project, its benefit when funded whole: its type's [objective.by_type] weight x column, else the sum
+        over [objective.benefit] of weight x column. With whole projects (binary selection) a capped type's project
+        counts at most its region's cap: exact, since one funded project over the cap already fills it, and it
+        leaves a region with one candidate nothing for :attr:`benefit_caps` to do."""
+        projects, scenario = self.data.projects, self.scenario
+        types = projects["type"].astype(str).to_numpy()
+        benefit = np.zeros(len(projects))
+        for column, weight in scenario.benefit.items():
+            benefit += weight * projects[column].to_numpy(dtype=float)
+        for name, own in scenario.benefit_by_type.items():
+            mask = types == name
+            benefit[mask] = own.weight * projects[own.column].to_numpy(dtype=float)[mask]
+            if own.cap is not None and scenario.selection == "binary":
+                cap = own.weight * self.data.regions[own.cap].to_numpy(dtype=float)[projects["region"].to_numpy()]
+                benefit[mask] = np.minimum(benefit, cap)[mask]
+        return benefit
+
+    @cached_property
+    def benefit_caps(self) -> list[BenefitCap]:
+        """The types whose benefit is capped per region, each with its groups: the regions whose candidates of the
+        type could together pass the cap (elsewhere the cap cannot bind and each project counts its own benefit)."""
+        projects, regions = self.data.projects, self.data.regions
+        types = projects["type"].astype(str).to_numpy()
+        caps = []
+        for name, own in self.scenario.benefit_by_type.items():
+            members = np.flatnonzero(types == name)
+            if own.cap is None or members.size == 0:
+                continue
+            rows, group = np.unique(projects["region"].to_numpy()[members], return_inverse=True)
+            cap = own.weight * regions[own.cap].to_numpy(dtype=float)[rows]
+            binds = np.bincount(group, weights=self.benefit[members], minlength=len(rows)) > cap
+            if not binds.any():
+                continue
+            kept = binds[group]
+            caps.append(BenefitCap(name, members[kept], np.cumsum(binds)[group[kept]] - 1,
+                                   regions["region_id"].to_numpy()[rows[binds]], cap[binds]))
+        return caps
 
     @cached_property
     def eligible(self) -> np.ndarray:

@@ -72,6 +72,11 @@ def tables_of(result: Result) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def _rounded(values: dict[str, float] | None) -> dict[str, float] | None:
+    """Figures for the manifest, to 4 decimals (the objective's own unit)."""
+    return None if values is None else {key: round(value, 4) for key, value in values.items()}
+
+
 def manifest_of(result: Result) -> Manifest:
     """What produced `result` and what came of it, as of now."""
     scenario, solution, options = result.scenario, result.solution, result.scenario.solver
@@ -83,7 +88,8 @@ def manifest_of(result: Result) -> Manifest:
                             time_limit_s=options.time_limit, mip_rel_gap_requested=options.mip_rel_gap, threads=options.threads,
                             seed=options.seed, strategy=options.strategy, details=dict(solution.details)),
         objective=ObjectiveRecord(sense=scenario.sense, value=result.objective, mip_gap=solution.mip_gap,
-                                  dual_bound=None if solution.dual_bound is None else solution.dual_bound * result.model_sign),
+                                  dual_bound=None if solution.dual_bound is None else solution.dual_bound * result.model_sign,
+                                  unit=result.objective_unit or None, by_type=_rounded(result.benefit_by_type)),
         selection=scenario.selection,
         model_size=result.model_size,
         seconds={k: round(v, 4) for k, v in result.timings.items()},

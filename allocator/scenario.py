@@ -237,6 +237,16 @@ class DataSpec:
 
 
 @dataclass(frozen=True)
+class TypeBenefit:
+    """[objective.by_type.<type>]: a type's own benefit, `weight` x the projects' `column`, and optionally at most
+    `weight` x the regions' `cap` column per region (the same residents are counted once per type and region)."""
+
+    column: str
+    weight: float
+    cap: str | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -258,6 +268,8 @@ class Scenario:
     stability: Stability = Stability()  # the optional [stability] table: a reference plan
     split: SplitRule = "even"  # [model] split: the rule that chooses among equally good splits
     output: OutputSpec = OutputSpec()  # the optional [output] table
+    benefit_by_type: dict[str, TypeBenefit] = field(default_factory=dict)  # [objective.by_type]: replaces `benefit` per type
+    objective_unit: str = ""  # [objective] unit: what the benefit counts (e.g. 万人); "" when the scenario says not
 
     @property
     def path(self) -> Path:

@@ -18,7 +18,8 @@ from allocator.errors import InputError
 from allocator.paths import path_problem
 from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
                                 Indicator, Level, Matching, Phasing, ProjectType, Scenario, Scope, Selection, Sense,
-                                OutputSpec, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, Uncertainty)
+                                OutputSpec, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, TypeBenefit,
+                                Uncertainty)
 from allocator.schema import MAX_NUMBER, Table, check_choice
 from allocator.units import UNITS_IN_WAN, format_wan, parse_money
 
@@ -96,7 +97,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
     min_per_region = balance.whole("min_projects_per_region", 0, low=0, high=int(MAX_NUMBER)) if balance else 0
     if balance:
         balance.close()
-    sense, benefit = _objective(top.subtable("objective"))
+    sense, benefit, by_type, unit = _objective(top.subtable("objective"), types, phasing)
     selection, split = _model(top.subtable("model"))
     solver = _solver(top.subtable("solver"))
     baseline = _baseline(top.subtable("baseline"))
@@ -109,6 +110,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
         indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
         benefit=benefit, selection=selection, solver=solver, document=document, phasing=phasing, baseline=baseline,
         uncertainty=uncertainty, stability=stability, split=split, output=output,
+        benefit_by_type=by_type, objective_unit=unit,
     )
 
 
@@ -446,20 +448,39 @@ def _shares(balance: Table, sources: dict[str, Source]) -> dict[str, ShareRule]:
     return shares
 
 
-def _objective(table: Table | None) -> tuple[Sense, dict[str, float]]:
+def _objective(table: Table | None, types: dict[str, ProjectType],
+               phasing: Phasing) -> tuple[Sense, dict[str, float], dict[str, TypeBenefit], str]:
     if table is None:
-        return "min_cost", {}
+        return "min_cost", {}, {}, ""
     sense = table.choice("sense", SENSES, "max_benefit")
+    unit = table.text("unit", "")
     benefit: dict[str, float] = {}
     weights = table.subtable("benefit")
     if weights is not None:
         weights.allowed.update(weights.values)
         benefit = {column: weights.number(column) for column in weights.values}
         weights.close()
-    if sense == "max_benefit" and not benefit:
-        table.fail("objective 'max_benefit' needs a [objective.benefit] table of project columns and weights")
+    by_type = _benefit_by_type(table, types, phasing)
+    if sense == "max_benefit" and not benefit and set(by_type) != set(types):
+        table.fail("objective 'max_benefit' needs a [objective.benefit] table of project columns and weights "
+                   "(or an [objective.by_type.<type>] table for every type)")
     table.close()
-    return sense, benefit
+    return sense, benefit, by_type, unit
+
+
+def _benefit_by_type(table: Table, types: dict[str, ProjectType], phasing: Phasing) -> dict[str, TypeBenefit]:
+    """[objective.by_type.<type>]: a type's own benefit column, weight and optional per-region cap column."""
+    by_type: dict[str, TypeBenefit] = {}
+    for name, entry in table.named_subtables("by_type").items():
+        if name not in types:
+            entry.fail(f"'{name}' is not a project type ({', '.join(types)})")
+        cap = entry.text("cap", None)
+        if cap is not None and phasing.starts > 1:
+            entry.fail("a benefit cap needs an unphased plan (one start period): a region's capped benefit cannot be "
+                       "discounted by each project's completion year", (*entry.path, "cap"))
+        by_type[name] = TypeBenefit(column=entry.text("column"), weight=entry.number("weight", 1.0, low=0.0), cap=cap)
+        entry.close()
+    return by_type
 
 
 def _output(table: Table | None) -> OutputSpec:

@@ -16,7 +16,8 @@ def summary(result: Result) -> str:
     gap = f", gap {solution.mip_gap:.2e}" if solution.mip_gap is not None else ", gap not measured"  # CBC measures none
     if result.model is None:  # a formula allocation (allocate baseline) has no gap at all
         gap = ""
-    sense = "benefit" if scenario.sense == "max_benefit" else "money (万元)"
+    sense = "benefit" if scenario.sense == "max_benefit" else "money"
+    sense += f", {result.objective_unit}" if result.objective_unit else ""
     lines = [
         f"{scenario.name}: {solution.status.value} ({solution.solver_version}{gap}, {solution.seconds:.2f} s)",
         *(f"cut short by solver.time_limit: {note}" for note in result.cut_short),
@@ -30,6 +31,7 @@ def summary(result: Result) -> str:
     lines += ["", "projects funded by type:"]
     for row in result.by_type.itertuples():
         lines.append(f"  {row.label} [{row.type}]: {row.funded:,.0f} of {row.candidates:,} candidates, {format_wan(row.total)}")
+    lines += _benefit_lines(result)
     indicators = result.indicators
     if len(indicators):
         lines += ["", "targets:"]
@@ -42,6 +44,18 @@ def summary(result: Result) -> str:
             else:
                 lines.append(f"  {first['label']} ({first['scope']}): target {first['target']:.4g} met in {int(met.sum())} of {len(met)} groups")
     return "\n".join(lines)
+
+
+def _benefit_lines(result: Result) -> list[str]:
+    """max_benefit: each type's benefit and its share of the total benefit (before the targets' penalties)."""
+    benefit = result.benefit_by_type
+    total = sum(benefit.values()) if benefit else 0.0
+    if not benefit or total <= 0:
+        return []
+    labels = {t: result.scenario.types[t].label for t in benefit}
+    unit = f"{result.objective_unit}, " if result.objective_unit else ""
+    return ["", f"benefit by type ({unit}share of {total:,.2f} before target penalties):",
+            *(f"  {labels[t]} [{t}]: {value:,.2f} ({value / total:.1%})" for t, value in benefit.items() if value)]
 
 
 def unaffordable_warning(scenario: Scenario, data: Data) -> str | None:

@@ -135,3 +135,90 @@ def test_cli_baseline_then_compare_with_the_optimizer(tmp_path):
     assert result.exit_code == 0, result.output
     assert "| objective |" in result.output
     assert {"comparison.csv", "comparison.md", "by_zone.csv", "by_province.csv", "projects.csv"} <= {p.name for p in (tmp_path / "cmp").iterdir()}
+
+
+# Two provinces, two factors: 甲省 has 3/4 of the people and 1/5 of the inverse capacity (1/1000 against 1/250), so
+# its share of central money is 0.6 x 0.75 + 0.4 x 0.2 = 0.53 (53万 of 100万); 乙省 gets 47万. Local money is not split.
+SPLIT = DATA + """
+[types.centre]
+welfare = true
+[sources.central]
+budget = "100万"
+max_share_of_cost = 0.5
+[sources.local]
+budget = "1000万"
+matching = { ratio = { east = 2.0, west = 1.0 }, of = ["central"] }
+[objective]
+sense = "max_benefit"
+benefit = { rank = 1.0 }
+[baseline]
+factors = { people = 0.6, "inverse:capacity" = 0.4 }
+priority = "rank"
+"""
+SPLIT_REGIONS = [{**REGIONS[0]}, {**REGIONS[1], "capacity": 250}]
+SPLIT_PROJECTS = [*PROJECTS, {"project_id": "P5", "region_id": "R1", "type": "centre", "cost": 60, "rank": 0}]
+
+
+def _allocation(scenario_path: Path, overrides: list[str] | None = None):
+    result = factor_method(load_scenario(scenario_path, overrides or []))
+    return result, result.allocation.set_index("project_id")
+
+
+def test_factors_split_central_money_only_and_local_follows_the_matching_rule(tmp_path):
+    path = write_case(tmp_path, SPLIT, SPLIT_PROJECTS, SPLIT_REGIONS)
+    result, money = _allocation(path)
+    shares = factor_shares(result.scenario, result.data).set_index("province")
+    assert shares.loc["甲省", "central"] == pytest.approx(53.0) and shares.loc["乙省", "central"] == pytest.approx(47.0)
+    assert "local" not in shares  # the formula does not split the matching source
+    # A full central part is the most that keeps local >= ratio x central: cost / (1 + ratio) in the east (2:1), half
+    # in the west (1:1); local pays the rest, which is then exactly the ratio.
+    ratio = {"R1": 2.0, "R2": 1.0}
+    for pid in ("P2", "P3", "P4"):
+        row = money.loc[pid]
+        assert row["selected"] == 1
+        assert row["central"] == pytest.approx(row["cost"] / (1 + ratio[row["region_id"]]))
+        assert row["local"] == pytest.approx(ratio[row["region_id"]] * row["central"])
+
+
+def test_projects_are_funded_in_priority_order_within_each_provinces_share(tmp_path):
+    result, money = _allocation(write_case(tmp_path, SPLIT, SPLIT_PROJECTS, SPLIT_REGIONS))
+    # 甲省's 53万: P2 and P3 (rank 3) take 20万 each, P1 (rank 1) the 13万 left (local pays the other 47万, above
+    # 2 x 13万), and P5 (rank 0) finds none. 乙省's 47万 funds P4 (20万) whatever 甲省 lacks.
+    assert dict(money["selected"]) == {"P1": 1, "P2": 1, "P3": 1, "P4": 1, "P5": 0}
+    assert money.loc["P1", "central"] == pytest.approx(13.0) and money.loc["P1", "local"] == pytest.approx(47.0)
+    assert money.loc[["P1", "P2", "P3"], "central"].sum() == pytest.approx(53.0)
+    assert money.loc["P4", "central"] == pytest.approx(20.0)
+
+
+def test_statuses_and_standards_are_honoured(tmp_path):
+    projects = [{**p, "status": {"P5": "must_fund", "P2": "exclude"}.get(str(p["project_id"]), "")} for p in SPLIT_PROJECTS]
+    result, money = _allocation(write_case(tmp_path / "status", SPLIT, projects, SPLIT_REGIONS))
+    # P5 (must_fund) goes first despite its rank; P2 (excluded) never; then P3 and P1 by rank.
+    assert dict(money["selected"]) == {"P1": 1, "P2": 0, "P3": 1, "P4": 1, "P5": 1}
+    assert not any("status" in rule for rule in result.solution.details["unmet_rules"])
+    standard = SPLIT.replace("[sources.local]", "[sources.central.standard]\nshare.centre = { east = 0.1, west = 0.25 }\n[sources.local]")
+    result, money = _allocation(write_case(tmp_path / "standard", standard, SPLIT_PROJECTS, SPLIT_REGIONS))
+    share = {"R1": 0.1, "R2": 0.25}
+    funded = money[money["selected"] == 1]
+    assert len(funded) == 5  # 4 x 6万 + 10万 of central money fits the shares
+    for pid, row in funded.iterrows():
+        assert row["central"] == pytest.approx(share[row["region_id"]] * row["cost"]), pid
+        assert row["local"] == pytest.approx(row["cost"] - row["central"]), pid
+    assert not any(mask.any() for _, mask in project_checks(result.scenario, result.data, result.selected, result.money))
+
+
+def test_broken_rules_and_the_status_reach_report_and_workbook(tmp_path):
+    import openpyxl
+
+    toml = SPLIT + "[targets.counts.all]\nmin = 5\n"
+    path = write_case(tmp_path / "case", toml, SPLIT_PROJECTS, SPLIT_REGIONS)
+    out = CliRunner().invoke(main, ["baseline", str(path), "--out", str(tmp_path / "formula")])
+    assert out.exit_code == 0, out.output
+    report = (tmp_path / "formula" / "report.md").read_text(encoding="utf-8")
+    assert "| 求解状态 | 因素法分配 |" in report
+    assert "## 因素法分配未满足的规则" in report and "count 'all' is 4, outside [5" in report.replace("\\[", "[")
+    book = openpyxl.load_workbook(tmp_path / "formula" / "budget_proposal.xlsx", read_only=True)
+    assert "因素法分配" in str(next(book["汇总"].iter_rows(values_only=True))[0])
+    cells = [str(c) for row in book["未满足规则"].iter_rows(values_only=True) for c in row if c is not None]
+    assert any(c.startswith("count 'all' is 4, outside [5") for c in cells)
+    assert any("不强制满足以下 1 条方案规则" in c for c in cells)

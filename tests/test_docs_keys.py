@@ -59,6 +59,9 @@ min = 0.1
 [objective]
 benefit = { my_population = 1.0 }
 
+[objective.by_type.my_station]
+column = "my_households"
+
 [model]
 
 [solver]

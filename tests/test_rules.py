@@ -158,8 +158,9 @@ def test_every_block_says_its_kind_key_and_groups(case):
     model = formulate(scenario, rules.data).linear
     assert all(isinstance(block.kind, RowKind) for block in model.row_blocks)
     assert all(isinstance(block.kind, ColumnKind) for block in model.col_blocks)
-    # the case uses every kind of rule but statuses and a reference plan (tests/test_stability.py)
-    assert {block.kind for block in model.row_blocks} == set(RowKind) - {RowKind.STATUS, RowKind.KEEP}
+    # the case uses every kind of rule but statuses, a reference plan (tests/test_stability.py) and capped benefit
+    # (tests/test_benefit.py)
+    assert {block.kind for block in model.row_blocks} == set(RowKind) - {RowKind.STATUS, RowKind.KEEP, RowKind.BENEFIT_CAP}
     assert {block.kind for block in model.col_blocks} == {ColumnKind.SELECT, ColumnKind.FUNDED, ColumnKind.MONEY, ColumnKind.SHORTFALL}
     assert [block.key for block in model.rows(RowKind.BUDGET)] == ["central", "lottery", "local"]
     assert [block.name for block in model.rows(RowKind.COUNT)] == ["count:east_stations", "count:centres"]

@@ -64,13 +64,20 @@ def test_the_even_split_keeps_selection_and_objective_and_evens_the_shares():
     assert even.objective == pytest.approx(accident.objective, rel=1e-9)
     assert even.by_source.set_index("source")["used"].sum() == pytest.approx(accident.by_source.set_index("source")["used"].sum())
     assert spread_deviation(even.allocation) < 0.5 * spread_deviation(accident.allocation)
-    # west stations: the central share across provinces, narrower than the solver's accident (0.048 to 0.5)
-    west = even.allocation.query("selected > 0 and type == 'station' and zone == 'west'").groupby("province")[["central", "cost"]].sum()
+    # west stations: the central share across provinces, narrower than the solver's accident (0 to 0.5)
+    west = even.allocation.query("selected > 0 and type == 'station' and zone == 'west'").groupby("province").agg(
+        central=("central", "sum"), cost=("cost", "sum"), funded=("cost", "size"))
     share = west["central"] / west["cost"]
+    rounding = (CELL * west["funded"] / west["cost"]).max()  # each written cell is within one cent of the exact split
     group = next(g for g in even.solution.details["split"]["groups"]
                  if (g["type"], g["zone"], g["source"]) == ("station", "west", "central"))
-    assert group["min_share"] == pytest.approx(share.min(), abs=1e-5) and group["max_share"] == pytest.approx(share.max(), abs=1e-5)
-    assert share.min() > 0.4
+    assert group["min_share"] == pytest.approx(share.min(), abs=rounding) and group["max_share"] == pytest.approx(share.max(), abs=rounding)
+    accident_west = accident.allocation.query("selected > 0 and type == 'station' and zone == 'west'").groupby("province")[["central", "cost"]].sum()
+    assert share.min() > (accident_west["central"] / accident_west["cost"]).min()
+    # every province but those the split names, each with the rows that bind on its money, is at the common share
+    deviating = {d["province"] for d in group["deviating"]}
+    assert all(d["binding"] for d in group["deviating"]) and len(deviating) < len(share) / 2
+    assert np.allclose(share.drop(index=list(deviating)), group["common_share"], atol=rounding)
 
 
 REGIONS = [

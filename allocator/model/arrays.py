@@ -37,6 +37,7 @@ class RowKind(StrEnum):
     SHARE_MAX = "share_max"  # one row, key: the share rule
     STATUS = "status"  # per project with a status, key: must_fund, exclude or continuing
     KEEP = "keep"  # per project funded in the reference plan that [stability] keeps
+    BENEFIT_CAP = "benefit_cap"  # per region with candidates of a type whose benefit is capped, key: the type
 
 
 class ColumnKind(StrEnum):
@@ -47,6 +48,7 @@ class ColumnKind(StrEnum):
     MONEY = "money"  # per class, source (and period)
     SHORTFALL = "shortfall"  # per group of a soft target, key: the indicator
     SLACK = "slack"  # the diagnosis's elastic columns
+    BENEFIT = "benefit"  # per region with candidates of a capped type, key: the type: its benefit, at most the cap
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The objective: maximise weighted benefit of funded projects (discounted by completion year when
 phased), or minimise the money spent.
 
+A type with a benefit cap counts, per region, at most the cap (allocator/model/benefit.py).
 Soft-target penalties were already added, as costs, by the targets that own the shortfall variables.
 """
 
@@ -9,17 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from allocator.model.arrays import ModelBuilder
+from allocator.model.benefit import add_capped_benefit, capped_projects
 from allocator.model.funding import Funding
 from allocator.rules import Rules
+from allocator.scenario import Phasing
 
 
-def benefit_per_project(rules: Rules) -> np.ndarray:
-    """sum over benefit columns of weight x column value, per project."""
-    projects = rules.data.projects
-    benefit = np.zeros(len(projects))
-    for column, weight in rules.scenario.benefit.items():
-        benefit += weight * projects[column].to_numpy(dtype=float)
-    return benefit
+def _discount(phasing: Phasing, starts: int) -> np.ndarray:
+    """Per start period, the weight of benefit completed from that start: 1/(1+r)^(completion - first year)."""
+    completion = np.arange(starts) + phasing.duration - 1
+    return (1.0 + phasing.discount_rate) ** -completion.astype(float)
 
 
 def add_objective(builder: ModelBuilder, rules: Rules, funding: Funding) -> float:
@@ -27,14 +27,28 @@ def add_objective(builder: ModelBuilder, rules: Rules, funding: Funding) -> floa
     scenario = rules.scenario
     phasing = scenario.phasing
     if scenario.sense == "max_benefit":
-        completion = np.arange(phasing.starts) + phasing.duration - 1
-        discount = (1.0 + phasing.discount_rate) ** -completion.astype(float)
-        builder.add_objective(funding.start.ravel(), -np.outer(benefit_per_project(rules), discount).ravel())
+        discount = _discount(phasing, phasing.starts)
+        own = np.where(capped_projects(rules), 0.0, rules.benefit)
+        builder.add_objective(funding.start.ravel(), -np.outer(own, discount).ravel())
+        add_capped_benefit(builder, rules, funding, float(discount[0]))
         return -1.0
     builder.add_objective(funding.money[funding.money >= 0], 1.0)
     declared_cost = funding.requests.sum(axis=1) * funding.declared
     builder.add_objective(funding.start.ravel(), np.repeat(declared_cost, phasing.starts))
     return 1.0
+
+
+def benefit_by_type(rules: Rules, starts: np.ndarray) -> dict[str, float]:
+    """Per project type, the (discounted) benefit it adds to the objective on an allocation: a capped type counts
+    min(cap, its funded benefit) per region. `starts` is projects x start periods."""
+    discounted = starts @ _discount(rules.scenario.phasing, starts.shape[1])
+    gained = rules.benefit * discounted
+    types = rules.data.projects["type"].astype(str).to_numpy()
+    totals = {name: float(gained[types == name].sum()) for name in rules.scenario.types}
+    for cap in rules.benefit_caps:
+        per_region = np.bincount(cap.group, weights=gained[cap.projects], minlength=len(cap.cap))
+        totals[cap.type] += float(np.minimum(per_region, cap.cap).sum() - per_region.sum())
+    return totals
 
 
 def objective_value(rules: Rules, starts: np.ndarray, money: np.ndarray) -> float:
@@ -54,7 +68,5 @@ def objective_value(rules: Rules, starts: np.ndarray, money: np.ndarray) -> floa
         achieved = groups.achieved(phasing.completed(starts, groups.deadline))[groups.denominator > 0]
         penalty += indicator.penalty * float(np.maximum(indicator.target - achieved, 0.0).sum())
     if scenario.sense == "max_benefit":
-        completion = np.arange(starts.shape[1]) + phasing.duration - 1
-        discounted = starts @ (1.0 + phasing.discount_rate) ** -completion.astype(float)
-        return float(benefit_per_project(rules) @ discounted) - penalty
+        return sum(benefit_by_type(rules, starts).values()) - penalty
     return float(money.sum()) + penalty

@@ -17,7 +17,7 @@ import pandas as pd
 
 from allocator.report import charts
 from allocator.report.labels import PROVINCES_EN, label, scope_label, status_label, zone_label
-from allocator.report.workbook import indicator_summary
+from allocator.report.workbook import benefit_shares, broken_rules, indicator_summary, objective_text
 from allocator.runformat.cells import finite_number, format_count, format_money, format_value
 from allocator.runformat.markdown import escape_markdown
 from allocator.runformat.names import REPORT_HTML, REPORT_MD, report_file
@@ -43,6 +43,33 @@ def _gap(value: float | None, status: str, lang: str) -> str:
     return "" if status == "formula" else label("report.gap_not_measured", lang)
 
 
+def _broken_rule_blocks(run: Run, lang: str) -> list[Block]:
+    """For a formula allocation: the scenario rules it breaks (nothing for a solved run)."""
+    broken = broken_rules(run.manifest)
+    if broken is None:
+        return []
+    heading = Block("h2", label("report.broken_rules", lang))
+    if not broken:
+        return [heading, Block("p", label("report.no_broken_rules", lang))]
+    return [heading, Block("p", label("report.broken_rules_text", lang).format(count=len(broken))),
+            Block("table", headers=[label("col.rule", lang)], rows=[[rule] for rule in broken], numeric=[False])]
+
+
+def _benefit_blocks(run: Run, types: pd.DataFrame, lang: str) -> list[Block]:
+    """max_benefit: each type's funded projects, benefit and share of the total benefit (manifest objective.by_type)."""
+    shares = benefit_shares(run.manifest)
+    if not shares:
+        return []
+    t = lambda key: label(key, lang)  # noqa: E731
+    unit = run.manifest.objective.unit if run.manifest.objective else None
+    type_labels, total = dict(run.types), sum(value for _, value, _ in shares)
+    funded = types["funded"] if "funded" in types else pd.Series(dtype=float)
+    rows = [[type_labels.get(k, k), format_count(funded.get(k, 0.0)), f"{value:,.2f}", f"{share:.1%}"] for k, value, share in shares]
+    return [Block("h2", t("report.benefit")), Block("p", t("report.benefit_text").format(unit=unit or "", total=f"{total:,.2f}")),
+            Block("table", headers=[t("col.type"), t("col.funded"), t("col.benefit") + (f" ({unit})" if unit else ""),
+                                    t("col.benefit_share")], rows=rows, numeric=[False, True, True, True])]
+
+
 def _ascii(text: str) -> bool:
     return all(ord(c) < 128 for c in text)
 
@@ -66,12 +93,13 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     solver, objective, overrides = manifest.solver, manifest.objective, manifest.scenario.overrides
     facts = [[t("report.status"), status_label(run.status, lang)], [t("report.solver"), str(solver.version or solver.name) if solver else ""],
              [t("report.gap"), _gap(objective.mip_gap if objective else None, run.status, lang)],
-             [t("report.objective"), format_money(objective.value if objective else None)], [t("report.created"), manifest.created]]
+             [t("report.objective"), objective_text(manifest)], [t("report.created"), manifest.created]]
     if overrides:
         facts.append([t("report.overrides"), "; ".join(f"{o.key} = {o.new}" for o in overrides)])
     blocks.append(Block("table", headers=[t("col.key"), t("col.value")], rows=facts, numeric=[False, False]))
     if not font.cjk:
         blocks.append(Block("note", t("report.font_note")))
+    blocks.extend(_broken_rule_blocks(run, lang))
 
     # what was funded
     allocation = run.allocation
@@ -86,6 +114,7 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
                         rows=[[type_labels.get(k, k), f"{int(candidates.get(k, 0)):,}", format_count(r["funded"]),
                                *[format_money(r[s]) for s in keys], format_money(r["total"])] for k, r in types.iterrows()],
                         numeric=[False] + [True] * (3 + len(keys))))
+    blocks.extend(_benefit_blocks(run, types, lang))
 
     # where the money goes
     blocks.append(Block("h2", t("report.money")))

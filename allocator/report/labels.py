@@ -22,6 +22,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet.marginal": ("边际值", "Marginal values"),
     "sheet.parameters": ("参数", "Parameters"),
     "sheet.years": ("分年度", "By year"),
+    "sheet.broken_rules": ("未满足规则", "Broken rules"),
     # title row
     "title.proposal": ("预算方案", "Budget proposal"),
     "title.scenario": ("方案", "Scenario"),
@@ -101,6 +102,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "status.time_limit": ("时限内可行解", "feasible, time limit reached"),
     "status.feasible": ("可行解", "feasible"),
     "status.infeasible": ("不可行", "infeasible"),
+    "status.formula": ("因素法分配", "formula allocation (factor method)"),
     # parameter sheet sections
     "param.run": ("运行信息", "Run"),
     "param.scenario": ("方案参数（已解析）", "Scenario (resolved)"),
@@ -111,6 +113,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.gap": ("相对间隙", "Relative gap"),
     "report.gap_not_measured": ("未测得（求解器未报告）", "not measured (the solver reports none)"),
     "report.objective": ("目标函数值", "Objective"),
+    "report.benefit": ("分类型效益", "Benefit by type"),
+    "report.benefit_text": ("目标函数中各类项目的效益（{unit}），占扣除指标罚分前总效益 {total} 的比重。",
+                            "Each type's benefit in the objective ({unit}) and its share of the total benefit, {total}, "
+                            "before the targets' penalties."),
+    "col.benefit": ("效益", "Benefit"),
+    "col.benefit_share": ("占总效益", "Share of benefit"),
     "report.created": ("生成时间", "Created"),
     "report.overrides": ("命令行覆盖", "Command-line overrides"),
     "report.funded": ("资助了什么", "What was funded"),
@@ -122,6 +130,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.targets": ("目标完成情况", "Targets met and missed"),
     "report.targets_text": ("{met} 项达标，{missed} 项未达标。", "{met} met, {missed} missed."),
     "report.no_targets": ("本方案未设指标目标。", "The scenario sets no indicator targets."),
+    "report.broken_rules": ("因素法分配未满足的规则", "Rules the formula allocation breaks"),
+    "report.broken_rules_text": ("因素法按因素切块、按优先序安排项目，不强制满足以下 {count} 条方案规则（优化求解必须满足）：",
+                                 "The formula splits money by factors and funds projects by priority; it does not enforce "
+                                 "these {count} scenario rules, which the optimizer must meet:"),
+    "report.no_broken_rules": ("因素法分配满足全部方案规则。", "The formula allocation meets every scenario rule."),
     "report.marginal": ("边际值", "Marginal values"),
     "report.marginal_text": ("放宽一项约束一个单位，目标函数可改善的数值（见 marginal.csv）。",
                              "What one more unit of each rule is worth to the objective (from marginal.csv)."),

@@ -191,6 +191,7 @@ class _Builder:
                      C(_total("candidates", [candidates.get(k, 0) for k in types.index]), "count_bold"),
                      *self._total_cells(types, "type")])
         rows.append([])
+        rows += self._benefit_rows(types)
 
         rows.append([C(self.t("block.indicators"), "block")])
         rows.append(self.header(["col.indicator", "col.scope", "col.baseline", "col.achieved", "col.target", "col.met", "col.shortfall"]))
@@ -205,6 +206,22 @@ class _Builder:
                 rows.append([C(item["label"]), C(scope), C(None), C(None), C(item["target"], "value"), C(met),
                              C(item["shortfall"], "value")])
         return Sheet(self.t("sheet.summary"), rows, freeze="A3")
+
+    def _benefit_rows(self, types: pd.DataFrame) -> list[Row]:
+        """max_benefit: each type's funded projects, benefit (in the objective's unit) and share of the total benefit."""
+        shares = benefit_shares(self.run.manifest)
+        if not shares:
+            return []
+        objective = self.run.manifest.objective
+        unit = f" ({objective.unit})" if objective and objective.unit else ""
+        type_labels = dict(self.run.types)
+        rows: list[Row] = [[C(self.t("report.benefit"), "block")],
+                           self.header(["col.type", "col.type_key", "col.funded"], [self.t("col.benefit") + unit, self.t("col.benefit_share")])]
+        for key, value, share in shares:
+            rows.append([C(type_labels.get(key, key)), C(key), C(types["funded"].get(key, 0.0), self.count_style), C(value, "value"),
+                         C(share, "share")])
+        rows.append([])
+        return rows
 
     def _money_rows(self, table: pd.DataFrame, name: Callable[[str], str], what: str) -> list[Row]:
         rows: list[Row] = []
@@ -371,6 +388,16 @@ class _Builder:
                          C(r.per), C(r.method), C(yes_no(r.binding, self.lang))])
         return Sheet(self.t("sheet.marginal"), rows, freeze="B4")
 
+    def broken_rules(self) -> Sheet | None:
+        """The scenario rules a formula allocation breaks (None for a solved run)."""
+        broken = broken_rules(self.run.manifest)
+        if broken is None:
+            return None
+        text = self.t("report.broken_rules_text").format(count=len(broken)) if broken else self.t("report.no_broken_rules")
+        rows = self.title_rows() + [[C(text)], self.header(["col.rule"])]
+        rows.extend([C(rule)] for rule in broken)
+        return Sheet(self.t("sheet.broken_rules"), rows, freeze="A5")
+
     def parameters(self) -> Sheet:
         rows = self.title_rows() + [self.header(["col.key", "col.value"])]
         rows.append([C(self.t("param.run"), "block")])
@@ -408,11 +435,36 @@ def flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
     return [(prefix, value)]
 
 
+def broken_rules(manifest: Manifest) -> list[str] | None:
+    """The scenario rules a formula allocation (``allocate baseline``) breaks, as the manifest records them; None for
+    a run that is not a formula allocation."""
+    if manifest.status != "formula" or manifest.solver is None:
+        return None
+    return [str(rule) for rule in manifest.solver.details.get("unmet_rules") or []]
+
+
 def run_facts(manifest: Manifest) -> list[tuple[str, object]]:
     """The manifest's facts about the run itself (everything but the resolved scenario), flattened."""
     content = manifest.to_json()
     scenario = {k: v for k, v in content.pop("scenario").items() if k != "resolved"}
     return flatten(scenario, "scenario") + flatten(content)
+
+
+def objective_text(manifest: Manifest) -> str:
+    """The objective with its unit ([objective] unit; none in runs written before it was recorded)."""
+    objective = manifest.objective
+    if objective is None or objective.value is None:
+        return ""
+    return f"{objective.value:,.2f} {objective.unit or ''}".rstrip()
+
+
+def benefit_shares(manifest: Manifest) -> list[tuple[str, float, float]]:
+    """(type, benefit, share of the total benefit before target penalties) per type with benefit, for max_benefit."""
+    by_type = manifest.objective.by_type if manifest.objective else None
+    total = sum(by_type.values()) if by_type else 0.0
+    if not by_type or total <= 0:
+        return []
+    return [(key, value, value / total) for key, value in by_type.items() if value]
 
 
 def indicator_summary(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -532,6 +584,9 @@ def build_sheets(run: Run, lang: str = "zh") -> list[Sheet]:
     marginal = builder.marginal()
     if marginal is not None:
         sheets.append(marginal)
+    broken = builder.broken_rules()
+    if broken is not None:
+        sheets.append(broken)
     sheets.append(builder.parameters())
     return sheets
 

@@ -75,6 +75,8 @@ class ObjectiveRecord:
     value: float | None
     mip_gap: float | None
     dual_bound: float | None
+    unit: str | None = None  # what the objective counts ([objective] unit); None: an older run
+    by_type: dict[str, float] | None = None  # max_benefit: each type's benefit in the objective (before penalties)
 
 
 @dataclass(frozen=True, kw_only=True)
