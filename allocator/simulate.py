@@ -17,6 +17,11 @@ The rule of one draw, for each funded project p (money in 万元, from the plan)
   under ``"late"`` it is completed after the plan: nothing is stranded, but it counts toward no target.
 * With ``delay_probability`` (phased plans only) a project starts one year late; one that then
   finishes after the plan's last year, or after an indicator's deadline, does not count there.
+* The realised objective of a draw is the model's own (allocator.model.objective.objective_value) on
+  what the draw completes within the plan, at its realised start: for ``max_benefit`` the benefit of
+  those projects (per-type caps applied) less the soft-target penalties of the indicators the draw
+  achieves (``benefit_realised``); for ``min_cost`` the money put in (``other_p`` + what the pool paid,
+  stalled projects included) plus those penalties (``cost_realised``).
 
 Draw ``i`` uses ``SeedSequence(seed, spawn_key=(i,))``, so the outcome does not depend on how draws are
 split into chunks or across workers; chunks run on a local process pool or on a Dask cluster.
@@ -35,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.data import Data, load_data
+from allocator.model.objective import objective_value
 from allocator.errors import InputError
 from allocator.results import Result
 from allocator.rules import IndicatorGroups, Rules, project_groups, region_groups, target_met
@@ -193,6 +199,7 @@ class Replay:
     stall_rule: StallRule
     indicators: list[IndicatorGroups]
     plans: list[PlanArrays]
+    rules: Rules  # the objective's definition, evaluated on each draw's completed projects
     regions: int = 0
     columns: list[str] = field(default_factory=list)
 
@@ -244,13 +251,14 @@ def build_replay(scenario: Scenario, data: Data, plans: Sequence[Plan], spec: Un
         pool_starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0)) if len(order) else np.zeros(0, np.int64)
         plan_arrays.append(PlanArrays(plan.name, plan.selected.astype(float), finish, other, local, order, pool_starts))
 
-    indicators = Rules(scenario, data).indicator_groups
+    rules = Rules(scenario, data)
+    rules.benefit_caps  # computed once here, not in every worker
     return Replay(
         cost=projects["cost"].to_numpy(dtype=float), overrun=overrun, arrival=arrival, arrival_labels=arrival_labels,
         arrival_of_region=arrival_of_region, region_of_project=projects["region"].to_numpy(dtype=np.int64),
         pool_of_project=pool_of_project, pool_of_region=pool_of_region, capacity_of_region=capacity, pool_count=pool_count,
         periods=phasing.periods, phased=bool(phasing.years), delay_probability=spec.delay_probability,
-        stall_rule=spec.stall_rule, indicators=indicators, plans=plan_arrays, regions=len(regions),
+        stall_rule=spec.stall_rule, indicators=rules.indicator_groups, plans=plan_arrays, rules=rules, regions=len(regions),
     )
 
 
@@ -299,6 +307,22 @@ def replay_plan(replay: Replay, plan: PlanArrays, arrival: np.ndarray, overrun: 
             "in_plan": in_plan, "late": funded & ~stalled & ~in_plan, "stranded_yuan": stranded}
 
 
+def realised_measure(scenario: Scenario) -> str:
+    """The name of the per-draw realised objective: ``benefit_realised`` or ``cost_realised``."""
+    return "benefit_realised" if scenario.sense == "max_benefit" else "cost_realised"
+
+
+def realised_objective(replay: Replay, plan: PlanArrays, out: dict[str, np.ndarray]) -> float:
+    """The objective of what one draw achieves: each project completed within the plan counts at its realised
+    start (the plan's, one year later when delayed); the money is what was put in (万元)."""
+    phasing = replay.rules.scenario.phasing
+    starts = np.zeros((len(plan.selected), phasing.starts))
+    done = np.flatnonzero(out["in_plan"])
+    starts[done, out["finish"][done] - phasing.duration + 1] = plan.selected[done]
+    spent = np.where(plan.selected > 0, plan.other + out["received"], 0.0)
+    return objective_value(replay.rules, starts, spent[:, None])
+
+
 def run_chunk(replay: Replay, seed: int, indices: Sequence[int]) -> dict[str, Any]:
     """Draws `indices` for every plan: rows (one per plan and draw) and per-region sums (exact: counts, yuan)."""
     rows: list[dict[str, Any]] = []
@@ -317,6 +341,7 @@ def run_chunk(replay: Replay, seed: int, indices: Sequence[int]) -> dict[str, An
             row["late"] = float((plan.selected * out["late"]).sum())
             row["stranded"] = float(out["stranded_yuan"].sum()) / YUAN_PER_WAN
             row["matching_paid"] = float(np.rint(out["received"] * YUAN_PER_WAN).sum()) / YUAN_PER_WAN
+            row[realised_measure(replay.rules.scenario)] = realised_objective(replay, plan, out)
             for groups in replay.indicators:
                 name = groups.indicator.name
                 achieved = groups.achieved(plan.selected * (out["in_plan"] & (out["finish"] <= groups.deadline)))
@@ -435,6 +460,12 @@ class Simulation:
             (folder / "summary.md").write_text(self.markdown(), encoding="utf-8")
         return slot.path
 
+    @property
+    def objective_unit(self) -> str:
+        """The objective's unit, with a leading space ("" when the scenario names none)."""
+        unit = self.scenario.objective_unit if self.scenario.sense == "max_benefit" else "万元"
+        return f" {unit}" if unit else ""
+
     def markdown(self) -> str:
         spec = _spec(self.scenario)
         names = [p.name for p in self.plans]
@@ -443,15 +474,19 @@ class Simulation:
                  f"{draws:,} draws, seed {self.seed}; stall rule `{spec.stall_rule}`; matching source {escape_markdown(spec.matching_source)}, "
                  f"arrival drawn per {spec.arrival_by}. Money in 万元.", ""]
         lines += ["## Plans", "", markdown_table(pd.DataFrame([{
-            "plan": p.name, "objective": round(p.objective, 4), "projects funded": float(p.selected.sum()),
+            "plan": p.name, f"objective{self.objective_unit}": round(p.objective, 4), "projects funded": float(p.selected.sum()),
             "money planned (万元)": round(float(p.money.sum()), 4)} for p in self.plans])), ""]
         if len(self.plans) > 1:
             base, other = self.plans[0], self.plans[1]
             stalls = {n: float(self.draws.loc[self.draws["plan"] == n, "stalled"].mean()) for n in names}
             stranded = {n: float(self.draws.loc[self.draws["plan"] == n, "stranded"].mean()) for n in names}
             completed = {n: float(self.draws.loc[self.draws["plan"] == n, "completed"].mean()) for n in names}
-            lines += [f"**What robustness costs**: the objective falls from {base.objective:,.4f} to {other.objective:,.4f} "
-                      f"({other.objective - base.objective:+,.4f}), and {other.selected.sum():,.0f} projects are funded instead of {base.selected.sum():,.0f}. "
+            measure, unit = realised_measure(self.scenario), self.objective_unit
+            realised = {n: float(self.draws.loc[self.draws["plan"] == n, measure].mean()) for n in names}
+            lines += [f"**What robustness costs**: the planned objective changes from {base.objective:,.4f} to {other.objective:,.4f} "
+                      f"({other.objective - base.objective:+,.4f}{unit}), and {other.selected.sum():,.0f} projects are funded instead of {base.selected.sum():,.0f}; "
+                      f"the expected realised objective (`{measure}`, what the draws complete) changes from {realised[base.name]:,.4f} "
+                      f"to {realised[other.name]:,.4f} ({realised[other.name] - realised[base.name]:+,.4f}{unit}). "
                       f"**What it buys**: expected stalled projects {stalls[base.name]:,.1f} → {stalls[other.name]:,.1f}, "
                       f"expected stranded money {stranded[base.name]:,.1f} → {stranded[other.name]:,.1f} 万元, "
                       f"expected projects completed within the plan {completed[base.name]:,.1f} → {completed[other.name]:,.1f}.", ""]
@@ -460,7 +495,8 @@ class Simulation:
                 lines += [f"The robust plan scaled the matching source's capacity by zone and its budget: {factors}.", ""]
         table = self.summary[["plan", "measure", "planned", "target", "mean", "p10", "p50", "p90", "prob_met"]].copy()
         lines += ["## Outcomes", "", "`planned`: the plan's own figure (every input as declared); `prob_met`: share of draws "
-                  "meeting the target.", "", markdown_table(table), ""]
+                  f"meeting the target; `{realised_measure(self.scenario)}`: the objective ({self.objective_unit.strip() or 'no unit named'}) "
+                  "of what the draw completes within the plan, net of the soft targets' penalties.", "", markdown_table(table), ""]
         regions = self.regions[self.regions["plan"] == names[0]].head(10)
         lines += [f"## Regions most at risk ({names[0]})", "", "By expected stranded money, then stall probability "
                   "(the share of draws in which at least one of the region's funded projects falls short).", "",
@@ -492,7 +528,8 @@ def _summary(frame: pd.DataFrame, replay: Replay, plans: Sequence[Plan]) -> pd.D
     for plan, arrays in zip(plans, replay.plans):
         draws = frame[frame["plan"] == plan.name]
         planned: dict[str, float] = {"funded": float(plan.selected.sum()), "completed": float(plan.selected.sum()),
-                                     "stalled": 0.0, "late": 0.0, "stranded": 0.0, "matching_paid": float(arrays.local.sum())}
+                                     "stalled": 0.0, "late": 0.0, "stranded": 0.0, "matching_paid": float(arrays.local.sum()),
+                                     realised_measure(replay.rules.scenario): plan.objective}
         targets: dict[str, float] = {}
         for groups in replay.indicators:
             name, target = groups.indicator.name, groups.indicator.target
@@ -511,9 +548,6 @@ def _summary(frame: pd.DataFrame, replay: Replay, plans: Sequence[Plan]) -> pd.D
                          "mean": series.mean(), "p10": series.quantile(0.1), "p50": series.quantile(0.5), "p90": series.quantile(0.9),
                          "min": series.min(), "max": series.max(),
                          "prob_met": float(target_met(series.to_numpy(), goal).mean()) if goal is not None else None})
-        rows.append({"plan": plan.name, "measure": "objective", "planned": plan.objective, "target": None, "mean": plan.objective,
-                     "p10": plan.objective, "p50": plan.objective, "p90": plan.objective, "min": plan.objective,
-                     "max": plan.objective, "prob_met": None})
     return pd.DataFrame(rows)
 
 

@@ -42,7 +42,10 @@ def summary(result: Result) -> str:
                 verdict = "met" if met.all() else f"missed by {first['shortfall']:.4g}"
                 lines.append(f"  {first['label']}: {first['achieved']:.4g} vs target {first['target']:.4g} ({verdict})")
             else:
-                lines.append(f"  {first['label']} ({first['scope']}): target {first['target']:.4g} met in {int(met.sum())} of {len(met)} groups")
+                unmeasured = rows.loc[rows["met"].isna(), "group"].astype(str).tolist()
+                without = f" ({len(unmeasured)} without a denominator: {', '.join(unmeasured)})" if unmeasured else ""
+                lines.append(f"  {first['label']} ({first['scope']}): target {first['target']:.4g} met in {int(met.sum())} of "
+                             f"{len(met)} measured groups{without}")
     return "\n".join(lines)
 
 
