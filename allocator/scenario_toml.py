@@ -56,13 +56,15 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None, *, allow
     return scenario_from_document(document, allow_outside_paths=allow_outside_paths)
 
 
-def with_overrides(scenario: Scenario, overrides: dict[str, Any] | list[str], *, allow_outside_paths: bool = False) -> Scenario:
-    """A new scenario: `scenario` with ``{"sources.central.budget": "8亿"}`` (or ``["key=value"]``) applied."""
+def with_overrides(scenario: Scenario, overrides: dict[str, Any] | list[str], *, allow_outside_paths: bool = False,
+                   label: str = "--set") -> Scenario:
+    """A new scenario: `scenario` with ``{"sources.central.budget": "8亿"}`` (or ``["key=value"]``) applied;
+    a mistake in a value is reported as coming from `label` (the option that gave it)."""
     if isinstance(overrides, dict):
         assignments = [(tuple(key.split(".")), value) for key, value in overrides.items()]
     else:
         assignments = [parse_assignment(item) for item in overrides]
-    document = apply_overrides(scenario.document, assignments, collections=NAMED_TABLES)
+    document = apply_overrides(scenario.document, assignments, label=label, collections=NAMED_TABLES)
     return scenario_from_document(document, allow_outside_paths=allow_outside_paths)
 
 

@@ -252,7 +252,6 @@ def build_replay(scenario: Scenario, data: Data, plans: Sequence[Plan], spec: Un
         plan_arrays.append(PlanArrays(plan.name, plan.selected.astype(float), finish, other, local, order, pool_starts))
 
     rules = Rules(scenario, data)
-    rules.benefit_caps  # computed once here, not in every worker
     return Replay(
         cost=projects["cost"].to_numpy(dtype=float), overrun=overrun, arrival=arrival, arrival_labels=arrival_labels,
         arrival_of_region=arrival_of_region, region_of_project=projects["region"].to_numpy(dtype=np.int64),

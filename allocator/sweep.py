@@ -124,7 +124,7 @@ def checked_points(scenario: Scenario, axes: Sequence[Axis]) -> list[dict[str, A
         raise InputError("a sweep needs at least one --vary")
     grid = points(axes)
     for overrides in grid:
-        with_overrides(scenario, overrides)
+        with_overrides(scenario, overrides, label="--vary")
     return grid
 
 
@@ -184,7 +184,7 @@ def run_point(scenario: Scenario, overrides: dict[str, Any], directory: Path) ->
     """Solve one point and write its run directory (in a worker process); never raises for a failed solve."""
     from allocator.solve import solve
 
-    point = with_overrides(scenario, overrides)
+    point = with_overrides(scenario, overrides, label="--vary")
     try:
         result = solve(point, marginal="none")  # a sweep reports headline figures; marginal values would cost a re-solve each
     except SolveFailed as failure:

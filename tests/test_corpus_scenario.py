@@ -196,6 +196,8 @@ CASES = [
     Case("scenario-long-extends", top_line(f'extends = "{"b" * 300}.toml"'), 2, ("case.toml:4", "extends", "at most 255")),
     Case("scenario-long-chinese-path", toml('regions = "regions.csv"', f'regions = "{"社区服务中心/" * 250}regions.csv"'), 2,
          ("case.toml:6", "data.regions", "at most 4,095")),
+    Case("scenario-sweep-bare-number", nothing, 2, ("--vary", "sources.central.budget", "has no unit", "'500万'"),
+         argv=lambda folder, out: ["sweep", str(folder / "case.toml"), "--vary", "sources.central.budget=500,600", "--out", str(out)]),
 ]
 
 

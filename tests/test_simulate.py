@@ -138,6 +138,21 @@ def test_a_province_pays_its_projects_in_order_from_its_pool(tmp_path):
     assert draws["matching_paid"].tolist() == pytest.approx([60.0] * 5)
 
 
+def test_the_realised_benefit_counts_only_the_completed_projects(tmp_path):
+    # As above, the pool of 60 pays A (benefit 7) in full and B (benefit 3) only 10: B stalls in every draw.
+    projects = [{"project_id": pid, "region_id": "R2", "type": "centre", "cost": 100, "benefit": benefit,
+                 "request_central": 50, "request_local": 50} for pid, benefit in (("A", 7), ("B", 3))]
+    regions = [dict(r, capacity=100) for r in REGIONS]
+    _, plan, simulation = hand_case(tmp_path, capacity='capacity = { column = "capacity", by = "province" }',
+                                    projects=projects, regions=regions)
+    assert plan.selected.tolist() == [1.0, 1.0] and plan.objective == pytest.approx(10.0)
+    completed = {"A": 7.0}  # weight 1.0 x benefit of each completed project, no cap, no target
+    assert simulation.draws["benefit_realised"].tolist() == pytest.approx([sum(completed.values())] * 5)
+    row = simulation.summary.set_index("measure").loc["benefit_realised"]
+    assert row["planned"] == pytest.approx(10.0) and row["mean"] == pytest.approx(7.0) and row["p90"] == pytest.approx(7.0)
+    assert "objective" not in set(simulation.summary["measure"])
+
+
 def test_triangular_quantiles():
     law = Triangular(0.5, 0.8, 1.0)
     assert law.quantile(0.0) == 0.5 and law.quantile(1.0) == 1.0
@@ -189,6 +204,8 @@ def test_a_delay_pushes_last_year_starts_out_of_the_plan_and_misses_deadlines(tm
     summary = simulation.summary.set_index("measure")
     assert summary.loc["early", "planned"] == pytest.approx(0.05)  # A by 2021 over 20 streets
     assert draws["early"].tolist() == [0.0] * 4
+    # Only A (benefit 10) completes, after the deadline: 10 less the penalty 1000 x (0.05 - 0) of the missed target.
+    assert draws["benefit_realised"].tolist() == pytest.approx([10.0 - 1000 * 0.05] * 4)
 
 
 # --- reproducibility ------------------------------------------------------------------------------
@@ -275,6 +292,11 @@ def test_the_robust_plan_stalls_no_more_often_under_the_same_draws(tmp_path):
     assert stall_probability["robust"] <= stall_probability["nominal"]
     assert stall_probability["nominal"] == 1.0 and stall_probability["robust"] == 0.0
     assert by_plan["stranded"].mean()["robust"] == 0.0
+    # Benefit 10 - i: the nominal plan completes nothing (in every draw a west project stalls; its pool pays in order,
+    # so the first ones still complete), the robust plan completes P0 and P1 in every draw: 10 + 9.
+    realised = by_plan["benefit_realised"].mean()
+    assert realised["robust"] == pytest.approx(19.0)
+    assert "expected realised objective (`benefit_realised`" in simulation.markdown()
 
 
 def test_an_uncertainty_table_is_read_strictly(tmp_path):
