@@ -443,7 +443,7 @@ class Simulation:
     robust_factors: dict[str, float] | None = None
 
     def comparison(self) -> pd.DataFrame:
-        """Per measure: each plan's mean (P50 for indicators), side by side; with the plans' objectives."""
+        """Per measure (the realised objective among them): each plan's mean, side by side."""
         table = self.summary.pivot_table(index="measure", columns="plan", values="mean", sort=False)
         return table[[p.name for p in self.plans]]
 
@@ -495,7 +495,7 @@ class Simulation:
         table = self.summary[["plan", "measure", "planned", "target", "mean", "p10", "p50", "p90", "prob_met"]].copy()
         lines += ["## Outcomes", "", "`planned`: the plan's own figure (every input as declared); `prob_met`: share of draws "
                   f"meeting the target; `{realised_measure(self.scenario)}`: the objective ({self.objective_unit.strip() or 'no unit named'}) "
-                  "of what the draw completes within the plan, net of the soft targets' penalties.", "", markdown_table(table), ""]
+                  "of what the draw completes within the plan, soft-target penalties of what it achieves included.", "", markdown_table(table), ""]
         regions = self.regions[self.regions["plan"] == names[0]].head(10)
         lines += [f"## Regions most at risk ({names[0]})", "", "By expected stranded money, then stall probability "
                   "(the share of draws in which at least one of the region's funded projects falls short).", "",

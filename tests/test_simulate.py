@@ -292,8 +292,7 @@ def test_the_robust_plan_stalls_no_more_often_under_the_same_draws(tmp_path):
     assert stall_probability["robust"] <= stall_probability["nominal"]
     assert stall_probability["nominal"] == 1.0 and stall_probability["robust"] == 0.0
     assert by_plan["stranded"].mean()["robust"] == 0.0
-    # Benefit 10 - i: the nominal plan completes nothing (in every draw a west project stalls; its pool pays in order,
-    # so the first ones still complete), the robust plan completes P0 and P1 in every draw: 10 + 9.
+    # Benefit 10 - i: the robust plan funds P0 and P1 and completes both in every draw, 10 + 9.
     realised = by_plan["benefit_realised"].mean()
     assert realised["robust"] == pytest.approx(19.0)
     assert "expected realised objective (`benefit_realised`" in simulation.markdown()
