@@ -221,7 +221,7 @@ def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: 
         types=eligible,
         zones=zones,
         max_share_of_cost=_share_caps(table, types),
-        cap_per_project=_caps(table, types),
+        cap_per_project=_by_type_and_place(table, "cap_per_project", tuple(types), _money),
         capacity=_capacity(table),
         matching=_matching(table, key, source_keys),
     )
@@ -276,30 +276,6 @@ def _share_caps(table: Table, types: dict[str, ProjectType]) -> dict[str, float]
     return dict.fromkeys(types, share)
 
 
-def _caps(table: Table, types: dict[str, ProjectType]) -> dict[str, dict[str, float]]:
-    if not table.has("cap_per_project"):
-        return {}
-    value = table.values["cap_per_project"]
-    path = (*table.path, "cap_per_project")
-    if not isinstance(value, dict) or set(value) <= {"amount", "unit"}:
-        amount = _money(table, "cap_per_project")
-        return {type_key: {"default": amount} for type_key in types}
-    by_type = Table(table.document, path)
-    caps: dict[str, dict[str, float]] = {}
-    for type_key in types:
-        if not by_type.has(type_key):
-            continue
-        entry = by_type.values[type_key]
-        if isinstance(entry, dict) and not set(entry) <= {"amount", "unit"}:
-            by_zone = Table(table.document, (*path, type_key))
-            by_zone.allowed.update(entry)
-            caps[type_key] = {zone: _money(by_zone, zone) for zone in entry}
-        else:
-            caps[type_key] = {"default": _money(by_type, type_key)}
-    by_type.close()
-    return caps
-
-
 def _standard(table: Table, source: Source) -> Standard | None:
     """[sources.<key>.standard]: a fixed share of cost (`share`) or amount per project (`amount`), by type, then by
     province, zone or "default"; a share must stay within the source's max_share_of_cost, a type within its types."""
@@ -307,7 +283,7 @@ def _standard(table: Table, source: Source) -> Standard | None:
     if standard is None:
         return None
     share = _by_type_and_place(standard, "share", source.types, lambda t, k: t.number(k, low=0.0, high=1.0))
-    amount = _by_type_and_place(standard, "amount", source.types, lambda t, k: _money(t, k))
+    amount = _by_type_and_place(standard, "amount", source.types, _money)
     standard.close()
     if not share and not amount:
         standard.fail("a standard needs 'share' or 'amount' (a number, or a table by type, then by province or zone)")
