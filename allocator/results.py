@@ -242,7 +242,8 @@ def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Sol
     in_class = funding.classes.of_project >= 0
     money = np.zeros((len(cost), len(scenario.sources), phasing.periods))
     money[in_class] = (cost[in_class, None] * spend[in_class])[:, None, :] * mix[funding.classes.of_project[in_class]]
-    money[funding.declared] = funding.requests[funding.declared][:, :, None] * spend[funding.declared][:, None, :]
+    declared, requests = built.rules.declared, built.rules.requests
+    money[declared] = requests[declared][:, :, None] * spend[declared][:, None, :]
 
     linear = built.linear
     size = {"rows": linear.num_rows, "columns": linear.num_cols, "nonzeros": int(linear.A.nnz),

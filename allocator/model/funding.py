@@ -26,8 +26,7 @@ class Funding:
     start: np.ndarray  # projects x starts: column of x_{p,y} (project p starts in period y)
     money: np.ndarray  # classes x sources x periods: column of F_{k,s,y}, -1 where s may not fund class k
     classes: RuleClasses
-    requests: np.ndarray  # projects x sources, 万元 (Rules.requests): money of the declared plans
-    declared: np.ndarray  # per project: funded by its declared plan
+    rules: Rules  # the declared plans (Rules.declared, Rules.requests) are read from here
     phasing: Phasing
 
     def selection_terms(self, mask: np.ndarray | None = None, completed_by: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +56,7 @@ class Funding:
         """
         periods = list(range(self.phasing.periods)) if periods is None else periods
         class_group = group_of_project[self.classes.first_member]
-        planned = np.flatnonzero(self.declared)
+        planned = np.flatnonzero(self.rules.declared)
         groups, cols, coefs = [], [], []
         for s in sources:
             for y in periods:
@@ -68,7 +67,7 @@ class Funding:
                 projects, columns, shares = self.spend_terms(y, planned)
                 groups.append(group_of_project[projects])
                 cols.append(columns)
-                coefs.append(self.requests[projects, s] * shares)
+                coefs.append(self.rules.requests[projects, s] * shares)
         return np.concatenate(groups), np.concatenate(cols), np.concatenate(coefs)
 
 
@@ -92,7 +91,7 @@ def add_funding(builder: ModelBuilder, rules: Rules) -> Funding:
             ColumnKind.MONEY, len(k_idx),
             labels=np.array([f"class{k}:{source_keys[s]}{year}" for k, s in zip(k_idx, s_idx)], dtype=object),
         )
-    funding = Funding(start=start, money=money, classes=classes, requests=rules.requests, declared=rules.declared, phasing=phasing)
+    funding = Funding(start=start, money=money, classes=classes, rules=rules, phasing=phasing)
     cost = projects["cost"].to_numpy()
     _one_start(builder, funding, scenario.selection == "binary")
     _full_funding(builder, funding, cost)

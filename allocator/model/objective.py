@@ -33,7 +33,7 @@ def add_objective(builder: ModelBuilder, rules: Rules, funding: Funding) -> floa
         add_capped_benefit(builder, rules, funding, float(discount[0]))
         return -1.0
     builder.add_objective(funding.money[funding.money >= 0], 1.0)
-    declared_cost = funding.requests.sum(axis=1) * funding.declared
+    declared_cost = rules.requests.sum(axis=1) * rules.declared
     builder.add_objective(funding.start.ravel(), np.repeat(declared_cost, phasing.starts))
     return 1.0
 
