@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from allocator.errors import AllocatorError, InputError, SolveFailed
-from allocator.marginal_modes import FINITE_DIFFERENCE_LIMIT, MARGINAL_MODES, MarginalMode
+from allocator.marginal_modes import MARGINAL_MODES, RE_SOLVE_LIMIT, MarginalMode
 from allocator.outdir import Target, check, writable_file
 from allocator.paths import path_problem, shown
 
@@ -108,8 +108,8 @@ def main() -> None:
 @click.option("--time-limit", type=float, help="Override solver.time_limit, in seconds (above 0).")
 @click.option("--log", is_flag=True, help="Show the solver's own log.")
 @click.option("--marginal", type=click.Choice(MARGINAL_MODES), default="auto", show_default=True,
-              help="Marginal values in marginal.csv: full (duals + finite differences), duals, none; "
-                   f"auto = full up to {FINITE_DIFFERENCE_LIMIT:,} candidates.")
+              help="Marginal values in marginal.csv: full (duals + a re-solve for every budget, soft target and used-up rule), "
+                   f"auto (re-solves for the scenario-wide rules only, up to {RE_SOLVE_LIMIT:,} candidates), duals, none.")
 @click.option("--reports/--no-reports", default=True, show_default=True,
               help="Write budget_proposal.xlsx, report.md and report.html (allocate export makes them later).")
 @click.option("--from", "reference", type=PATH, metavar="RUN_DIR",
@@ -175,20 +175,22 @@ def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_path
 @scenario_options
 @reports_errors
 def explain(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool) -> None:
-    """Say why SCENARIO_FILE cannot be met, or which rules bind its optimum and what each is worth.
+    """Say why SCENARIO_FILE cannot be met, or which rules shape its plan and what relaxing each is worth.
 
     For an infeasible scenario: the colliding rules and the changes that would be enough (exit 3).
-    For a feasible one: the binding budgets and rules with their marginal values (see marginal.csv).
+    For a feasible one: the rules that bind, ranked by what relaxing each by one step would gain, each with the
+    --set (or table cell) that relaxes it; rules that bind only together; unmet soft targets and what meeting them
+    would cost (see marginal.csv and docs/outputs.md).
     """
-    from allocator.marginal import binding_rules_text
-    from allocator.solve import solve
+    from allocator.explain import explanation
+    from allocator.solve import solve, solve_model
     from allocator.summary import summary
 
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     result = solve(scenario, marginal="full")
     click.echo(summary(result))
     click.echo("")
-    click.echo(binding_rules_text(result.marginal))
+    click.echo(explanation(result, solve_model))
 
 
 @main.command("compare")
@@ -200,10 +202,12 @@ def explain(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths
 def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, labels: tuple[str, ...]) -> None:
     """Put RUNS side by side: run directories or scenario files (solved now), the first as the baseline.
 
-    Writes comparison.csv/.md (headline figures and differences), by_zone.csv, by_province.csv and
-    projects.csv (projects funded in one run and not another), and prints the headline table.
+    Writes comparison.html, comparison.md and comparison.xlsx (in Chinese, for a proposal), the CSVs
+    comparison.csv (headline figures and differences), by_zone.csv, by_province.csv, projects.csv
+    (projects funded in one run and not another) and churn.csv, and prints the headline table.
     """
     from allocator.compare import compare, default_compare_dir
+    from allocator.report.comparison import terminal_text
 
     if len(runs) < 2:
         raise InputError("compare needs at least two run directories or scenario files")
@@ -216,8 +220,8 @@ def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, label
         if not item.is_dir():
             click.echo(f"solving {item} ...", err=True)
     comparison = compare(dict(zip(labels, runs)) if labels else list(runs), out=target.path, force=force, unique=target.unique)
-    click.echo(comparison.text())
-    click.echo(f"\nwritten to {comparison.out}")
+    click.echo(terminal_text(comparison))
+    click.echo(f"\nwritten to {comparison.out} (comparison.html, comparison.xlsx, comparison.md and the CSVs)")
 
 
 @main.command("sweep")
@@ -233,25 +237,26 @@ def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside
                   workers: int | None, out: Path | None, force: bool) -> None:
     """Solve SCENARIO_FILE at every value of the --vary keys, one process per point.
 
-    Writes sweep.csv and sweep.md (one row per point: varied values, status, headline figures),
-    sweep.png (objective and indicators against the first key) and each point's run under runs/.
-    Points with no allocation are rows with their status; they do not stop the sweep.
+    Writes sweep.csv (one row per point: varied values, status, every headline figure), sweep.html and
+    sweep.md (the planner's tables, in the scenario's language), sweep.png (objective, projects, money
+    and indicators against the first key) and each point's run under runs/. The terminal shows the main
+    figures. Points with no allocation are rows with their status; they do not stop the sweep.
     """
     from allocator.rundir import inputs_of
     from allocator.sweep import checked_points, default_sweep_dir, parse_vary, sweep
 
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     axes = [parse_vary(text) for text in varies]
-    count = len(checked_points(scenario, axes))  # every value is checked before the disk is touched
+    checked = checked_points(scenario, axes)  # every point is checked, once, before the disk is touched
+    count = len(checked)
     target = Target(out or default_sweep_dir(scenario.path), kind="sweep", force=force, unique=out is None, inputs=inputs_of(scenario))
     check(target)
     with click.progressbar(length=count, label=f"solving {count} points", file=sys.stderr) as bar:
         result = sweep(scenario, axes, out=target.path, force=force, unique=target.unique, workers=workers,
-                       on_done=lambda i, status: bar.update(1))
-    click.echo(result.markdown())
-    failed = int((~result.table["status"].isin(["optimal", "feasible"])).sum())
-    if failed:
-        click.echo(f"\n{failed} of {count} points found no allocation (see the status column and their runs' diagnosis.md)")
+                       on_done=lambda i, status: bar.update(1), checked=checked)
+    click.echo(result.text())
+    if result.failed:
+        click.echo(f"\n{len(result.failed)} of {count} points found no allocation (see the status column and their runs' diagnosis.md)")
     click.echo(f"\nwritten to {result.out} (sweep.csv, sweep.md, sweep.png, sweep.html, runs/)")
 
 
@@ -353,3 +358,56 @@ def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers:
     written = result.write(output.path, force=force, unique=output.unique)
     click.echo(result.markdown())
     click.echo(f"\nwritten to {written} (draws.csv, summary.csv, regions_at_risk.csv, simulation.png, summary.md)")
+
+
+@main.command("import")
+@click.argument("workbook", type=PATH)
+@click.option("--sheet", help="The sheet to read (default: the only one with a header of application columns).")
+@click.option("--map", "mapping_file", type=PATH, metavar="MAPPING.toml",
+              help="Header names, type words, places and the money unit to add to or override the built-in ones (docs/import.md).")
+@click.option("--out", type=PATH, required=True, help="The projects table to write (.csv); the report goes beside it (.import.md).")
+@click.option("--force", is_flag=True, help="Replace the table and report if they are already there.")
+@click.option("--skip-bad", is_flag=True, help="Write the rows without problems and list the others in the report (default: exit 2).")
+@reports_errors
+def import_command(workbook: Path, sheet: str | None, mapping_file: Path | None, out: Path, force: bool, skip_bad: bool) -> None:
+    """Read an application workbook (申报汇总表) into a projects table, with a report of every decision (docs/import.md)."""
+    from allocator.importing import check_outputs, import_workbook, write_import
+    from allocator.importing.report import report
+
+    _sound([workbook, mapping_file, out], "the path")
+    check_outputs(out, force=force, inputs=(workbook, *([mapping_file] if mapping_file else [])))
+    imported = import_workbook(workbook, sheet=sheet, mapping_file=mapping_file, skip_bad=skip_bad)
+    text = report(imported)
+    click.echo(text)
+    for check_ in imported.rows.checks:
+        if not check_.agrees:
+            click.echo(f"warning: {workbook}: sheet {imported.sheet.name}, row {check_.row} ({check_.label}), column {check_.column}: "
+                       f"stated {check_.stated:,.2f}, the detail rows add up to {check_.summed:,.2f} "
+                       f"(difference {check_.difference:+,.2f}{'万元' if check_.money else ''})", err=True)
+    bad = sorted(imported.rows.bad_rows)
+    if bad and not skip_bad:
+        raise InputError(f"{len(bad)} row{'s' if len(bad) > 1 else ''} ({', '.join(map(str, bad[:10]))}{' …' if len(bad) > 10 else ''}) "
+                         f"{'have' if len(bad) > 1 else 'has'} problems, listed above; nothing written: fix them (or map them with --map), or pass --skip-bad",
+                         source=str(workbook))
+    if not imported.written:
+        raise InputError("every project row has a problem (listed above); nothing written", source=str(workbook))
+    for path in write_import(imported, out, text):
+        click.echo(f"written {path}")
+
+
+@main.command("init")
+@click.argument("folder", type=PATH)
+@click.option("--province", "provinces", multiple=True, metavar="NAME",
+              help="A province whose counties the starter covers (浙江省 or 浙江; repeatable; default: all).")
+@reports_errors
+def init_command(folder: Path, provinces: tuple[str, ...]) -> None:
+    """Write a starter FOLDER: a commented scenario.toml, regions.csv, an application template with drop-downs
+    (projects_template.xlsx) and its example rows imported as projects.csv, so `allocate run` works at once (docs/import.md)."""
+    from allocator.importing.starter import write_starter
+
+    _sound([folder], "FOLDER")
+    for path in write_starter(folder, provinces):
+        click.echo(f"written {path}")
+    click.echo(f"\nnext: fill in {folder / 'projects_template.xlsx'}, then\n"
+               f"  allocate import {folder / 'projects_template.xlsx'} --out {folder / 'projects.csv'} --force\n"
+               f"  allocate run {folder / 'scenario.toml'}")

@@ -4,7 +4,9 @@ Every comparison works on :class:`~allocator.runformat.run.Run`, a run read back
 scenario file or an in-memory :class:`Result` is solved (or taken) and written to a run directory
 first, then read back, so a run compared today and a run directory from last month go through the
 same code. Tables are DataFrames with a scenario level named ``run``; the first run is the baseline
-and the others show their difference (``Δ``) from it.
+and the others show their difference (``Δ``) from it. Zones come in the report order, provinces in the
+order of their region codes (the official division order). The CSVs keep machine keys; the pages, the
+workbook and the terminal table a planner reads are drawn in :mod:`allocator.report.comparison`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,9 @@ import pandas as pd
 
 from allocator.errors import InputError
 from allocator.outdir import Target, staged
-from allocator.report.document import Block, frame_block, render_html
 from allocator.results import Result
 from allocator.rundir import write_run
-from allocator.runformat.markdown import escape_markdown, markdown_table
-from allocator.runformat.run import Run, read_run
+from allocator.runformat.run import Run, read_run, zone_key
 from allocator.runformat.tables import write_csv
 from allocator.scenario import Scenario
 from allocator.scenario_toml import load_scenario
@@ -35,8 +35,6 @@ DELTA = "Δ "
 _STATUS_FIGURES = ("status", "solver")
 #: Beyond this many groups an indicator shows its count of groups met, not every group.
 MAX_GROUPS_SHOWN = 8
-#: Rows of the changed-projects table shown in Markdown and on the terminal (the CSV has them all).
-PROJECT_ROWS_SHOWN = 20
 
 RunLike = Run | Result | Scenario | str | Path
 
@@ -102,47 +100,25 @@ class Comparison:
         deltas = self.differences.rename(columns=lambda run: f"{DELTA}{run}")
         return pd.concat([self.figures, deltas], axis=1).rename_axis(columns=RUN)
 
+    def column_run(self, column: str) -> tuple[str, bool]:
+        """The run a column of :meth:`table` or of a side-by-side table shows, and whether it is its difference."""
+        delta = column not in self.runs and column.startswith(DELTA) and column[len(DELTA):] in self.runs
+        return (column[len(DELTA):] if delta else column), delta
+
     @property
-    def units(self) -> str:
-        """The sentence that gives the units: money, and the objective's unit as the runs record it ([objective] unit)."""
+    def objective_unit(self) -> str:
+        """The objective's unit as the runs record it ([objective] unit), ' / ' between different ones; '' for none."""
         units = dict.fromkeys(r.manifest.objective.unit for r in self.runs.values() if r.manifest.objective and r.manifest.objective.unit)
-        return "Money in 万元" + (f"; objective in {' / '.join(units)}." if units else ".")
+        return " / ".join(units)
 
     def objective_gain(self, run: str) -> float:
         """How much `run`'s objective exceeds the baseline's (for min_cost, a negative gain saves money)."""
         return float(self.differences.loc["objective", run])
 
-    def markdown(self) -> str:
-        names = list(self.runs)
-        lines = [f"# Comparison: {escape_markdown(', '.join(names))}", "",
-                 f"Baseline: **{escape_markdown(self.baseline)}**; `{DELTA}<run>` = run minus baseline. "
-                 + self.units, "", "## Headline figures", "", markdown_table(self.table().reset_index())]
-        for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
-            shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
-            lines += ["", f"## {title} (funded projects and money)", "", markdown_table(flatten(shown).reset_index())]
-        lines += ["", "## Churn against the baseline (projects added, dropped; money moved, 万元)", "", _churn_text(self.churn, markdown=True)]
-        lines += ["", f"## Projects funded in one run and not the other ({len(self.projects):,})", ""]
-        if len(self.projects):
-            lines.append(markdown_table(self.projects.head(PROJECT_ROWS_SHOWN).reset_index()))
-            if len(self.projects) > PROJECT_ROWS_SHOWN:
-                lines += ["", f"... {len(self.projects) - PROJECT_ROWS_SHOWN:,} more in projects.csv"]
-        else:
-            lines.append("None: every run funds the same projects.")
-        return "\n".join(lines) + "\n"
-
-    def text(self) -> str:
-        """What the terminal shows: the headline table, the zones and how many projects changed."""
-        shown = self.by_zone.loc[:, self.by_zone.columns.get_level_values(0).isin(["funded", "total"])]
-        lines = [self.units, markdown_table(self.table().reset_index()), "", "by zone:", markdown_table(flatten(shown).reset_index()), "",
-                 "churn against the baseline (national and by zone; by province in churn.csv):",
-                 _churn_text(self.churn.loc[self.churn.index.get_level_values("level") != "province"] if len(self.churn) else self.churn), "",
-                 f"projects funded in one run and not the other: {len(self.projects):,}"]
-        if len(self.projects):
-            lines.append(markdown_table(self.projects.head(10).reset_index()))
-        return "\n".join(lines)
-
     def write(self, out: str | Path, *, force: bool = False) -> Path:
-        """comparison.csv, by_zone.csv, by_province.csv, projects.csv, comparison.md and comparison.html in `out`."""
+        """The CSVs (machine keys) and the pages a planner reads (comparison.md, .html, .xlsx) in `out`."""
+        from allocator.report.comparison import write_pages
+
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         if (out / "comparison.csv").exists() and not force:
@@ -152,25 +128,8 @@ class Comparison:
         write_csv(flatten(self.by_province).reset_index(), out / "by_province.csv")
         write_csv(self.projects.reset_index(), out / "projects.csv")
         write_csv(self.churn.reset_index(), out / "churn.csv")
-        (out / "comparison.md").write_text(self.markdown(), encoding="utf-8")
-        (out / "comparison.html").write_text(render_html(self.blocks(), lang="en"), encoding="utf-8")
+        write_pages(self, out)
         return out
-
-    def blocks(self) -> list[Block]:
-        """The comparison as report blocks (for comparison.html): the same tables as comparison.md."""
-        blocks = [Block("h1", f"Comparison: {', '.join(self.runs)}"),
-                  Block("p", f"Baseline: {self.baseline}; '{DELTA}<run>' = run minus baseline. {self.units}"),
-                  Block("h2", "Headline figures"), frame_block(self.table().reset_index())]
-        for title, frame in (("By zone", self.by_zone), ("By province", self.by_province)):
-            shown = frame.loc[:, frame.columns.get_level_values(0).isin(["funded", "total"])]
-            blocks += [Block("h2", f"{title} (funded projects and money)"), frame_block(flatten(shown).reset_index())]
-        blocks.append(Block("h2", "Churn against the baseline (projects added, dropped; money moved, 万元)"))
-        if len(self.churn):
-            blocks.append(frame_block(self.churn.reset_index()))
-        blocks.append(Block("h2", f"Projects funded in one run and not the other ({len(self.projects):,})"))
-        if len(self.projects):
-            blocks.append(frame_block(self.projects.head(PROJECT_ROWS_SHOWN).reset_index()))
-        return blocks
 
 
 def compare(runs: Iterable[RunLike] | Mapping[str, RunLike], *, out: str | Path | None = None, force: bool = False,
@@ -212,11 +171,28 @@ def compare_runs(runs: Mapping[str, Run]) -> Comparison:
     figures = figures.reindex(_figure_order(figures.index))
     return Comparison(
         runs=runs, figures=figures,
-        by_zone=side_by_side({k: r.by_zone for k, r in runs.items()}, "zone"),
-        by_province=side_by_side({k: r.by_province for k, r in runs.items()}, "province"),
+        by_zone=side_by_side({k: r.by_zone for k, r in runs.items()}, "zone", zone_order(runs.values())),
+        by_province=side_by_side({k: r.by_province for k, r in runs.items()}, "province", province_order(runs.values())),
         projects=changed_projects(runs),
         churn=churn(runs),
     )
+
+
+def province_order(runs: Iterable[Run]) -> list[str]:
+    """The provinces of all `runs` in the order of their smallest region code (for real division codes, whose
+    first two digits number the provinces, the official order: 北京, 天津, 河北 …), then by name."""
+    first: dict[str, str] = {}
+    for run in runs:
+        if len(run.allocation):
+            ids = run.allocation.groupby(run.allocation["province"].astype(str))["region_id"].agg(lambda ids: min(map(str, ids)))
+            for province, region in ids.items():
+                first[str(province)] = min(first.get(str(province), region), region)
+    return sorted(first, key=lambda province: (first[province], province))
+
+
+def zone_order(runs: Iterable[Run]) -> list[str]:
+    """The zones of all `runs`: east, northeast, central, west, then any other by name."""
+    return sorted({zone for run in runs if len(run.allocation) for zone in run.zone_order}, key=zone_key)
 
 
 def as_run(item: RunLike, directory: Path, *, force: bool = False) -> Run:
@@ -233,8 +209,9 @@ def as_run(item: RunLike, directory: Path, *, force: bool = False) -> Run:
     return read_run(write_run(item, directory, force=force, reports=False))
 
 
-def side_by_side(frames: Mapping[str, pd.DataFrame], key: str) -> pd.DataFrame:
-    """Tables keyed by `key`, one per run, as `key` x (figure, run); then each figure's difference from the first run."""
+def side_by_side(frames: Mapping[str, pd.DataFrame], key: str, order: list[str] | None = None) -> pd.DataFrame:
+    """Tables keyed by `key`, one per run, as `key` x (figure, run); then each figure's difference from the first run.
+    Rows in `order` (those it lacks follow, by name)."""
     present = {run: frame.set_index(key) for run, frame in frames.items() if len(frame)}
     if not present:
         return pd.DataFrame(index=pd.Index([], name=key))
@@ -249,7 +226,8 @@ def side_by_side(frames: Mapping[str, pd.DataFrame], key: str) -> pd.DataFrame:
         parts.append(delta)
     table = pd.concat(parts, axis=1)
     figures = list(dict.fromkeys(wide.columns.get_level_values(0)))
-    return table.reindex(columns=figures, level=0)
+    rows = [k for k in order or [] if k in table.index] + sorted(k for k in table.index if k not in set(order or []))
+    return table.reindex(columns=figures, level=0).reindex(rows).rename_axis(key)
 
 
 def changed_projects(runs: Mapping[str, Run]) -> pd.DataFrame:
@@ -282,10 +260,18 @@ def churn(runs: Mapping[str, Run]) -> pd.DataFrame:
         return pd.DataFrame(columns=list(CHURN_COLUMNS), index=pd.MultiIndex.from_tuples([], names=[RUN, "level", "group"]))
     first = next(iter(present))
     base = _funded_money(present[first])
+    rank = {("zone", z): i for i, z in enumerate(zone_order(present.values()))}
+    rank |= {("province", p): i for i, p in enumerate(province_order(present.values()))}
     parts = []
     for run in list(present)[1:]:
-        parts.append(_churn_of(base, _funded_money(present[run]), run))
+        table = _churn_of(base, _funded_money(present[run]), run)
+        keys = [(_LEVELS.index(level), rank.get((level, group), len(rank)), group) for _, level, group in table.index]
+        parts.append(table.iloc[sorted(range(len(table)), key=keys.__getitem__)])
     return pd.concat(parts)
+
+
+#: The levels of the churn table, in the order they are listed.
+_LEVELS = ("national", "zone", "province")
 
 
 #: The columns of the churn table.
@@ -322,12 +308,6 @@ def _churn_of(base: pd.DataFrame, other: pd.DataFrame, run: str) -> pd.DataFrame
     for column in ("money_added", "money_dropped", "money_moved"):
         table[column] = table[column].astype(float).round(4)
     return table.set_index([RUN, "level", "group"])[list(CHURN_COLUMNS)]
-
-
-def _churn_text(table: pd.DataFrame, *, markdown: bool = False) -> str:
-    if not len(table):
-        return "No other run with an allocation to compare." if markdown else "none"
-    return markdown_table(table.reset_index())
 
 
 def flatten(frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-#: "full": duals and, for a MIP, finite differences on budgets; "duals"; "none"; "auto": full up to
-#: FINITE_DIFFERENCE_LIMIT candidates, duals above.
+#: "full": duals, and re-solves for every budget, soft target and used-up rule (per province, region or group too);
+#: "auto": the same but only the scenario-wide rules (one row each: budgets, soft targets, counts, shares, minimum
+#: spends) up to RE_SOLVE_LIMIT candidates, duals alone above; "duals"; "none".
 MarginalMode = Literal["auto", "full", "duals", "none"]
 MARGINAL_MODES: tuple[MarginalMode, ...] = get_args(MarginalMode)
-#: Above this many candidates, "auto" marginal values skip the MIP re-solves of the finite differences.
-FINITE_DIFFERENCE_LIMIT = 50_000
+#: Above this many candidates, "auto" marginal values skip the re-solves.
+RE_SOLVE_LIMIT = 50_000
+#: Which rules are re-solved: none, the scenario-wide ones, or every used-up one.
+ReSolveScope = Literal["none", "scenario", "every"]
 
 
-def finite_differences(mode: MarginalMode, candidates: int) -> bool:
-    """Whether `mode` asks for the budgets' finite differences on a scenario of `candidates` projects."""
-    return mode == "full" or (mode == "auto" and candidates <= FINITE_DIFFERENCE_LIMIT)
+def re_solve_scope(mode: MarginalMode, candidates: int) -> ReSolveScope:
+    """Which rules `mode` re-solves on a scenario of `candidates` projects."""
+    if mode == "full":
+        return "every"
+    return "scenario" if mode == "auto" and candidates <= RE_SOLVE_LIMIT else "none"

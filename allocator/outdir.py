@@ -40,7 +40,8 @@ MARKER = "allocate.json"
 _FILES = {
     "run": RUN_FILES,
     "sweep": {MARKER, "sweep.csv", "sweep.md", "sweep.png", "sweep.html"},
-    "compare": {MARKER, "comparison.csv", "comparison.md", "comparison.html", "by_zone.csv", "by_province.csv", "projects.csv"},
+    "compare": {MARKER, "comparison.csv", "comparison.md", "comparison.html", "by_zone.csv", "by_province.csv", "projects.csv",
+                "churn.csv", "comparison.xlsx"},
     "simulate": {MARKER, "draws.csv", "summary.csv", "regions_at_risk.csv", "simulation.png", "summary.md"},
     "export": {MARKER},
 }

@@ -12,6 +12,7 @@ from allocator.backends import FormulaStatus, Solution, SolveStatus
 from allocator.data import Data
 from allocator.errors import InternalError
 from allocator.model import BuiltModel
+from allocator.model.classes import split_capped
 from allocator.model.objective import benefit_by_type
 from allocator.rounding import Precision, RoundedMoney, round_periods, round_plan
 from allocator.rules import IndicatorGroups, Rules, target_met
@@ -242,6 +243,7 @@ def make_result(scenario: Scenario, data: Data, built: BuiltModel, solution: Sol
     in_class = funding.classes.of_project >= 0
     money = np.zeros((len(cost), len(scenario.sources), phasing.periods))
     money[in_class] = (cost[in_class, None] * spend[in_class])[:, None, :] * mix[funding.classes.of_project[in_class]]
+    money = split_capped(built.rules, funding.classes, selected, money)
     declared, requests = built.rules.declared, built.rules.requests
     money[declared] = requests[declared][:, :, None] * spend[declared][:, None, :]
 

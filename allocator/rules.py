@@ -308,9 +308,10 @@ class Rules:
     @cached_property
     def indicator_groups(self) -> list[IndicatorGroups]:
         """Each indicator's baseline, denominator and per-project contribution, per group of its scope."""
-        return [self._indicator_groups(indicator) for indicator in self.scenario.indicators.values()]
+        return [self.indicator_groups_for(indicator) for indicator in self.scenario.indicators.values()]
 
-    def _indicator_groups(self, indicator: Indicator) -> IndicatorGroups:
+    def indicator_groups_for(self, indicator: Indicator) -> IndicatorGroups:
+        """One indicator's groups at its scope (``replace(indicator, scope="zone")`` measures it per zone instead)."""
         of_region, labels = region_groups(self.data, indicator.scope)
         regions, projects = self.data.regions, self.data.projects
         baseline = np.bincount(of_region, weights=regions[indicator.baseline].to_numpy(dtype=float), minlength=len(labels)) \

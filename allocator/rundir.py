@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from allocator.equity import equity_table
 from allocator.errors import SolveFailed
 from allocator.outdir import Target, staged
 from allocator.report import write_reports
@@ -63,12 +64,16 @@ def write_run(result: Result, out: Path, *, force: bool = False, unique: bool = 
 
 
 def tables_of(result: Result) -> dict[str, pd.DataFrame]:
-    """The tables `result` writes, by name: all of :data:`TABLES`, marginal values when computed, by_year when phased."""
+    """The tables `result` writes, by name: all of :data:`TABLES`, marginal values when computed, by_year when phased,
+    equity when the regions table counts residents."""
     tables = {name: getattr(result, name) for name in TABLES}
     if result.marginal is not None:
         tables["marginal"] = result.marginal
     if result.phasing.years:
         tables["by_year"] = result.by_year
+    equity = equity_table(result)
+    if equity is not None:
+        tables["equity"] = equity
     return tables
 
 

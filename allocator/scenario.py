@@ -21,6 +21,8 @@ Selection = Literal["binary", "continuous"]
 SplitRule = Literal["even", "solver"]
 #: The groups an indicator has one value (and one target) per.
 Scope = Literal["national", "zone", "province", "region"]
+#: How the outputs show an indicator's values: as a percentage (0.9896 as 98.96%) or as the number itself.
+Display = Literal["percent", "number"]
 #: The groups that receive a share (the formula baseline) or an arrival draw (uncertainty).
 Level = Literal["zone", "province", "region"]
 #: The groups whose share of money a share rule bounds.
@@ -124,7 +126,14 @@ class Indicator:
     hard: bool
     penalty: float
     types: tuple[str, ...] | None
+    display: Display  # see default_display
     deadline: int | None = None  # a year of the plan: count only projects completed by then
+
+
+def default_display(target: float, scale: float) -> Display:
+    """An indicator's display when the scenario names none: a percentage for a proportion (a target in (0, 1] of an
+    unscaled ratio, like a coverage rate of 0.8), else the number itself (counts per 10,000, a target of 80 with scale 0.01)."""
+    return "percent" if 0 < target <= 1 and scale == 1 else "number"
 
 
 @dataclass(frozen=True)
@@ -270,6 +279,7 @@ class Scenario:
     output: OutputSpec = OutputSpec()  # the optional [output] table
     benefit_by_type: dict[str, TypeBenefit] = field(default_factory=dict)  # [objective.by_type]: replaces `benefit` per type
     objective_unit: str = ""  # [objective] unit: what the benefit counts (e.g. 万人); "" when the scenario says not
+    raise_lowest: str | None = None  # [objective] raise_lowest: the indicator whose lowest group is raised first (max-min)
 
     @property
     def path(self) -> Path:

@@ -17,9 +17,9 @@ from allocator.config import Document, KeyPath, apply_overrides, load_document, 
 from allocator.errors import InputError
 from allocator.paths import path_problem
 from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
-                                Indicator, Level, Matching, Phasing, ProjectType, Scenario, Scope, Selection, Sense,
+                                Display, Indicator, Level, Matching, Phasing, ProjectType, Scenario, Scope, Selection, Sense,
                                 OutputSpec, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, TypeBenefit,
-                                Uncertainty)
+                                Uncertainty, default_display)
 from allocator.schema import MAX_NUMBER, Table, check_choice
 from allocator.units import UNITS_IN_WAN, format_wan, parse_money
 
@@ -43,6 +43,7 @@ SELECTIONS: tuple[Selection, ...] = get_args(Selection)
 SPLIT_RULES: tuple[SplitRule, ...] = get_args(SplitRule)
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 SCOPES: tuple[Scope, ...] = get_args(Scope)
+DISPLAYS: tuple[Display, ...] = get_args(Display)
 LEVELS: tuple[Level, ...] = get_args(Level)
 CAPACITY_LEVELS: tuple[CapacityLevel, ...] = get_args(CapacityLevel)
 STALL_RULES: tuple[StallRule, ...] = get_args(StallRule)
@@ -99,7 +100,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
     min_per_region = balance.whole("min_projects_per_region", 0, low=0, high=int(MAX_NUMBER)) if balance else 0
     if balance:
         balance.close()
-    sense, benefit, by_type, unit = _objective(top.subtable("objective"), types, phasing)
+    sense, benefit, by_type, unit, raise_lowest = _objective(top.subtable("objective"), types, phasing, indicators)
     selection, split = _model(top.subtable("model"))
     solver = _solver(top.subtable("solver"))
     baseline = _baseline(top.subtable("baseline"))
@@ -112,7 +113,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
         indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
         benefit=benefit, selection=selection, solver=solver, document=document, phasing=phasing, baseline=baseline,
         uncertainty=uncertainty, stability=stability, split=split, output=output,
-        benefit_by_type=by_type, objective_unit=unit,
+        benefit_by_type=by_type, objective_unit=unit, raise_lowest=raise_lowest,
     )
 
 
@@ -376,18 +377,20 @@ def _indicators(targets: Table, types: dict[str, ProjectType], phasing: Phasing)
         for type_key in only or ():
             check_choice(table, "types", type_key, list(types))
         hard = table.take("hard", bool, False)
+        target, scale = table.number("target"), table.number("scale", 1.0, low=MIN_SCALE)
         indicators[name] = Indicator(
             name=name,
             label=table.text("label", name),
             baseline=table.text("baseline", None),
             contribution=table.text("contribution"),
             denominator=table.text("denominator"),
-            scale=table.number("scale", 1.0, low=MIN_SCALE),
+            scale=scale,
             scope=table.choice("scope", SCOPES, "national"),
-            target=table.number("target"),
+            target=target,
             hard=hard,
             penalty=table.number("penalty", 0.0, low=0.0) if hard else table.number("penalty", low=0.0),
             types=only,
+            display=table.choice("display", DISPLAYS, None) or default_display(target, scale),
             deadline=_deadline(table, phasing),
         )
         table.close()
@@ -426,12 +429,13 @@ def _shares(balance: Table, sources: dict[str, Source]) -> dict[str, ShareRule]:
     return shares
 
 
-def _objective(table: Table | None, types: dict[str, ProjectType],
-               phasing: Phasing) -> tuple[Sense, dict[str, float], dict[str, TypeBenefit], str]:
+def _objective(table: Table | None, types: dict[str, ProjectType], phasing: Phasing,
+               indicators: dict[str, Indicator]) -> tuple[Sense, dict[str, float], dict[str, TypeBenefit], str, str | None]:
     if table is None:
-        return "min_cost", {}, {}, ""
+        return "min_cost", {}, {}, "", None
     sense = table.choice("sense", SENSES, "max_benefit")
     unit = table.text("unit", "")
+    raise_lowest = _raise_lowest(table, indicators)
     benefit: dict[str, float] = {}
     weights = table.subtable("benefit")
     if weights is not None:
@@ -443,7 +447,21 @@ def _objective(table: Table | None, types: dict[str, ProjectType],
         table.fail("objective 'max_benefit' needs a [objective.benefit] table of project columns and weights "
                    "(or an [objective.by_type.<type>] table for every type)")
     table.close()
-    return sense, benefit, by_type, unit
+    return sense, benefit, by_type, unit, raise_lowest
+
+
+def _raise_lowest(table: Table, indicators: dict[str, Indicator]) -> str | None:
+    """[objective] raise_lowest: an indicator with several groups whose lowest group is raised first."""
+    name = table.text("raise_lowest", "")
+    if not name:
+        return None
+    if name not in indicators:
+        table.fail(f"raise_lowest = {name!r} names no indicator: use one of {', '.join(indicators) or '(none defined)'}",
+                   (*table.path, "raise_lowest"))
+    if indicators[name].scope == "national":
+        table.fail(f"raise_lowest = {name!r} is measured nationally (one group): give it scope = \"zone\", \"province\" or \"region\"",
+                   (*table.path, "raise_lowest"))
+    return name
 
 
 def _benefit_by_type(table: Table, types: dict[str, ProjectType], phasing: Phasing) -> dict[str, TypeBenefit]:

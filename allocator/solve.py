@@ -25,8 +25,9 @@ from allocator.checks import check_declared_plans, verify
 from allocator.data import Data, load_data
 from allocator.diagnose import Diagnosis, diagnose, impossible_alone
 from allocator.errors import SolveFailed
+from allocator.floor import raise_lowest
 from allocator.marginal import marginal_values, re_solves
-from allocator.marginal_modes import MarginalMode, finite_differences
+from allocator.marginal_modes import MarginalMode, re_solve_scope
 from allocator.model import BuiltModel, formulate
 from allocator.model.arrays import Block, LinearModel, RowKind
 from allocator.results import Result, make_result
@@ -47,9 +48,11 @@ def backend_for(options: SolverOptions) -> Backend:
     return solve_pulp
 
 
-def solve_model(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None) -> Solution:
-    """Solve `model` by `deadline` (default: ``options.time_limit`` from now)."""
-    return backend_for(options)(model, options, log=log, deadline=deadline)
+def solve_model(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None,
+                start: np.ndarray | None = None) -> Solution:
+    """Solve `model` by `deadline` (default: ``options.time_limit`` from now), from the feasible point `start` if given
+    (HiGHS only)."""
+    return backend_for(options)(model, options, log=log, deadline=deadline, start=start)
 
 
 @contextmanager
@@ -59,7 +62,7 @@ def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
     timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - started
 
 
-#: The main solve's share of the time left when marginal values will re-solve the MIP once per budget.
+#: The main solve's share of the time left when marginal values will re-solve the model (budgets, used-up rules, soft targets).
 MAIN_SHARE = 0.8
 SHARE_NOTE = (f" The solve had {MAIN_SHARE:.0%} of solver.time_limit, the rest being kept for the marginal values' "
               "re-solves (--marginal duals gives it all).")
@@ -106,11 +109,17 @@ class AllocationModel:
             diagnosis = Diagnosis(scenario.name, impossible=impossible)
             raise SolveFailed(f"scenario '{scenario.name}' cannot be met, found before solving:\n{diagnosis.text()}\nNo allocation was written.",
                               status=SolveStatus.INFEASIBLE.value, report=diagnosis.text())
-        full = finite_differences(marginal, len(data.projects))
-        shared = marginal != "none" and re_solves(built.linear, scenario, full)
+        scope = re_solve_scope(marginal, len(data.projects))
+        shared = marginal != "none" and re_solves(built.linear, scenario, scope)
         main = deadline.portion(MAIN_SHARE * deadline.left()) if shared else deadline
+        floor: dict[str, object] | None = None
+        start = None
+        if scenario.raise_lowest is not None:
+            with _timed(timings, "raise_lowest"):
+                linear, start, floor = raise_lowest(built.linear, scenario.solver, solve_model, main)
+            built = replace(built, linear=linear)
         with _timed(timings, "solve"):
-            solution = solve_model(built.linear, scenario.solver, log=log, deadline=main)
+            solution = solve_model(built.linear, scenario.solver, log=log, deadline=main, start=start)
             if solution.status is SolveStatus.INFEASIBLE_OR_UNBOUNDED:
                 settle_infeasible_or_unbounded(solution, built.linear, scenario.solver, deadline)
         if solution.status is SolveStatus.INFEASIBLE:
@@ -125,12 +134,14 @@ class AllocationModel:
         if scenario.split == "even":
             with _timed(timings, "split"):
                 solution = even_split(built, solution, partial(solve_model, options=scenario.solver), deadline)
+        if floor is not None:
+            solution = replace(solution, details={**solution.details, "raise_lowest": {"indicator": scenario.raise_lowest, **floor}})
         with _timed(timings, "recover_and_verify"):
             result = make_result(scenario, data, built, solution, timings)
             verify(scenario, data, result.selected, result.money, starts=result.starts, money_by_period=result.money_by_period)
         if marginal != "none":
             with _timed(timings, "marginal"):
-                result.marginal = marginal_values(result, solve_model, finite_differences=full, deadline=deadline)
+                result.marginal = marginal_values(result, solve_model, scope=scope, deadline=deadline)
         result.cut_short = deadline.cut_short
         return result
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from allocator.data import Data
+from allocator.equity import equity_table, equity_text
+from allocator.floor import floor_text
+from allocator.report.labels import format_indicator, groups_met_text
+from allocator.report.workbook import summarise_indicators
 from allocator.results import Result
 from allocator.rules import Rules
 from allocator.scenario import Scenario
@@ -22,6 +28,7 @@ def summary(result: Result) -> str:
         f"{scenario.name}: {solution.status.value} ({solution.solver_version}{gap}, {solution.seconds:.2f} s)",
         *(f"cut short by solver.time_limit: {note}" for note in result.cut_short),
         f"objective ({sense}): {result.objective:,.2f}",
+        *_floor_lines(result),
         "",
         "money by source (万元):",
     ]
@@ -32,21 +39,32 @@ def summary(result: Result) -> str:
     for row in result.by_type.itertuples():
         lines.append(f"  {row.label} [{row.type}]: {row.funded:,.0f} of {row.candidates:,} candidates, {format_wan(row.total)}")
     lines += _benefit_lines(result)
-    indicators = result.indicators
-    if len(indicators):
-        lines += ["", "targets:"]
-        for _name, rows in indicators.groupby("indicator", sort=False):
-            first = rows.iloc[0]
-            met = rows["met"].dropna().astype(bool)
-            if first["scope"] == "national":
-                verdict = "met" if met.all() else f"missed by {first['shortfall']:.4g}"
-                lines.append(f"  {first['label']}: {first['achieved']:.4g} vs target {first['target']:.4g} ({verdict})")
-            else:
-                unmeasured = rows.loc[rows["met"].isna(), "group"].astype(str).tolist()
-                without = f" ({len(unmeasured)} without a denominator: {', '.join(unmeasured)})" if unmeasured else ""
-                lines.append(f"  {first['label']} ({first['scope']}): target {first['target']:.4g} met in {int(met.sum())} of "
-                             f"{len(met)} measured groups{without}")
+    lines += _target_lines(result)
+    lines += ["", equity_text(equity_table(result))]
     return "\n".join(lines)
+
+
+def _floor_lines(result: Result) -> list[str]:
+    """[objective] raise_lowest: the floor reached and what it cost (allocator.floor)."""
+    details = result.solution.details.get("raise_lowest")
+    return [floor_text(details, result.objective, result.objective_unit)] if isinstance(details, dict) else []
+
+
+def _target_lines(result: Result) -> list[str]:
+    """Each indicator against its target, as its display says (98.96% or a number); for a scope of many groups, the groups
+    met out of those measured (summarise_indicators, as the workbook and report count them)."""
+    items = summarise_indicators(result.indicators)
+    if not items:
+        return []
+    lines = ["", "targets:"]
+    for item in items:
+        show = partial(format_indicator, display=result.scenario.indicators[item.indicator].display)
+        if item.groups == 1:
+            verdict = "no value: no denominator" if item.met is None else "met" if item.met else f"missed by {show(item.shortfall)}"
+            lines.append(f"  {item.label}: {show(item.achieved) or 'n/a'} vs target {show(item.target)} ({verdict})")
+        else:  # groups by their codes, as the terminal shows sources and types
+            lines.append(f"  {item.label} ({item.scope}): target {show(item.target)} {groups_met_text(item, 'en', str)}")
+    return lines
 
 
 def _benefit_lines(result: Result) -> list[str]:

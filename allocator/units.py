@@ -79,7 +79,8 @@ def _split_amount(value: str, where: str) -> tuple[float, str]:
     """
     text = unicodedata.normalize("NFKC", value)
     match = _AMOUNT.match(text)
-    if not match:
+    # NFKC reads full-width digits as digits, but also superscripts, fractions and circled numbers ('¹', '①'): not amounts
+    if not match or any(unicodedata.category(c) == "No" for c in value):
         raise InputError(f"cannot read '{value}' as an amount of money (e.g. '6亿', '2615万', '¥14.5亿')", where=where)
     number = match["number"]
     if "," in number and not _GROUPED.match(match["mantissa"]):

@@ -15,6 +15,15 @@ Candidates per type keep the national mix (581 centres : 4,400 stations : 180 ne
 sited in counties in proportion to street offices (centres) or urban communities (stations,
 networks); costs follow the unit costs in docs/data.md (zone construction rates, equipment,
 lognormal noise clipped to [0.75, 1.25]).
+
+``--variant`` (or ``generate(..., variant=...)``) writes ``scenario_<variant>.toml`` next to the base
+scenario, on the same tables, with rules that make the model's rows grow with n (issue 15):
+
+- ``county_pooling``: local money capacity per county (``capacity = { ..., by = "region" }``);
+- ``phasing``: a five-year plan, ``[phasing]`` 2006–2010, two-year construction;
+- ``hard_targets``: street-centre coverage of at least 90% in every province, hard, and count ranges of
+  ±0.5% around the middle of the base ranges;
+- ``project_caps``: central money capped per project below every candidate's cost (``CENTRAL_CAPS``).
 """
 
 from __future__ import annotations
@@ -33,6 +42,10 @@ BASE_CANDIDATES = 5161  # rows of eleventh_plan_national_projects.csv.gz
 MIX = {"centre": 581, "station": 4400, "network": 180}
 RATE = {"east": 0.13, "central": 0.115, "west": 0.105}  # 万元 per m², urban construction
 DEFAULT_OUT = ROOT / "benchmarks" / "generated"
+VARIANTS = ("county_pooling", "phasing", "hard_targets", "project_caps")
+#: 万元 of central money per project: below the cheapest generated candidate of each type (centre 111, station
+#: 29.3, network 103.1 at 20,000), so every candidate's cap is below its cost.
+CENTRAL_CAPS = {"centre": 60.0, "station": 15.0, "network": 50.0}
 
 
 def _write_csv_gz(frame: pd.DataFrame, path: Path) -> None:
@@ -199,21 +212,59 @@ mip_rel_gap = {mip_rel_gap:g}
 """
 
 
+def _replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old  # the base scenario changed: the variant must follow it
+    return text.replace(old, new)
+
+
+def variant_toml(base: str, variant: str, f: float) -> str:
+    """The base scenario's text with the rules of `variant` (see the module's docstring)."""
+    name = _replace_once(base, 'name = "national_', f'name = "{variant}_national_')
+    if variant == "county_pooling":
+        return _replace_once(name, 'by = "province" }', 'by = "region" }')
+    if variant == "phasing":
+        return _replace_once(name, "[objective]", "[phasing]\nfirst_year = 2006\nlast_year = 2010\nduration = 2\n\n[objective]")
+    if variant == "hard_targets":
+        for low, high in ((450, 550), (2200, 2600), (90, 110)):  # centres, stations, networks
+            middle = (low + high) / 2 * f
+            least = int(np.ceil(middle * 0.995))  # at small n the window may hold no whole number: then exactly `least`
+            name = _replace_once(name, f"min = {int(round(low * f))}\nmax = {int(round(high * f))}",
+                                 f"min = {least}\nmax = {max(least, int(np.floor(middle * 1.005)))}")
+        return _replace_once(name, "[balance.shares.central_west]", """\
+[targets.indicators.street_centre_by_province]
+label = "各省街道社区服务中心覆盖率"
+baseline = "centres_2005_x"
+contribution = "adds_centre"
+denominator = "street_offices_x"
+scope = "province"
+scale = 0.01
+target = 90
+hard = true
+
+[balance.shares.central_west]""")
+    if variant == "project_caps":
+        caps = ", ".join(f'{type_key} = "{cap:g}万"' for type_key, cap in CENTRAL_CAPS.items())
+        return _replace_once(name, "max_share_of_cost = 0.5\n", f"max_share_of_cost = 0.5\ncap_per_project = {{ {caps} }}\n")
+    raise ValueError(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
+
+
 def generate(n: int, seed: int = 0, out: Path = DEFAULT_OUT, *, time_limit: float = 300.0, mip_rel_gap: float = 1e-4,
-             force: bool = False) -> Path:
-    """Write the scenario folder for `n` candidates (reused when it exists); returns the scenario file."""
+             force: bool = False, variant: str = "base") -> Path:
+    """Write the scenario folder for `n` candidates (its tables reused when they exist) and the scenario file of
+    `variant` ("base": scenario.toml, else scenario_<variant>.toml on the same tables); returns the scenario file."""
     folder = Path(out) / f"national_{n}_seed{seed}"
-    scenario = folder / "scenario.toml"
     f = n / BASE_CANDIDATES
-    if scenario.exists() and not force:
-        scenario.write_text(scenario_toml(n, f, time_limit, mip_rel_gap), encoding="utf-8")
-        return scenario
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, n])
-    regions = scaled_regions(f)
-    _write_csv_gz(regions, folder / "regions.csv.gz")
-    _write_csv_gz(projects(n, regions, rng), folder / "projects.csv.gz")
-    scenario.write_text(scenario_toml(n, f, time_limit, mip_rel_gap), encoding="utf-8")
+    text = scenario_toml(n, f, time_limit, mip_rel_gap)
+    scenario = folder / ("scenario.toml" if variant == "base" else f"scenario_{variant}.toml")
+    if variant != "base":
+        text = variant_toml(text, variant, f)
+    if force or not (folder / "projects.csv.gz").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng([seed, n])
+        regions = scaled_regions(f)
+        _write_csv_gz(regions, folder / "regions.csv.gz")
+        _write_csv_gz(projects(n, regions, rng), folder / "projects.csv.gz")
+    scenario.write_text(text, encoding="utf-8")
     return scenario
 
 
@@ -223,9 +274,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--variant", choices=["base", *VARIANTS], default="base", help="rules that grow with n (see above)")
     args = parser.parse_args()
     for n in args.sizes:
-        print(generate(n, args.seed, args.out, force=args.force))
+        print(generate(n, args.seed, args.out, force=args.force, variant=args.variant))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,20 @@
 """National-scale benchmark: `allocate run` end to end per size, and the per-project reference at 20,000.
 
     python benchmarks/run.py --sizes 20000 200000 600000 [--reference 20000] [--timeout 600] [--seed 0]
+    python benchmarks/run.py --sizes 20000 --reference --variants all --csv-only --time-limit 120 --timeout 300
 
 For each size it generates the scenario (benchmarks/generate.py, cached under benchmarks/generated/),
 runs ``allocate run`` in a child process under ``/usr/bin/time -v`` (peak resident memory) with a
 hard wall-clock timeout, and reads the phase seconds, objective and proven gap from the run's
 manifest.json. The reference formulation (benchmarks/reference_model.py) is solved at the
 ``--reference`` sizes the same way. The 1-minute load average is recorded before and after every
-measurement, because other work on the machine distorts the timings. Results: one JSON file per
-invocation in benchmarks/results/ and a Markdown table on stdout (paste it into docs/performance.md).
+measurement, because other work on the machine distorts the timings. ``--variants`` also runs the
+rule variants of benchmarks/generate.py (county pooling, phasing, hard targets, per-project caps) at
+``--variant-size`` candidates, each reported as a ratio to the base solve of that size. Runs are
+written under a private temporary folder (removed at the end unless ``--keep-runs``). Results: one
+JSON file per invocation in benchmarks/results/ and a Markdown table on stdout (paste it into
+docs/performance.md). A run that finds no solution, or is killed at the timeout, is a row like any
+other, with "–" where it has no number.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from importlib import metadata
@@ -28,10 +36,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from benchmarks.generate import DEFAULT_OUT, generate  # noqa: E402
+from benchmarks.generate import DEFAULT_OUT, VARIANTS, generate  # noqa: E402
 
 BIN = Path(sys.executable).parent
-RUNS = Path("/tmp/allocator-bench-runs")
+Record = dict[str, object]
+ENGINE = "classes (engine)"
+REFERENCE = "per project (reference)"
 
 
 def machine() -> dict[str, object]:
@@ -81,81 +91,151 @@ def timed_child(command: list[str], timeout: float) -> dict[str, object]:
             "stdout_tail": out[-2000:], "stderr_tail": err[-3000:] if code != 0 else ""}
 
 
-def run_engine(scenario: Path, n: int, timeout: float) -> dict[str, object]:
-    out = RUNS / f"n{n}"
-    record = timed_child([str(BIN / "allocate"), "run", str(scenario), "--out", str(out), "--force"], timeout)
+def run_engine(scenario: Path, out: Path, timeout: float, options: list[str]) -> Record:
+    """`allocate run` on `scenario` (with the command-line `options`) into the fresh folder `out`; the manifest's
+    phases, objective and gap when it wrote one (also for a run that found no solution)."""
+    record = timed_child([str(BIN / "allocate"), "run", str(scenario), "--out", str(out), "--force", *options], timeout)
     manifest = out / "manifest.json"
-    if record["exit"] == 0 and manifest.exists():
+    if manifest.exists():
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        record.update(seconds=data["seconds"], objective=data["objective"]["value"], mip_gap=data["objective"]["mip_gap"],
-                      dual_bound=data["objective"]["dual_bound"], status=data["status"], model_size=data["model_size"],
-                      solver=data["solver"])
+        objective = data.get("objective") or {}
+        record.update(seconds=data.get("seconds"), objective=objective.get("value"), mip_gap=objective.get("mip_gap"),
+                      dual_bound=objective.get("dual_bound"), status=data.get("status"), model_size=data.get("model_size"),
+                      solver=data.get("solver"))
     return record
 
 
-def run_reference(scenario: Path, timeout: float) -> dict[str, object]:
+def run_reference(scenario: Path, timeout: float) -> Record:
     record = timed_child([str(BIN / "python"), str(HERE / "reference_model.py"), str(scenario)], timeout)
     if record["exit"] == 0:
-        record.update(json.loads(record["stdout_tail"].strip().splitlines()[-1]))
+        record.update(json.loads(str(record["stdout_tail"]).strip().splitlines()[-1]))
     return record
 
 
-def table(rows: list[dict[str, object]]) -> str:
-    head = ("| formulation | candidates | read+validate s | build s | solve s | recover+verify s | other s | write s | "
-            "end to end s | peak RSS MiB | objective | proven gap | load 1-min |")
+def _number(record: Record, key: str) -> float | None:
+    """`record[key]` when it is a number (a failed run has None or nothing there)."""
+    value = record.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _phase(record: Record, phase: str) -> float | None:
+    """The seconds of one phase of a run, None when the run did not report it."""
+    seconds = record.get("seconds")
+    return _number(seconds, phase) if isinstance(seconds, dict) else None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return None if numerator is None or not denominator else numerator / denominator
+
+
+def speedup(engine: Record, reference: Record) -> dict[str, float] | None:
+    """How much faster the engine solved than the reference, and how far apart their objectives are; None unless
+    both runs solved (a reference that found no solution has no objective to compare)."""
+    solve = _ratio(_phase(reference, "solve"), _phase(engine, "solve"))
+    build_solve = [_phase(r, "build") for r in (engine, reference)] + [_phase(r, "solve") for r in (engine, reference)]
+    ours, theirs = _number(engine, "objective"), _number(reference, "objective")
+    if solve is None or None in build_solve or ours is None or theirs is None:
+        return None
+    e_build, r_build, e_solve, r_solve = (float(v) for v in build_solve if v is not None)
+    return {"solve": round(solve, 1), "build_plus_solve": round((r_build + r_solve) / (e_build + e_solve), 1),
+            "objective_relative_difference": abs(theirs - ours) / max(1.0, abs(ours))}
+
+
+def base_of(rows: list[Record], record: Record) -> Record | None:
+    """The engine's run of the base scenario with as many candidates as `record`."""
+    return next((r for r in rows if r["formulation"] == ENGINE and r.get("variant", "base") == "base"
+                 and r["candidates"] == record["candidates"]), None)
+
+
+def table(rows: list[Record]) -> str:
+    """The Markdown table of `rows`; "×base" columns divide a run's solve and end-to-end seconds by those of the
+    base scenario's engine run of the same size. A run without a solution shows its status and "–"."""
+    head = ("| formulation | variant | candidates | status | read+validate s | build s | solve s | recover+verify s | other s | "
+            "write s | end to end s | solve ×base | end to end ×base | peak RSS MiB | rows × cols | objective | proven gap | load 1-min |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    fmt = lambda v, spec=".2f": "–" if v is None else format(v, spec)  # noqa: E731
+    known = ("read_and_validate", "build", "solve", "recover_and_verify", "write")
     for r in rows:
-        s = r.get("seconds") or {}
-        known = ("read_and_validate", "build", "solve", "recover_and_verify", "write")
-        other = sum(v for k, v in s.items() if k not in known)
-        fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-        gap = r.get("mip_gap")
+        seconds = r.get("seconds")
+        other = sum(float(v) for k, v in seconds.items() if k not in known and isinstance(v, int | float)) if isinstance(seconds, dict) else None
+        base = base_of(rows, r)
+        wall = _number(r, "wall_s")
+        size = r.get("model_size")
+        shape = f"{size['rows']:,} × {size['columns']:,}" if isinstance(size, dict) and "rows" in size else "–"
+        status = str(r.get("status") or ("ok" if r["exit"] == 0 else "no manifest"))
         lines.append(
-            f"| {r['formulation']} | {r['candidates']:,} | {fmt(s.get('read_and_validate'))} | {fmt(s.get('build'))} | "
-            f"{fmt(s.get('solve'))} | {fmt(s.get('recover_and_verify'))} | {fmt(other) if s else '–'} | {fmt(s.get('write'))} | "
-            f"{r['wall_s']:.1f}{'' if r['exit'] == 0 else ' (' + str(r['exit']) + ')'} | {r['peak_rss_mib'] or '–'} | "
-            f"{'–' if r.get('objective') is None else format(r['objective'], ',.0f')} | {'–' if gap is None else format(gap, '.1e')} | "
-            f"{r['load_before']:.2f}→{r['load_after']:.2f} |")
+            f"| {r['formulation']} | {r.get('variant', 'base')} | {r['candidates']:,} | {status} | {fmt(_phase(r, 'read_and_validate'))} | "
+            f"{fmt(_phase(r, 'build'))} | {fmt(_phase(r, 'solve'))} | {fmt(_phase(r, 'recover_and_verify'))} | {fmt(other)} | "
+            f"{fmt(_phase(r, 'write'))} | {fmt(wall, '.1f')}{'' if r['exit'] == 0 else ' (exit ' + str(r['exit']) + ')'} | "
+            f"{fmt(_ratio(_phase(r, 'solve'), _phase(base, 'solve')) if base else None, '.1f')} | "
+            f"{fmt(_ratio(wall, _number(base, 'wall_s')) if base else None, '.1f')} | {fmt(_number(r, 'peak_rss_mib'), '.0f')} | {shape} | "
+            f"{fmt(_number(r, 'objective'), ',.0f')} | {fmt(_number(r, 'mip_gap'), '.1e')} | "
+            f"{fmt(_number(r, 'load_before'))}→{fmt(_number(r, 'load_after'))} |")
     return "\n".join(lines)
+
+
+def speedups(rows: list[Record], sizes: list[int]) -> dict[str, dict[str, float]]:
+    """The engine's speed-up over the reference at each of `sizes` where both solved."""
+    found = {}
+    for n in sizes:
+        engine = next((r for r in rows if r["candidates"] == n and r["formulation"] == ENGINE and r.get("variant") == "base"), None)
+        reference = next((r for r in rows if r["candidates"] == n and r["formulation"] == REFERENCE), None)
+        result = speedup(engine, reference) if engine and reference else None
+        if result is not None:
+            found[str(n)] = result
+    return found
+
+
+def log(what: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {what}, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20000, 200000, 600000])
     parser.add_argument("--reference", type=int, nargs="*", default=[20000], help="sizes to also solve per project")
+    parser.add_argument("--variants", nargs="*", default=[], choices=[*VARIANTS, "all"],
+                        help="rule variants of the base scenario to run too (benchmarks/generate.py)")
+    parser.add_argument("--variant-size", type=int, default=20000, help="candidates of the variants")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=600.0, help="hard wall-clock limit per run, seconds")
     parser.add_argument("--time-limit", type=float, default=300.0, help="solver.time_limit written into the scenarios")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--keep-runs", action="store_true", help="keep the run folders (their path is printed)")
+    parser.add_argument("--csv-only", action="store_true", help="engine runs without reports and marginal values "
+                        "(--no-reports --marginal none): the time is reading, building, solving and the CSV outputs")
     args = parser.parse_args()
+    variants = list(VARIANTS) if "all" in args.variants else args.variants
+    sizes = list(dict.fromkeys([*args.sizes, *([args.variant_size] if variants else [])]))
 
-    rows = []
-    for n in args.sizes:
-        scenario = generate(n, args.seed, DEFAULT_OUT, time_limit=args.time_limit)
-        print(f"[{datetime.now():%H:%M:%S}] engine, {n:,} candidates, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
-        rows.append({"formulation": "classes (engine)", "candidates": n, **run_engine(scenario, n, args.timeout)})
-        if n in args.reference:
-            print(f"[{datetime.now():%H:%M:%S}] reference, {n:,} candidates, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
-            rows.append({"formulation": "per project (reference)", "candidates": n, **run_reference(scenario, args.timeout)})
+    options = ["--no-reports", "--marginal", "none"] if args.csv_only else []
+    runs = Path(tempfile.mkdtemp(prefix="allocator-bench-"))
+    rows: list[Record] = []
+    try:
+        for n in sizes:
+            for variant in ["base", *(variants if n == args.variant_size else [])]:
+                scenario = generate(n, args.seed, DEFAULT_OUT, time_limit=args.time_limit, variant=variant)
+                log(f"engine, {variant}, {n:,} candidates")
+                rows.append({"formulation": ENGINE, "variant": variant, "candidates": n,
+                             **run_engine(scenario, runs / f"{variant}_{n}", args.timeout, options)})
+            if n in args.reference:
+                log(f"reference, {n:,} candidates")
+                scenario = generate(n, args.seed, DEFAULT_OUT, time_limit=args.time_limit)
+                rows.append({"formulation": REFERENCE, "variant": "base", "candidates": n, **run_reference(scenario, args.timeout)})
+    finally:
+        if args.keep_runs:
+            print(f"runs kept in {runs}", file=sys.stderr)
+        else:
+            shutil.rmtree(runs, ignore_errors=True)
 
-    speedups = {}
-    for n in args.reference:
-        engine = next((r for r in rows if r["candidates"] == n and r["formulation"].startswith("classes")), None)
-        reference = next((r for r in rows if r["candidates"] == n and r["formulation"].startswith("per project")), None)
-        if engine and reference and engine.get("seconds") and reference.get("seconds"):
-            speedups[str(n)] = {
-                "solve": round(reference["seconds"]["solve"] / engine["seconds"]["solve"], 1),
-                "build_plus_solve": round((reference["seconds"]["build"] + reference["seconds"]["solve"])
-                                          / (engine["seconds"]["build"] + engine["seconds"]["solve"]), 1),
-                "objective_relative_difference": abs(reference["objective"] - engine["objective"]) / max(1.0, abs(engine["objective"])),
-            }
+    found = speedups(rows, args.reference)
     report = {"created": datetime.now(UTC).isoformat(timespec="seconds"), "command": " ".join(sys.argv),
-              "machine": machine(), "seed": args.seed, "runs": rows, "speedup_vs_reference": speedups}
+              "machine": machine(), "seed": args.seed, "runs": rows, "speedup_vs_reference": found}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"national_{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     print(table(rows))
-    print(json.dumps(speedups))
+    print(json.dumps(found))
     print(f"written to {path}", file=sys.stderr)
 
 

@@ -1,6 +1,7 @@
 """The formula method (因素法): shares by factors, projects by priority, per-project rules kept; and
 the optimizer beating it on the national scenario with the same money."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,7 @@ def test_optimizer_beats_the_formula_with_the_same_money(national, tmp_path):
     assert gain == pytest.approx(optimum.objective - formula.objective)
     assert gain > 0
     assert comparison.figures.loc["status"].tolist() == ["formula", "optimal"]
-    assert (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8").count("| objective |") == 1
+    assert (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8").count("| 目标函数值（万人） |") == 1
 
 
 def test_cli_baseline_then_compare_with_the_optimizer(tmp_path):
@@ -133,7 +134,7 @@ def test_cli_baseline_then_compare_with_the_optimizer(tmp_path):
     result = runner.invoke(main, ["compare", str(tmp_path / "formula"), str(scenario), "--out", str(tmp_path / "cmp"),
                                   "--label", "formula", "--label", "optimizer"])
     assert result.exit_code == 0, result.output
-    assert "| objective |" in result.output
+    assert re.search(r"^目标函数值\S*\s", result.output, re.M), result.output
     assert {"comparison.csv", "comparison.md", "by_zone.csv", "by_province.csv", "projects.csv"} <= {p.name for p in (tmp_path / "cmp").iterdir()}
 
 

@@ -57,8 +57,8 @@ def test_markdown_comparison_renders_as_a_table(demo_results, tmp_path):
     full, cut = demo_results
     comparison = compare([full, cut], out=tmp_path / "cmp")
     text = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
-    block = text.split("## Headline figures\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert block[0].startswith("| figure |") and block[0].count("|") == len(comparison.table().columns) + 2
+    block = text.split("## 主要指标\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert block[0].startswith("| 项目 | 方案A | 方案B | B − A |") and block[0].count("|") == len(comparison.table().columns) + 2
     assert set(block[1].replace("|", "").split()) <= {"---", "---:"}
     assert len(block) == 2 + len(comparison.table())  # header, separator, one row per figure
     assert all(line.startswith("| ") and line.endswith(" |") for line in block)
@@ -116,7 +116,7 @@ def test_comparison_html_has_the_headline_table(demo_results, tmp_path):
     full, cut = demo_results
     comparison = compare([full, cut], out=tmp_path / "cmp")
     html = (tmp_path / "cmp" / "comparison.html").read_text(encoding="utf-8")
-    headline = html.split("<h2>Headline figures</h2>", 1)[1].split("</table>", 1)[0]
+    headline = html.split("<h2>主要指标</h2>", 1)[1].split("</table>", 1)[0]
     assert headline.count("<tr>") == 1 + len(comparison.table())
     assert "http://" not in html and "https://" not in html
 
@@ -148,5 +148,123 @@ benefit = { benefit = 1.0 }
     assert csv[1].startswith("'-P2,$x^$,")
     md = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
     assert r"\[p\](javascript:alert(1))" in md and r"| -P2 | \$x^\$ |" in md
-    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", md.split("## Headline figures", 1)[1])
+    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", md.split("## 主要指标", 1)[1])
     assert not re.search(r"[\[\]<$]|https?://", unescaped), re.findall(r".{20}[\[\]<$].{20}", unescaped)[:3]
+
+
+# -- what a planner reads: order, figures, the workbook and the terminal ----------------------------------------------
+
+DEMO_REGIONS = DEMO.parent / "regions.csv"
+
+
+def division_order(regions_csv: Path, provinces: set[str]) -> list[str]:
+    """The provinces in the order of their smallest region code, read from the scenario's own regions table."""
+    regions = pd.read_csv(regions_csv, dtype=str)
+    first = regions.groupby("province")["region_id"].min()
+    return [p for p in first.sort_values().index if p in provinces]
+
+
+@pytest.fixture(scope="module")
+def demo_three(demo_results, tmp_path_factory):
+    """Three demo runs (central money 1,500万, 800万, 1,000万), compared and written."""
+    full, cut = demo_results
+    middle = solve(with_overrides(load_scenario(DEMO), {"sources.central.budget": "1000万"}), marginal="none")
+    out = tmp_path_factory.mktemp("three") / "cmp"
+    return compare({"full": full, "cut": cut, "middle": middle}, out=out), out
+
+
+def test_provinces_follow_the_division_codes_everywhere(demo_three):
+    comparison, out = demo_three
+    expected = division_order(DEMO_REGIONS, set(comparison.by_province.index))
+    assert expected == ["浙江省", "湖北省", "四川省"] and expected != sorted(expected)  # codes 33, 42, 51; not Unicode order
+    csv = pd.read_csv(out / "by_province.csv", encoding="utf-8-sig")
+    assert csv["province"].tolist() == expected
+    churn = pd.read_csv(out / "churn.csv", encoding="utf-8-sig")
+    for run in ("cut", "middle"):
+        rows = churn[(churn["run"] == run) & (churn["level"] == "province")]
+        assert rows["group"].tolist() == expected
+        assert churn[(churn["run"] == run) & (churn["level"] == "zone")]["group"].tolist() == ["east", "central", "west"]
+    md = (out / "comparison.md").read_text(encoding="utf-8")
+    table = md.split("## 分省 · 资助项目数\n\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert [line.split(" | ")[0].lstrip("| ") for line in table] == expected
+
+
+def test_page_figures_have_their_stated_decimals_and_separators(demo_three):
+    comparison, out = demo_three
+    md = (out / "comparison.md").read_text(encoding="utf-8")
+    body = md.split("## 主要指标", 1)[1]
+    assert max(len(d) for d in re.findall(r"\d\.(\d+)", body)) == 2
+    assert not re.search(r"(?<![\w-])\d{4,}", body)  # thousands separators (project ids like D001 aside)
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in body.split("## 分区域", 1)[0].splitlines()
+            if line.startswith("| ")}
+    funded = pd.read_csv(out / "runs" / "01-full" / "allocation.csv", encoding="utf-8-sig")["selected"].sum()
+    assert rows["资助项目数"][0] == f"{funded:,.0f}"  # a count, whole
+    used = pd.read_csv(out / "runs" / "02-cut" / "by_source.csv", encoding="utf-8-sig").set_index("source")["used"]
+    assert rows["中央专项资金已安排（万元）"][1] == f"{used['central']:,.2f}"
+    assert rows["中央专项资金已安排（万元）"][3] == f"{used['central'] - 1500:+,.2f}"  # B − A, signed
+    assert re.fullmatch(r"\d+\.\d{2}%", rows["相对间隙"][0].strip())
+    assert "[" not in md.split("## 主要指标", 1)[1].split("## 资助安排", 1)[0]  # no machine keys such as funded[run]
+
+
+def test_figures_are_formatted_by_kind():
+    from allocator.report.comparison import COUNT, MONEY, PERCENT, VALUE, show
+
+    assert show(36131.32284963914, MONEY) == "36,131.32"
+    assert show(1.56e-05, PERCENT) == "0.00%" and show(0.0152, PERCENT, delta=True) == "+1.52%"
+    assert show(3237.0, COUNT) == "3,237" and show(2.5, COUNT) == "2.50" and show(-3.0, COUNT, delta=True) == "-3"
+    assert show(-0.001, MONEY, delta=True) == "0" and show(float("nan"), VALUE) == ""
+
+
+def test_workbook_has_one_sheet_per_view_with_the_csv_values(demo_three):
+    from openpyxl import load_workbook
+
+    from allocator.report.labels import status_label, zone_label
+
+    comparison, out = demo_three
+    book = load_workbook(out / "comparison.xlsx")
+    assert book.sheetnames == ["方案说明", "主要指标", "分区域", "分省", "变化项目", "项目增减"]
+    views = {"主要指标": "comparison.csv", "分区域": "by_zone.csv", "分省": "by_province.csv", "变化项目": "projects.csv",
+             "项目增减": "churn.csv"}
+    for sheet, file in views.items():
+        ws = book[sheet]
+        assert ws.freeze_panes == "B2", sheet
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        header, values = rows[0], rows[1:]
+        assert all(re.search(r"[\u4e00-\u9fff]", str(h)) or re.fullmatch(r"[A-Z] − A", str(h)) for h in header), header
+        assert not any(re.search(r"[\[\]:_Δ]|funded|money|selected", str(h)) for h in header), header
+        csv = pd.read_csv(out / file, encoding="utf-8-sig", dtype={"project_id": str})
+        assert len(values) == len(csv) and len(header) == len(csv.columns), sheet
+        for row, (_, expected) in zip(values, csv.iterrows()):
+            for got, want in zip(row, expected.tolist()):
+                if isinstance(want, (int, float)) and not isinstance(want, bool):
+                    assert (got is None and pd.isna(want)) or got == pytest.approx(want), (sheet, row, expected.tolist())
+    headline = [list(r) for r in book["主要指标"].iter_rows(values_only=True)]
+    assert headline[0] == ["项目", "方案A", "方案B", "方案C", "B − A", "C − A"]
+    assert headline[1][1:4] == [status_label("optimal")] * 3
+    zones = [r[0] for r in book["分区域"].iter_rows(min_row=2, values_only=True)]
+    assert zones == [zone_label(z) for z in pd.read_csv(out / "by_zone.csv", encoding="utf-8-sig")["zone"]]
+    province = book["分省"]
+    assert "资助项目数 · 方案A" in [c.value for c in province[1]]
+    formats = {c.value: province.cell(2, c.column).number_format for c in province[1]}
+    assert formats["资金合计（万元） · 方案B"] == "#,##0.00" and formats["占全国资金比重 · 方案A"] == "0.00%"
+    assert formats["资助项目数 · C − A"] == "#,##0"
+    assert len(list(book["变化项目"].iter_rows(min_row=2))) == len(comparison.projects)
+
+
+def test_terminal_shows_a_plain_table_with_readable_headers(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(DEMO), "--set", "sources.central.budget=800万", "--out", str(tmp_path / "cut"),
+                                "--marginal", "none", "--no-reports"]).exit_code == 0
+    result = runner.invoke(main, ["compare", str(tmp_path / "cut"), str(DEMO), "--label", "cut", "--label", "full[run]",
+                                  "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    assert "\\" not in result.output and "full[run]" in result.output  # shown as typed, never escaped
+    lines = result.output.splitlines()
+    header = next(line for line in lines if line.startswith("项目 "))
+    assert header.split() == ["项目", "方案A", "方案B", "B", "−", "A"]
+    funded = pd.read_csv(tmp_path / "cut" / "allocation.csv", encoding="utf-8-sig")["selected"].sum()
+    row = next(line for line in lines if line.startswith("资助项目数 "))
+    assert row.split()[1] == f"{funded:,.0f}"
+    assert (tmp_path / "cmp" / "comparison.xlsx").is_file() and (tmp_path / "cmp" / "churn.csv").is_file()
+    again = runner.invoke(main, ["compare", str(tmp_path / "cut"), str(DEMO), "--out", str(tmp_path / "cmp"), "--force"])
+    assert again.exit_code == 0, again.output  # every file a comparison writes is known as allocate's own

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import struct
 import subprocess
+import time
+import tomllib
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pandas as pd
@@ -16,13 +22,16 @@ from click.testing import CliRunner
 
 from allocator import report
 from allocator.cli import main
+from allocator.errors import InputError
 from allocator.report import charts, document, workbook
+from allocator.results import Result
 from allocator.rundir import write_run
 from allocator.runformat.manifest import Manifest
 from allocator.runformat.markdown import escape_markdown
 from allocator.runformat.run import Run, read_run
 from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
+from allocator.summary import summary
 from helpers import DATA, write_case
 
 CENT = 0.01
@@ -83,11 +92,14 @@ benefit = { benefit = 1.0 }
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("report")
-    scenario = load_scenario(write_case(folder / "case", SCENARIO, PROJECTS, REGIONS))
-    result = solve(scenario, marginal="duals")
-    return write_run(result, folder / "run")
+def result(tmp_path_factory) -> Result:
+    scenario = load_scenario(write_case(tmp_path_factory.mktemp("report-case"), SCENARIO, PROJECTS, REGIONS))
+    return solve(scenario, marginal="duals")
+
+
+@pytest.fixture(scope="module")
+def run_dir(result, tmp_path_factory) -> Path:
+    return write_run(result, tmp_path_factory.mktemp("report") / "run")
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +121,14 @@ def _find(rows, text, column=0):
 
 
 def _header_index(rows, first_header):
-    return next(i for i, row in enumerate(rows) if row[0].value == first_header)
+    return next(i for i, row in enumerate(rows) if row and row[0].value == first_header)
 
 
 def test_every_run_writes_the_budget_proposal_outputs(run_dir):
     names = {p.name for p in run_dir.iterdir()}
     assert {"budget_proposal.xlsx", "report.md", "report.html"} <= names
     assert [s for s in openpyxl.load_workbook(run_dir / "budget_proposal.xlsx").sheetnames] == \
-        ["汇总", "分省", "项目清单", "指标", "边际值", "参数"]
+        ["汇总", "分省", "项目清单", "指标", "边际值", "技术信息", "参数"]
 
 
 def test_summary_totals_equal_the_allocation_to_the_cent(book, allocation):
@@ -125,12 +137,12 @@ def test_summary_totals_equal_the_allocation_to_the_cent(book, allocation):
     sources = ["central", "lottery", "local"]
     # money by source: the used column and its total
     head = _header_index(rows, "资金来源")
-    used = {rows[i][1].value: rows[i][3].value for i in range(head + 1, head + 4)}
-    for key in sources:
-        assert abs(used[key] - allocation[key].sum()) < CENT
+    used = {rows[i][0].value: rows[i][2].value for i in range(head + 1, head + 4)}
+    for key, name in zip(sources, ["中央专项资金", "福利彩票公益金", "地方配套资金"]):
+        assert abs(used[name] - allocation[key].sum()) < CENT
     total = rows[head + 4]
-    assert total[0].value == "合计" and abs(total[3].value - allocation[sources].to_numpy().sum()) < CENT
-    assert total[3].number_format == "#,##0.00" and total[2].value == pytest.approx(120 + 45.55 + 99.99)
+    assert total[0].value == "合计" and abs(total[2].value - allocation[sources].to_numpy().sum()) < CENT
+    assert total[2].number_format == "#,##0.00" and total[1].value == pytest.approx(120 + 45.55 + 99.99)
     # money by zone: every source column's total is the allocation's, and the rows add up to it
     head = _header_index(rows, "区域")
     zone_rows = rows[head + 1:head + 3]
@@ -145,8 +157,8 @@ def test_summary_totals_equal_the_allocation_to_the_cent(book, allocation):
     # projects by type
     head = _header_index(rows, "项目类型")
     total = rows[head + 3]
-    assert total[0].value == "合计" and total[2].value == len(allocation) and total[3].value == allocation["selected"].sum()
-    assert abs(total[7].value - allocation[sources].to_numpy().sum()) < CENT
+    assert total[0].value == "合计" and total[1].value == len(allocation) and total[2].value == allocation["selected"].sum()
+    assert abs(total[6].value - allocation[sources].to_numpy().sum()) < CENT
 
 
 def test_province_sheet_has_one_row_per_province_and_checked_totals(book, allocation):
@@ -229,7 +241,7 @@ def test_english_export_has_english_headers_and_the_same_numbers(run_dir, tmp_pa
     result = CliRunner().invoke(main, ["export", str(run_dir), "--format", "xlsx", "--lang", "en", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     english = openpyxl.load_workbook(tmp_path / "budget_proposal_en.xlsx")
-    assert english.sheetnames == ["Summary", "By province", "Funded projects", "Indicators", "Marginal values", "Parameters"]
+    assert english.sheetnames == ["Summary", "By province", "Funded projects", "Indicators", "Marginal values", "Technical", "Parameters"]
     header = [c.value for c in english["Funded projects"][3]]
     assert header[:2] == ["Project ID", "Project name"] and header[-1] == "Total"
     assert english["Summary"]["A1"].value.startswith("Budget proposal: 报告测试") and "optimal" in english["Summary"]["A1"].value
@@ -272,7 +284,7 @@ def test_report_says_what_was_funded_and_which_targets_were_missed(run_dir, allo
     assert f"共资助 {funded} 个项目（候选 10 个）" in text
     assert "## 目标完成情况" in text and "全国覆盖率" in text and ("差 " in text or "达标" in text)
     assert "组达标" in text  # the zone-scoped indicator: met in k of 2 groups
-    assert "## 边际值" in text and "budget of central" in text
+    assert "## 边际值" in text  # its rows: tests/test_marginal.py
     assert "| 北京市 |" in text
 
 
@@ -490,3 +502,165 @@ def test_a_phased_report_shows_each_indicator_year_by_year(tmp_path):
     by_year = pd.read_csv(out / "by_year.csv", encoding="utf-8-sig")
     assert list(by_year["year"]) == [2021, 2022, 2023]
     assert by_year["projects_completed"].is_monotonic_increasing
+
+
+# -- issue 14: indicators as percentages, names not codes, titles, local times, one count of groups --------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+RURAL = ROOT / "scenarios" / "rural_14th_plan.toml"
+DEMO = ROOT / "scenarios" / "demo" / "demo.toml"
+PERCENT = "0.00%"
+
+
+def _indicators_csv(run_dir: Path) -> pd.DataFrame:
+    """indicators.csv as a spreadsheet would read it (UTF-8 with BOM), not through allocator's reader."""
+    return pd.read_csv(run_dir / "indicators.csv", encoding="utf-8-sig", dtype={"group": str})
+
+
+def _summary_row(rows, label_text: str):
+    return next(row for row in rows[_header_index(rows, "指标"):] if row and row[0].value == label_text)
+
+
+def _markdown_rows(text: str, until: str = "## 边际值") -> list[list[str]]:
+    """The cells of every Markdown table row before the section `until`."""
+    body = text.split(until)[0]
+    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in body.splitlines()
+            if line.startswith("|") and not line.startswith("| ---")]
+
+
+@pytest.mark.parametrize(("overrides", "display"), [
+    ([], "number"),  # the demo's target 75 with scale 0.01 is already in percent points
+    (["targets.indicators.street_centres.target=0.75", "targets.indicators.street_centres.scale=1"], "percent"),
+    (["targets.indicators.street_centres.target=1", "targets.indicators.street_centres.scale=1"], "percent"),
+    (["targets.indicators.street_centres.target=1.5", "targets.indicators.street_centres.scale=1"], "number"),
+    (["targets.indicators.street_centres.target=0", "targets.indicators.street_centres.scale=1"], "number"),
+    (['targets.indicators.street_centres.display="percent"'], "percent"),
+    (["targets.indicators.street_centres.target=0.8", "targets.indicators.street_centres.scale=1",
+      'targets.indicators.street_centres.display="number"'], "number"),
+])
+def test_an_indicator_is_a_percentage_when_its_target_is_a_proportion_unless_the_scenario_says(overrides, display):
+    assert load_scenario(DEMO, overrides).indicators["street_centres"].display == display
+
+
+def test_an_unknown_display_is_refused_naming_the_key():
+    with pytest.raises(InputError, match=r"street_centres\.display.*not one of percent, number"):
+        load_scenario(DEMO, ['targets.indicators.street_centres.display="percnt"'])
+
+
+def test_percent_indicators_are_percentages_in_the_workbook_the_report_and_the_terminal(result, run_dir, book):
+    csv = _indicators_csv(run_dir)
+    national = csv[csv["indicator"] == "national_coverage"].iloc[0]
+    row = _summary_row(_rows(book["汇总"]), "全国覆盖率")
+    assert [c.value for c in row[2:5]] == pytest.approx([national["baseline"], national["achieved"], 0.9])
+    assert {c.number_format for c in row[2:5]} == {PERCENT}
+    sheet = _rows(book["指标"])
+    head = _header_index(sheet, "指标")
+    assert len(sheet) - head - 1 == len(csv)
+    for r in sheet[head + 1:]:  # baseline, achieved, target, shortfall of every group
+        assert {r[i].number_format for i in (3, 4, 5, 7)} == {PERCENT}
+    report_row = next(r for r in _markdown_rows((run_dir / "report.md").read_text(encoding="utf-8")) if r[0] == "全国覆盖率")
+    assert report_row[2:5] == [f"{national['baseline']:.2%}", f"{national['achieved']:.2%}", "90.00%"]
+    assert f"{national['achieved']:.2%} vs target 90.00%" in summary(result)
+
+
+def test_a_number_indicator_keeps_its_number_everywhere(tmp_path):
+    solved = solve(load_scenario(DEMO), marginal="none")
+    run_dir = write_run(solved, tmp_path / "demo")
+    csv = _indicators_csv(run_dir)
+    rows = _rows(openpyxl.load_workbook(run_dir / "budget_proposal.xlsx")["指标"])
+    body = rows[_header_index(rows, "指标") + 1:]
+    assert len(body) == len(csv) == 3 and {r[i].number_format for r in body for i in (3, 4, 5, 7)} == {workbook.VALUE}
+    assert [r[4].value for r in body] == pytest.approx(list(csv["achieved"]))
+    assert "target 75 met in" in summary(solved) and "%" not in summary(solved).split("targets:")[1].replace("(%)", "")
+    report_row = next(r for r in _markdown_rows((run_dir / "report.md").read_text(encoding="utf-8")) if r[0].startswith("街道社区服务中心覆盖率"))
+    assert report_row[4] == "75"
+
+
+def test_the_chinese_summary_and_report_show_names_and_the_technical_sheet_keeps_the_codes(run_dir, book):
+    names = {"central": "中央专项资金", "lottery": "福利彩票公益金", "local": "地方配套资金", "centre": "街道社区服务中心",
+             "station": "社区服务站", "east": "东部", "west": "西部", "coverage": "街道社区服务中心覆盖率", "national_coverage": "全国覆盖率"}
+    summary_cells = {str(c.value) for row in book["汇总"].iter_rows() for c in row if c.value is not None}
+    assert not summary_cells & set(names)
+    assert set(names.values()) <= summary_cells
+    report_cells = {c for row in _markdown_rows((run_dir / "report.md").read_text(encoding="utf-8")) for c in row}
+    assert not report_cells & set(names) and {"中央专项资金", "东部", "全国覆盖率"} <= report_cells
+    rows = _rows(book["技术信息"])
+    head = _header_index(rows, "类别")
+    assert [c.value for c in rows[head]] == ["类别", "代码", "名称"]
+    codes = {r[1].value: r[2].value for r in rows[head + 1:]}
+    assert {k: codes.get(k) for k in names} == names and codes["报告测试"] == "报告测试"
+
+
+@pytest.fixture(scope="module")
+def rural(tmp_path_factory) -> tuple[Result, Path]:
+    """The rural 14th-plan scenario (9,964 candidates, 2,948 counties), cut short at 5 seconds: a few seconds in all."""
+    solved = solve(load_scenario(RURAL, ["solver.time_limit=5"]), marginal="none")
+    return solved, write_run(solved, tmp_path_factory.mktemp("rural") / "run")
+
+
+def _summary_sheet(run_dir: Path) -> list[list]:
+    """The rows of the workbook's 汇总 sheet, read alone (read-only: the project list is long)."""
+    book = openpyxl.load_workbook(run_dir / "budget_proposal.xlsx", read_only=True)
+    try:
+        return _rows(book["汇总"])
+    finally:
+        book.close()
+
+
+def test_the_flagship_is_titled_with_its_description_not_its_file_name(rural):
+    _, run_dir = rural
+    description = tomllib.loads(RURAL.read_text(encoding="utf-8"))["description"]
+    title = _summary_sheet(run_dir)[0][0].value
+    assert title.startswith(f"预算方案：{description}；") and "rural_14th_plan" not in title
+    report_md = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert report_md.splitlines()[0] == f"# 预算方案报告：{description}" and "rural_14th_plan" not in report_md.split("## ")[0]
+    assert f"<title>预算方案报告：{html.escape(description)}</title>" in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_groups_are_counted_once_the_same_in_the_terminal_the_workbook_and_the_report(rural):
+    solved, run_dir = rural
+    csv = _indicators_csv(run_dir)
+    county = csv[csv["indicator"] == "county_coverage"]
+    measured = county[county["achieved"].notna()]
+    met = int((measured["achieved"] >= measured["target"] - 1e-6).sum())
+    villages = solved.data.regions.set_index(solved.data.regions["region_id"].astype(str))["villages"]
+    without = sorted(g for g in county["group"] if villages[g] == 0)  # counties with no village at all
+    assert sorted(county.loc[county["achieved"].isna(), "group"]) == without and len(county) == len(measured) + len(without)
+    assert 0 < len(without) < len(county) and len(county) == len(solved.data.regions)
+    first = list(county.loc[county["achieved"].isna(), "group"])[:5]
+
+    terminal = summary(solved)
+    assert (f"met in {met} of {len(measured)} measured groups ({len(without)} without a denominator: {', '.join(first)}, …)"
+            in terminal)
+    rows = _summary_sheet(run_dir)
+    cell = _summary_row(rows, "县域农村社区综合服务设施覆盖率")[5].value
+    assert cell == f"{met}/{len(measured)} 组达标（另有 {len(without)} 组无分母，未计入）"
+    assert any(r and str(r[0].value).startswith(f"县域农村社区综合服务设施覆盖率：{len(without)} 组无分母，未计入达标统计：") for r in rows)
+    report_md = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert f"| {met}/{len(measured)} 组达标（另有 {len(without)} 组无分母，未计入） |" in report_md
+    assert f"> 县域农村社区综合服务设施覆盖率：{len(without)} 组无分母，未计入达标统计：{'、'.join(first)}等" in report_md
+
+
+@pytest.fixture
+def zone(monkeypatch):
+    """Set the process's time zone (TZ) for one test, and put the machine's back afterwards."""
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("name", ["Asia/Shanghai", "America/New_York", "UTC"])
+def test_times_are_shown_in_the_local_zone_with_the_zone_named(run_dir, tmp_path, zone, name):
+    zone(name)
+    report.export(run_dir, "all", "zh", tmp_path)
+    created = datetime.fromisoformat(json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["created"])
+    assert created.utcoffset() == timedelta(0)  # the manifest keeps UTC
+    local = created.astimezone(ZoneInfo(name))
+    offset = local.strftime("%z")
+    expected = f"{local:%Y-%m-%d %H:%M:%S} UTC{offset[:3]}:{offset[3:]}"
+    facts = dict(r[:2] for r in _markdown_rows((tmp_path / "report.md").read_text(encoding="utf-8")) if len(r) == 2)
+    assert facts["生成时间"].startswith(expected) and (name == "UTC" or f"({local.tzname()})" in facts["生成时间"])
+    assert f"生成时间：{expected}" in openpyxl.load_workbook(tmp_path / "budget_proposal.xlsx")["汇总"]["A1"].value

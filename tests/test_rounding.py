@@ -62,14 +62,16 @@ def check_run(folder: Path, unit: Decimal) -> None:
     for zone in rows(folder / "by_zone.csv"):
         assert {k: Decimal(zone[k]) for k in keys} == by_zone[zone["zone"]]
         assert Decimal(zone["total"]) == sum(by_zone[zone["zone"]].values())
-    check_workbook(folder / "budget_proposal.xlsx", keys, column)
+    check_workbook(folder / "budget_proposal.xlsx", {r["label"] or r["source"]: r["source"] for r in by_source}, column)
 
 
-def check_workbook(path: Path, keys: list[str], column: dict[str, Decimal]) -> None:
-    """The summary's used per source and the project sheet's grand total equal the allocation's sums."""
+def check_workbook(path: Path, sources: dict[str, str], column: dict[str, Decimal]) -> None:
+    """The summary's used per source (its rows named by `sources`' labels) and the project sheet's grand total equal the
+    allocation's sums."""
     book = load_workbook(path, read_only=True)
     sheets = book.worksheets
-    used = {r[1]: r[3] for r in sheets[0].iter_rows(values_only=True) if len(r) > 3 and r[1] in keys}
+    keys = list(sources.values())
+    used = {sources[r[0]]: r[2] for r in sheets[0].iter_rows(values_only=True) if len(r) > 2 and r[0] in sources}
     assert {k: Decimal(str(v)) for k, v in used.items()} == column
     last = [r for r in sheets[2].iter_rows(values_only=True) if any(v is not None for v in r)][-1]
     money = [v for v in last if isinstance(v, (int, float))]

@@ -8,7 +8,7 @@ import pytest
 
 from allocator.data import load_data
 from allocator.diagnose import relaxable_rules
-from allocator.marginal import PRICED
+from allocator.relaxations import RULE_ROWS
 from allocator.model import formulate
 from allocator.model.arrays import ColumnKind, RowKind
 from allocator.rules import MET_TOLERANCE, Rules, target_met, target_missed
@@ -158,9 +158,9 @@ def test_every_block_says_its_kind_key_and_groups(case):
     model = formulate(scenario, rules.data).linear
     assert all(isinstance(block.kind, RowKind) for block in model.row_blocks)
     assert all(isinstance(block.kind, ColumnKind) for block in model.col_blocks)
-    # the case uses every kind of rule but statuses, a reference plan (tests/test_stability.py) and capped benefit
-    # (tests/test_benefit.py)
-    assert {block.kind for block in model.row_blocks} == set(RowKind) - {RowKind.STATUS, RowKind.KEEP, RowKind.BENEFIT_CAP}
+    # the case uses every kind of rule but statuses, a reference plan (tests/test_stability.py), capped benefit
+    # (tests/test_benefit.py) and a raised floor (tests/test_floor.py)
+    assert {block.kind for block in model.row_blocks} == set(RowKind) - {RowKind.STATUS, RowKind.KEEP, RowKind.BENEFIT_CAP, RowKind.FLOOR}
     assert {block.kind for block in model.col_blocks} == {ColumnKind.SELECT, ColumnKind.FUNDED, ColumnKind.MONEY, ColumnKind.SHORTFALL}
     assert [block.key for block in model.rows(RowKind.BUDGET)] == ["central", "lottery", "local"]
     assert [block.name for block in model.rows(RowKind.COUNT)] == ["count:east_stations", "count:centres"]
@@ -190,9 +190,11 @@ DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
 
 def test_marginal_values_are_read_by_kind_with_their_groups():
     result = solve(load_scenario(DEMO, ["model.selection=continuous", "phasing.first_year=2021", "phasing.last_year=2022"]))
-    assert set(PRICED) <= set(RowKind)
+    assert set(RULE_ROWS) <= set(RowKind)
     budgets = result.marginal[result.marginal["rule"] == "budget of central"]
     assert budgets["group"].tolist() == ["2021", "2022"]  # one row per year of the budget block
     assert budgets["limit"].tolist() == pytest.approx([750.0, 1500.0])  # carried over: cumulative
-    targets = result.marginal[result.marginal["rule"] == "target street_centres"]
-    assert sorted(targets["group"]) == ["central", "east", "west"]  # the indicator's block, labelled by zone
+    capacities = result.marginal[result.marginal["rule"] == "capacity of local"]
+    assert sorted(capacities["group"]) == ["四川省", "浙江省", "湖北省"]  # the capacity's block, labelled by province
+    soft = result.marginal[result.marginal["rule"] == "soft target street_centres"]
+    assert len(soft) == 1 and soft["group"].iloc[0] == "3/3 组未达标"  # one row for the target, its groups counted

@@ -154,7 +154,7 @@ def test_marginal_re_solves_share_what_the_main_solve_left_and_the_manifest_says
         given.append((model.is_mip, deadline.left()))
         answer = real(model, options, deadline=deadline, **kwargs)
         mip_solves = sum(is_mip for is_mip, _ in given)
-        clock.now += {1: 60.0, 2: 39.8}.get(mip_solves, 0.0) if model.is_mip else 0.0
+        clock.now += {1: 60.0, 2: 39.9}.get(mip_solves, 0.0) if model.is_mip else 0.0
         return answer
 
     monkeypatch.setattr(highs_backend, "solve_highs", slow)
@@ -162,17 +162,17 @@ def test_marginal_re_solves_share_what_the_main_solve_left_and_the_manifest_says
     main_solve, fixed_lp, first_re_solve = given[:3]
     assert main_solve == (True, pytest.approx(80.0))  # most of the limit; the rest is kept for the re-solves
     assert fixed_lp == (False, pytest.approx(40.0))
-    assert first_re_solve == (True, pytest.approx(40.0 / 3))  # one of three equal shares of what is left
-    assert len(given) == 3  # 0.2 s left for two re-solves: too little, skipped
-    finite = result.marginal[result.marginal["method"].str.startswith("finite difference")]
+    assert first_re_solve == (True, pytest.approx(40.0 / 4))  # one of four equal shares (3 budgets, 1 soft target)
+    assert len(given) == 3  # 0.1 s left, less than a re-solve needs (MIN_RE_SOLVE_SECONDS): the other three are skipped
+    finite = result.marginal[result.marginal["technical_method"].str.startswith("finite difference")]
     assert list(finite["key"]) == ["sources.central.budget"]
-    assert manifest_of(result).cut_short == ["marginal: 2 of 3 budget re-solves skipped (time limit)"]
+    assert manifest_of(result).cut_short == ["marginal: 3 of 4 re-solves skipped (time limit)"]
 
 
 def test_a_solve_that_finishes_in_time_cuts_nothing_short():
     result = solve(load_scenario(DEMO, ["solver.mip_rel_gap=0"]), marginal="full")
     assert manifest_of(result).cut_short == []
-    assert len(result.marginal[result.marginal["method"].str.startswith("finite difference")]) == 3
+    assert len(result.marginal[result.marginal["technical_method"].str.startswith("finite difference")]) == 3
 
 
 def test_highs_is_interrupted_at_the_deadline_even_when_its_own_limit_is_far(monkeypatch):
@@ -204,9 +204,9 @@ def test_a_solve_with_no_time_left_is_not_started(monkeypatch):
 def test_cbc_gap_is_reported_as_not_measured_everywhere(tmp_path):
     result = solve(load_scenario(DEMO, ['solver.name="cbc"', "solver.mip_rel_gap=0"]), marginal="full")
     assert result.solution.mip_gap is None  # CBC through PuLP reports no gap and no bound
-    finite = result.marginal[result.marginal["method"].str.startswith("finite difference")]
+    finite = result.marginal[result.marginal["technical_method"].str.startswith("finite difference")]
     assert len(finite) == 3
-    assert all("gap not measured" in method and "gap 0" not in method for method in finite["method"])
+    assert all("gap not measured" in method and "gap 0" not in method for method in finite["technical_method"])
     assert "gap not measured" in summary(result)
     out = write_run(result, tmp_path / "run")
     assert "0.0e+00" not in (out / "marginal.csv").read_text(encoding="utf-8-sig")
@@ -218,6 +218,6 @@ def test_cbc_gap_is_reported_as_not_measured_everywhere(tmp_path):
 
 def test_highs_gap_is_still_printed():
     result = solve(load_scenario(DEMO, ["solver.mip_rel_gap=0"]), marginal="full")
-    finite = result.marginal[result.marginal["method"].str.startswith("finite difference")]
-    assert all("gap not measured" not in method and " gap " in method for method in finite["method"])
+    finite = result.marginal[result.marginal["technical_method"].str.startswith("finite difference")]
+    assert all("gap not measured" not in method and " gap " in method for method in finite["technical_method"])
     assert f"gap {result.solution.mip_gap:.2e}" in summary(result)

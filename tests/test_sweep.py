@@ -1,5 +1,7 @@
 """Sweeps: one process per point, the same answers as one run at a time, failed points kept as rows."""
 
+import importlib
+import re
 import struct
 from pathlib import Path
 
@@ -12,10 +14,12 @@ from allocator.cli import main
 from allocator.rundir import write_run
 from allocator.runformat.run import read_run
 from allocator.compare import headline
-from allocator.sweep import parse_vary, points
+from allocator.report.labels import display_width
+from allocator.sweep import checked_points, parse_vary, points, run_point
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+sweep_module = importlib.import_module("allocator.sweep")  # `allocator.sweep` is the function
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +85,67 @@ def test_cli_sweep_grid_with_progress(tmp_path):
     assert again.exit_code == 2 and "already exists" in again.output
 
 
-def test_sweep_html_is_self_contained_with_its_table_and_chart(demo_sweep):
+def test_sweep_html_is_self_contained_with_its_tables_and_chart(demo_sweep):
     out, result = demo_sweep
     html = (out / "sweep.html").read_text(encoding="utf-8")
-    assert html.count("<tr>") == 1 + len(result.table)  # header and one row per point
+    assert html.count("<table>") == 4  # main figures, money by source, projects by type, indicators
+    assert html.count("<tr>") == html.count("<table>") * (1 + len(result.table))  # a header and one row per point each
     assert html.count("data:image/png;base64,") == 1
     assert "http://" not in html and "https://" not in html
+    assert "default-src 'none'" in html
+
+
+def _terminal_table(output: str) -> tuple[list[str], list[list[str]]]:
+    """The aligned table the sweep command prints: cells are two or more spaces apart."""
+    lines = output.split("\n\n")[0].splitlines()
+    lines = [line for line in lines if not line.startswith("solving")]
+    return re.split(r"\s{2,}", lines[0].strip()), [re.split(r"\s{2,}", line.strip()) for line in lines[1:]]
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_terminal_table_shows_the_few_columns_a_planner_reads_with_the_csv_values(tmp_path):
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, ["sweep", str(DEMO), "--vary", "sources.central.budget=500万,1500万", "--workers", "2",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    headers, rows = _terminal_table(result.output)
+    # the varied value, status, objective, projects, money, the varied source's money, targets missed: nothing else
+    expected = {"中央专项资金预算（万元）": "sources.central.budget (万元)", "求解状态": "status", "目标函数值": "objective",
+                "资助项目数": "projects_funded", "安排资金合计（万元）": "money_total", "中央专项资金已安排（万元）": "used:central",
+                "未达标指标数": "targets_missed"}
+    assert headers == list(expected)
+    csv = pd.read_csv(out / "sweep.csv", encoding="utf-8-sig")
+    assert len(csv.columns) > 20 and len(rows) == len(csv) == 2  # the CSV keeps every figure
+    for row, (_, line) in zip(rows, csv.iterrows()):
+        assert len(row) == len(headers)
+        for header, text in zip(headers, row):
+            value = line[expected[header]]
+            if header == "求解状态":
+                assert text == {"optimal": "最优"}[value]
+            else:
+                assert _number(text) == pytest.approx(round(float(value), 2), abs=1e-9), header
+    table = [line for line in result.output.split("\n\n")[0].splitlines() if not line.startswith("solving")]
+    assert len({display_width(line) for line in table}) == 1  # aligned in terminal cells (a CJK character takes two)
+
+
+def test_each_point_is_checked_once_and_solved_as_checked(tmp_path, monkeypatch):
+    applied = []
+    original = sweep_module.with_overrides
+
+    def counting(scenario, overrides, **kwargs):
+        applied.append(dict(overrides))
+        return original(scenario, overrides, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "with_overrides", counting)
+    result = CliRunner().invoke(main, ["sweep", str(DEMO), "--vary", "sources.central.budget=500万,1500万", "--workers", "1",
+                                       "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert applied == [{"sources.central.budget": "500万"}, {"sources.central.budget": "1500万"}]
+    # a worker solves the point's own scenario: it applies no overrides again
+    point = checked_points(load_scenario(DEMO), [parse_vary("sources.central.budget=800万")])[0]
+    monkeypatch.setattr(sweep_module, "with_overrides", lambda *a, **k: pytest.fail("a point was checked twice"))
+    assert run_point(point, tmp_path / "one")["status"] == "optimal"
+    assert read_run(tmp_path / "one").by_source.set_index("source").loc["central", "budget"] == 800

@@ -121,3 +121,10 @@ def test_column_parse_names_the_spreadsheet_row():
 def test_format_shows_yi_above_one_yi():
     assert format_wan(218_000) == "218,000.00万元 (21.80亿)"
     assert format_wan(2_615) == "2,615.00万元"
+
+
+@pytest.mark.parametrize("text", ["¹", "²万", "①亿", "½万", "³⁴"])
+def test_superscripts_fractions_and_circled_numbers_are_not_amounts(text):
+    """NFKC would read them as digits; a planner never types them for money (full-width digits stay accepted)."""
+    with pytest.raises(InputError, match="cannot read"):
+        parse_money(text, where="projects.csv, row 2, cost")

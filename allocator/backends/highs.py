@@ -36,6 +36,9 @@ INTEGRALITY_TOLERANCE = 1e-6
 #: The restricted MIP frees the fractional selections and, per row of the model, this many integral
 #: ones nearest the margin: room to trade projects, still small enough to solve close to optimal.
 NEIGHBOURHOOD_PER_ROW = 5
+#: ... but at most this many integral ones in all: once rows grow with n (a capacity per county: 19,660 rows at
+#: 20,000 candidates), five per row would free every selection and the "small" MIP would be the whole one.
+NEIGHBOURHOOD_MAX = 2_500
 RESTRICTED_GAP = 1e-7
 #: A relative gap below this is rounding in the objective's arithmetic, reported as 0.
 GAP_NOISE = 1e-12
@@ -71,14 +74,16 @@ def _version(highs: highspy.Highs) -> str:
     return f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()} (highspy)"
 
 
-def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None) -> Solution:
+def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None,
+                start: np.ndarray | None = None) -> Solution:
     """Solve with HiGHS by `deadline` (default: ``options.time_limit`` from now); a large MIP LP-first (see
-    :func:`solve_lp_first`), anything else directly."""
+    :func:`solve_lp_first`), anything else directly, from `start` when given: a feasible point (the plan of a tighter
+    model, for a marginal value's re-solve) that HiGHS takes as its first incumbent. LP-first makes its own start."""
     deadline = deadline if deadline is not None else Deadline(options.time_limit)
     lp_first = options.strategy == "lp_first" or (options.strategy == "auto" and int(model.integer.sum()) >= LP_FIRST_MIN_INTEGERS)
     if model.is_mip and lp_first:
         return solve_lp_first(model, options, deadline, log=log)
-    return _run(model, options, deadline, log=log)
+    return _run(model, options, deadline, log=log, start=start)
 
 
 def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool = False) -> Solution:
@@ -179,13 +184,13 @@ def _solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.nda
 
 
 def _neighbourhood(model: LinearModel, fractional: np.ndarray, reduced_costs: np.ndarray | None, per_row: int) -> np.ndarray:
-    """The selections a restricted MIP may change: the fractional ones, and `per_row` x rows integral ones
-    nearest the margin (smallest |reduced cost|)."""
+    """The selections a restricted MIP may change: the fractional ones, and `per_row` x rows (at most
+    NEIGHBOURHOOD_MAX) integral ones nearest the margin (smallest |reduced cost|)."""
     free = fractional.copy()
     if reduced_costs is None or per_row == 0:
         return free
     candidates = np.flatnonzero(model.integer & ~fractional & (model.col_upper > model.col_lower))
-    size = min(len(candidates), per_row * model.num_rows)
+    size = min(len(candidates), per_row * model.num_rows, NEIGHBOURHOOD_MAX)
     nearest = candidates[np.argsort(np.abs(reduced_costs[candidates]), kind="stable")[:size]]
     free[nearest] = True
     return free

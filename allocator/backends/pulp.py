@@ -74,8 +74,10 @@ def _bound(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def solve_pulp(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None) -> Solution:
+def solve_pulp(model: LinearModel, options: SolverOptions, *, log: bool = False, deadline: Deadline | None = None,
+               start: np.ndarray | None = None) -> Solution:
     """Solve through PuLP by `deadline` (default: ``options.time_limit`` from now), passed as the solver's time limit.
+    `start` is not passed on: PuLP's warm starts differ by solver, so every PuLP solve starts afresh.
 
     CBC reports neither a gap nor a dual bound for a MIP: both stay None (not measured)."""
     class_name = solver_class_name(options.name)

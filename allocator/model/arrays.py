@@ -38,6 +38,7 @@ class RowKind(StrEnum):
     STATUS = "status"  # per project with a status, key: must_fund, exclude or continuing
     KEEP = "keep"  # per project funded in the reference plan that [stability] keeps
     BENEFIT_CAP = "benefit_cap"  # per region with candidates of a type whose benefit is capped, key: the type
+    FLOOR = "floor"  # per group of [objective] raise_lowest's indicator, key: the indicator: the floor is at most its value
 
 
 class ColumnKind(StrEnum):
@@ -49,6 +50,7 @@ class ColumnKind(StrEnum):
     SHORTFALL = "shortfall"  # per group of a soft target, key: the indicator
     SLACK = "slack"  # the diagnosis's elastic columns
     BENEFIT = "benefit"  # per region with candidates of a capped type, key: the type: its benefit, at most the cap
+    FLOOR = "floor"  # one column with [objective] raise_lowest, key: the indicator: the lowest group's value
 
 
 @dataclass(frozen=True)

@@ -211,19 +211,22 @@ def _standards(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
 
 
 def _absolute_caps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
-    """sum_y F_{k,s,y} <= cap * sum_y x_{p,y} for the one-project classes whose cap is below their cost."""
-    first = funding.classes.first_member
-    caps, cost = rules.absolute_caps, rules.data.projects["cost"].to_numpy()
-    binding = (caps[first] < cost[first, None]) & funding.classes.eligible
-    k_idx, s_idx = np.nonzero(binding)
+    """sum_y F_{k,s,y} <= cap x (starts of k's members) for every class k and source s whose cap can bind: exact for one
+    project, and for a class whose members' cap over cost lie in one piece between Q's breakpoints (model/classes.py)."""
+    classes = funding.classes
+    k_idx, s_idx = np.nonzero(classes.capped)
     if not len(k_idx):
         return
     count, periods, starts = len(k_idx), funding.phasing.periods, funding.phasing.starts
+    members, bounds = classes.members()
+    pair_members = [members[bounds[k]: bounds[k + 1]] for k in k_idx]
+    projects = np.concatenate(pair_members)
+    pair = np.repeat(np.arange(count), [len(m) for m in pair_members])
     builder.add_rows(
         RowKind.ABSOLUTE_CAP, count,
-        np.concatenate([np.repeat(np.arange(count), periods), np.repeat(np.arange(count), starts)]),
-        np.concatenate([funding.money[k_idx, s_idx].ravel(), funding.start[first[k_idx]].ravel()]),
-        np.concatenate([np.ones(count * periods), -np.repeat(caps[first[k_idx], s_idx], starts)]), upper=0.0,
+        np.concatenate([np.repeat(np.arange(count), periods), np.repeat(pair, starts)]),
+        np.concatenate([funding.money[k_idx, s_idx].ravel(), funding.start[projects].ravel()]),
+        np.concatenate([np.ones(count * periods), -np.repeat(rules.absolute_caps[projects, s_idx[pair]], starts)]), upper=0.0,
     )
 
 

@@ -13,6 +13,7 @@ matplotlib is imported by the functions that draw or read fonts, so importing th
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -208,5 +209,56 @@ def trajectories(years: Sequence[str], lines: Sequence[tuple[str, Sequence[float
             axes.set_title(_guard(name, font), fontsize="medium")
             axes.spines[["top", "right"]].set_visible(False)
         figure.suptitle(_guard(title, font))
+        figure.tight_layout()
+        return _png(figure)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One small chart of :func:`line_panels`: named lines over the shared x positions (NaN: no value at that point),
+    its values shown as `kind` (money: 万元 with separators; count: whole; percent; number), and an optional target."""
+
+    title: str
+    lines: Sequence[tuple[str, Sequence[float]]]
+    kind: str = "number"
+    target: float | None = None
+    target_name: str = "target"
+
+
+def _tick_format(kind: str) -> Any:
+    import matplotlib.ticker
+
+    formats = {"money": lambda v: f"{v:,.0f}", "count": lambda v: f"{v:,.0f}", "percent": lambda v: f"{v:.1%}"}
+    text = formats.get(kind, lambda v: f"{v:,.2f}")
+    return matplotlib.ticker.FuncFormatter(lambda v, _: text(v))
+
+
+def line_panels(x: Sequence[float], ticks: Sequence[str], x_title: str, panels: Sequence[Panel], font: FontChoice) -> bytes:
+    """Small multiples, two per row: each panel's lines against `x` (ticked with `ticks`), its target dashed; a point
+    with no value is marked × on the x axis. Every text is checked against the fonts (no tofu)."""
+    import matplotlib
+
+    with matplotlib.rc_context(_style(font)):
+        columns = 2 if len(panels) > 1 else 1
+        rows = -(-len(panels) // columns)
+        figure = _figure(font, 5.6 * columns, 3.0 * rows)
+        step = max(1, -(-len(x) // 8))  # at most about eight ticks
+        for i, panel in enumerate(panels):
+            axes = figure.add_subplot(rows, columns, i + 1)
+            for j, (name, values) in enumerate(panel.lines):
+                axes.plot(list(x), list(values), marker="o", color=PALETTE[j % len(PALETTE)], label=_guard(name, font) if name else None)
+                missing = [p for p, v in zip(x, values) if math.isnan(v)]
+                if missing:
+                    axes.plot(missing, [0.0] * len(missing), "x", color="#d62728", transform=axes.get_xaxis_transform(), clip_on=False)
+            if panel.target is not None:
+                axes.axhline(panel.target, color="#7f7f7f", linestyle="--", linewidth=1, label=_guard(panel.target_name, font))
+            axes.set_title(_guard(panel.title, font), fontsize="medium")
+            axes.set_xlabel(_guard(x_title, font), fontsize="small")
+            axes.set_xticks(list(x)[::step], labels=[_guard(t, font) for t in ticks][::step])
+            axes.yaxis.set_major_formatter(_tick_format(panel.kind))
+            axes.grid(True, alpha=0.3)
+            axes.spines[["top", "right"]].set_visible(False)
+            if len(panel.lines) > 1 or panel.target is not None:
+                axes.legend(fontsize="x-small")
         figure.tight_layout()
         return _png(figure)

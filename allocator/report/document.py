@@ -11,17 +11,23 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from allocator.marginal_table import is_current, ranked
 from allocator.report import charts
-from allocator.report.labels import PROVINCES_EN, label, scope_label, status_label, zone_label
-from allocator.report.workbook import benefit_shares, broken_rules, indicator_summary, objective_text
+from allocator.report.labels import (PROVINCES_EN, format_indicator, group_name, groups_met_text, label, local_time, scope_label, status_label,
+                                     unmeasured_text, zone_label)
+from allocator.report.workbook import (IndicatorSummary, benefit_shares, broken_rules, equity_names, equity_views, indicator_displays,
+                                       objective_text, run_title, summarise_indicators)
 from allocator.runformat.cells import finite_number, format_count, format_money, format_value
 from allocator.runformat.markdown import escape_markdown
 from allocator.runformat.names import REPORT_HTML, REPORT_MD, report_file
 from allocator.runformat.run import Run
+
 #: At most this many marginal-value rows in the report (the rest are in marginal.csv).
 MARGINAL_ROWS = 40
 
@@ -86,14 +92,16 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     t = lambda key: label(key, lang)  # noqa: E731
     colon = "：" if lang == "zh" else ": "
     keys, sources = run.source_keys, run.sources
-    blocks = [Block("h1", f"{t('report.title')}{colon}{run.name}")]
-    if run.description:
+    title = run_title(run)
+    blocks = [Block("h1", f"{t('report.title')}{colon}{title}")]
+    if run.description and run.description != title:
         blocks.append(Block("p", run.description))
     manifest = run.manifest
     solver, objective, overrides = manifest.solver, manifest.objective, manifest.scenario.overrides
     facts = [[t("report.status"), status_label(run.status, lang)], [t("report.solver"), str(solver.version or solver.name) if solver else ""],
              [t("report.gap"), _gap(objective.mip_gap if objective else None, run.status, lang)],
-             [t("report.objective"), objective_text(manifest)], [t("report.created"), manifest.created]]
+             [t("report.objective"), objective_text(manifest)], [t("report.created"), local_time(manifest.created)],
+             [t("report.created_utc"), manifest.created]]
     if overrides:
         facts.append([t("report.overrides"), "; ".join(f"{o.key} = {o.new}" for o in overrides)])
     blocks.append(Block("table", headers=[t("col.key"), t("col.value")], rows=facts, numeric=[False, False]))
@@ -154,62 +162,104 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
 
     # targets
     blocks.append(Block("h2", t("report.targets")))
-    items = indicator_summary(run.indicators)
+    items = summarise_indicators(run.indicators)
     if not items:
         blocks.append(Block("p", t("report.no_targets")))
     else:
-        met = sum(1 for i in items if i["met"])
-        blocks.append(Block("p", t("report.targets_text").format(met=met, missed=sum(1 for i in items if i["met"] is False))))
-        rows = []
-        for item in items:
-            if item["groups"] == 1:
-                verdict = (t("met") if item["met"] else t("report.missed_by").format(by=format_value(item["shortfall"]))) if item["met"] is not None else t("na")
-            else:
-                verdict = t("report.met_in").format(met=item["groups_met"], groups=item["groups"])
-            rows.append([str(item["label"]), scope_label(str(item["scope"]), lang), format_value(item["baseline"]) if item["groups"] == 1 else "",
-                         format_value(item["achieved"]) if item["groups"] == 1 else "", format_value(item["target"]), verdict])
-        blocks.append(Block("table", headers=[t("col.indicator"), t("col.scope"), t("col.baseline"), t("col.achieved"), t("col.target"), t("col.met")],
-                            rows=rows, numeric=[False, False, True, True, True, False]))
-        national = [i for i in items if i["groups"] == 1 and finite_number(i["achieved"]) is not None and finite_number(i["target"])]
+        blocks += _target_blocks(run, items, lang)
+        national = [i for i in items if i.groups == 1 and i.achieved is not None and i.target]
         if national:
-            names = [charts.pick(str(i["label"]), str(i["indicator"]) if _ascii(str(i["indicator"])) else f"indicator {n + 1}", font)
-                     for n, i in enumerate(national)]
-            ratios = [float(i["achieved"]) / float(i["target"]) for i in national]  # type: ignore[arg-type]
+            names = [charts.pick(i.label, i.indicator if _ascii(i.indicator) else f"indicator {n + 1}", font) for n, i in enumerate(national)]
+            ratios = [(i.achieved or 0.0) / (i.target or 1.0) for i in national]
             blocks.append(Block("chart", label("report.chart_targets", chart_lang),
                                 png=charts.ratio_bars(names, ratios, label("report.chart_targets", chart_lang), font)))
 
     blocks += _year_blocks(run, items, lang, chart_lang, font)
+
+    blocks += _equity_blocks(run, lang)
 
     # marginal values
     blocks.append(Block("h2", t("report.marginal")))
     marginal = run.marginal
     if marginal is None or not len(marginal):
         blocks.append(Block("p", t("report.no_marginal")))
+    elif not is_current(marginal):
+        blocks.append(Block("p", t("report.old_marginal")))
     else:
         blocks.append(Block("p", t("report.marginal_text")))
-        shown = marginal.head(MARGINAL_ROWS)
-        blocks.append(Block("table", headers=[t("col.rule"), t("col.group"), t("col.limit"), t("col.marginal_value"), t("col.per"),
-                                              t("col.method"), t("col.binding")],
-                            rows=[[str(r.rule), "" if pd.isna(r.group) else str(r.group), format_value(r.limit), format_value(r.marginal_value),
-                                   str(r.per), str(r.method), label("yes" if r.binding else "no", lang)]
-                                  for r in shown.itertuples()], numeric=[False, False, True, True, False, False, False]))
+        shown = ranked(marginal, run.manifest.sense).head(MARGINAL_ROWS)
+        blocks.append(Block("table", headers=[t("col.rule"), t("col.group"), t("col.limit"), t("col.reached"), t("col.binding"),
+                                              t("col.step"), t("col.gain"), t("col.method")],
+                            rows=[[_rule_name(r, lang), "" if pd.isna(r.group) else str(r.group), format_value(r.limit),
+                                   format_value(r.used), label("yes" if r.binding else "no", lang), f"{format_value(r.step)} {r.per}",
+                                   format_value(r.gain), str(r.method) if lang == "zh" else str(r.technical_method)]
+                                  for r in shown.itertuples()], numeric=[False, False, True, True, False, True, True, False]))
         if len(marginal) > MARGINAL_ROWS:
             blocks.append(Block("note", f"… {len(marginal) - MARGINAL_ROWS:,} more rows in marginal.csv"))
     blocks.append(Block("note", t("report.files")))
     return blocks
 
 
-def _year_blocks(run: Run, items: list[dict[str, object]], lang: str, chart_lang: str, font: charts.FontChoice) -> list[Block]:
+def _equity_blocks(run: Run, lang: str) -> list[Block]:
+    """Fairness between regions: the spread of money per resident, and each indicator's gap between zones."""
+    if run.equity is None:
+        return []
+    t = lambda key: label(key, lang)  # noqa: E731
+    spread, _, gaps = equity_views(run.equity, *equity_names(run, lang))
+    blocks = [Block("h2", t("report.equity")), Block("p", t("report.equity_text")),
+              Block("table", headers=[t("col.basis"), t("col.gini"), t("col.theil"), t("col.theil_between"), t("col.theil_within")],
+                    rows=[[str(row[0]), *(f"{v:.4f}" if v == v else "" for v in row[1:])] for row in spread],
+                    numeric=[False, True, True, True, True])]
+    if gaps:
+        displays = indicator_displays(run.manifest)
+        blocks.append(Block("table", headers=[t("col.indicator"), t("col.gap_before"), t("col.gap_after")],
+                            rows=[[str(name), format_indicator(before, displays.get(str(key), "number")),
+                                   format_indicator(after, displays.get(str(key), "number"))] for key, name, before, after in gaps],
+                            numeric=[False, True, True]))
+    return blocks
+
+
+def _rule_name(row: Any, lang: str) -> str:
+    """A marginal-table rule as the report's language names it: the plain Chinese label, or the technical English."""
+    return str(row.label) if lang == "zh" else str(row.rule)
+
+
+def _target_blocks(run: Run, items: list[IndicatorSummary], lang: str) -> list[Block]:
+    """How many targets were met, each indicator against its target (percent indicators as percentages), and the groups
+    without a denominator, named: the counts of summarise_indicators, as the workbook and terminal show them."""
+    t = lambda key: label(key, lang)  # noqa: E731
+    displays = indicator_displays(run.manifest)
+    blocks = [Block("p", t("report.targets_text").format(met=sum(1 for i in items if i.met), missed=sum(1 for i in items if i.met is False)))]
+    rows = []
+    for item in items:
+        show = partial(format_indicator, display=displays.get(item.indicator, "number"))
+        single = item.groups == 1
+        if not single:
+            verdict = groups_met_text(item, lang)
+        elif item.met is None:
+            verdict = t("na")
+        else:
+            verdict = t("met") if item.met else t("report.missed_by").format(by=show(item.shortfall))
+        rows.append([item.label, scope_label(item.scope, lang), show(item.baseline) if single else "", show(item.achieved) if single else "",
+                     show(item.target), verdict])
+    blocks.append(Block("table", headers=[t("col.indicator"), t("col.scope"), t("col.baseline"), t("col.achieved"), t("col.target"), t("col.met")],
+                        rows=rows, numeric=[False, False, True, True, True, False]))
+    regions = run.region_names
+    notes = [unmeasured_text(item, partial(group_name, regions, item.scope, lang=lang), lang) for item in items]
+    return blocks + [Block("note", note) for note in notes if note]
+
+
+def _year_blocks(run: Run, items: list[IndicatorSummary], lang: str, chart_lang: str, font: charts.FontChoice) -> list[Block]:
     """For a phased run: each single-group indicator's trajectory against its target."""
     by_year = run.by_year
     if by_year is None or len(by_year) < 2:
         return []
     lines = []
     for n, item in enumerate(items):
-        column = str(item["indicator"])
-        if item["groups"] == 1 and column in by_year and finite_number(item["target"]) is not None:
-            name = charts.pick(str(item["label"]), column if _ascii(column) else f"indicator {n + 1}", font)
-            lines.append((name, [float(v) for v in by_year[column]], float(item["target"])))  # type: ignore[arg-type]
+        column = item.indicator
+        if item.groups == 1 and column in by_year and item.target is not None:
+            name = charts.pick(item.label, column if _ascii(column) else f"indicator {n + 1}", font)
+            lines.append((name, [float(v) for v in by_year[column]], item.target))
     if not lines:
         return []
     title = label("report.chart_years", chart_lang)

@@ -7,8 +7,15 @@ English names too, for English workbooks and for charts drawn without a CJK font
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from allocator.errors import InternalError
+from allocator.runformat.cells import finite_number, format_value
+
+if TYPE_CHECKING:
+    from allocator.report.workbook import IndicatorSummary
 
 LANGS = ("zh", "en")
 
@@ -20,13 +27,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet.projects": ("项目清单", "Funded projects"),
     "sheet.indicators": ("指标", "Indicators"),
     "sheet.marginal": ("边际值", "Marginal values"),
+    "sheet.equity": ("地区公平性", "Equity"),
     "sheet.parameters": ("参数", "Parameters"),
     "sheet.years": ("分年度", "By year"),
     "sheet.broken_rules": ("未满足规则", "Broken rules"),
     # title row
     "title.proposal": ("预算方案", "Budget proposal"),
     "title.scenario": ("方案", "Scenario"),
-    "title.date": ("日期", "Date"),
     "title.status": ("求解状态", "Status"),
     "title.unit": ("金额单位：万元", "Money in 万元 (10,000 yuan)"),
     # blocks of the summary sheet
@@ -36,7 +43,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "block.indicators": ("指标与目标", "Indicators against targets"),
     # column headers
     "col.source": ("资金来源", "Source"),
-    "col.source_key": ("来源代码", "Source key"),
     "col.budget": ("预算", "Budget"),
     "col.min_spend": ("最低使用额", "Minimum spend"),
     "col.used": ("已安排", "Allocated"),
@@ -47,7 +53,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.region_id": ("地区代码", "Region code"),
     "col.region": ("地区", "Region"),
     "col.type": ("项目类型", "Project type"),
-    "col.type_key": ("类型代码", "Type key"),
     "col.candidates": ("候选项目数", "Candidates"),
     "col.funded": ("资助项目数", "Funded projects"),
     "col.total": ("合计", "Total"),
@@ -57,7 +62,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.cost": ("总投资", "Cost"),
     "col.selected": ("资助比例", "Share funded"),
     "col.indicator": ("指标", "Indicator"),
-    "col.indicator_key": ("指标代码", "Indicator key"),
     "col.scope": ("范围", "Scope"),
     "col.group": ("分组", "Group"),
     "col.baseline": ("基期值", "Baseline"),
@@ -76,6 +80,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.per": ("每单位", "Per"),
     "col.method": ("方法", "Method"),
     "col.binding": ("是否起约束", "Binding"),
+    "col.reached": ("方案达到", "Plan reaches"),
+    "col.basis": ("资金口径", "Money"),
+    "col.gini": ("基尼系数", "Gini"),
+    "col.theil": ("泰尔指数", "Theil"),
+    "col.theil_between": ("区域间", "Between zones"),
+    "col.theil_within": ("区域内", "Within zones"),
+    "col.gap_before": ("规划前区域差距", "Zone gap before"),
+    "col.gap_after": ("规划后区域差距", "Zone gap after"),
+    "col.used_up": ("是否用满", "Used up"),
+    "col.step": ("放宽一步", "Step"),
+    "col.gain": ("目标变化", "Objective change"),
+    "col.fix": ("如何放宽", "How to relax"),
+    "col.lp_dual": ("对偶值（技术）", "LP dual (technical)"),
+    "col.technical_method": ("方法（技术）", "Method (technical)"),
     "col.funded_of": ("资助/候选", "Funded / candidates"),
     "col.year": ("年度", "Year"),
     "col.start_year": ("开工年度", "Start year"),
@@ -97,6 +115,43 @@ LABELS: dict[str, tuple[str, str]] = {
     "met": ("达标", "met"),
     "missed": ("未达标", "missed"),
     "na": ("无数据", "n/a"),
+    # the sweep (allocate sweep): its page, chart and terminal table
+    "sweep.title": ("参数扫描：{axes}", "Sweep over {axes}"),
+    "sweep.intro": ("共 {points} 个点，{solved} 个得到分配方案。金额单位万元，保留两位小数；项目数为整数；比例为百分数，其余指标值"
+                    "保留两位小数。sweep.csv 列出全部数据，每个点的运行目录在 runs/ 下。",
+                    "{points} points, {solved} with an allocation. Money in 10k yuan (万元) with two decimals; projects whole; shares as "
+                    "percentages, other indicator values with two decimals. sweep.csv has every figure; each point's run is under runs/."),
+    "sweep.main": ("主要结果", "Main figures"),
+    "sweep.by_source": ("分来源安排资金（万元）", "Money allocated by source (10k yuan)"),
+    "sweep.by_type": ("分类型资助项目", "Projects funded by type"),
+    "sweep.indicators": ("指标实现值", "Indicators achieved"),
+    "sweep.failed": ("未得到分配方案的点", "Points with no allocation"),
+    "sweep.chart": ("目标函数值、资助项目数、安排资金与指标", "Objective, projects funded, money allocated and indicators"),
+    "sweep.image": ("参数扫描图", "sweep chart"),
+    "sweep.objective": ("目标函数值", "Objective"),
+    "sweep.projects": ("资助项目数", "Projects funded"),
+    "sweep.money": ("安排资金合计", "Money allocated"),
+    "sweep.used": ("{name}已安排", "{name} allocated"),
+    "sweep.type_funded": ("{name}项目数", "{name} projects"),
+    "sweep.type_money": ("{name}资金", "{name} money"),
+    "sweep.missed": ("未达标指标数", "Targets missed"),
+    "sweep.groups_met": ("{name}达标分组数", "{name}: groups met"),
+    "sweep.mean": ("各组平均", "mean of groups"),
+    "sweep.target": ("目标值", "Target"),
+    "sweep.target_of": ("目标 {value}", "target {value}"),
+    "sweep.message": ("说明", "Message"),
+    "sweep.point": ("点", "Point"),
+    "unit.yi": ("亿元", "100M yuan"),
+    "unit.wan": ("万元", "10k yuan"),
+    # the words of a varied key (sources.<key>.budget, targets.counts.<name>.min, …)
+    "field.budget": ("预算", "budget"),
+    "field.min_spend": ("最低使用额", "minimum spend"),
+    "field.max_share_of_cost": ("占投资比例上限", "maximum share of cost"),
+    "field.min": ("下限", "minimum"),
+    "field.max": ("上限", "maximum"),
+    "field.target": ("目标值", "target"),
+    "field.penalty": ("罚分权重", "penalty"),
+    "field.count": ("项目数", "projects"),
     # statuses (manifest "status")
     "status.optimal": ("最优", "optimal"),
     "status.time_limit": ("时限内可行解", "feasible, time limit reached"),
@@ -120,6 +175,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.benefit": ("效益", "Benefit"),
     "col.benefit_share": ("占总效益", "Share of benefit"),
     "report.created": ("生成时间", "Created"),
+    "report.created_utc": ("生成时间（UTC，manifest.json 所记）", "Created (UTC, as manifest.json records it)"),
     "report.overrides": ("命令行覆盖", "Command-line overrides"),
     "report.funded": ("资助了什么", "What was funded"),
     "report.funded_text": ("共资助 {funded} 个项目（候选 {candidates} 个），安排资金 {money} 万元。",
@@ -136,9 +192,22 @@ LABELS: dict[str, tuple[str, str]] = {
                                  "these {count} scenario rules, which the optimizer must meet:"),
     "report.no_broken_rules": ("因素法分配满足全部方案规则。", "The formula allocation meets every scenario rule."),
     "report.marginal": ("边际值", "Marginal values"),
-    "report.marginal_text": ("放宽一项约束一个单位，目标函数可改善的数值（见 marginal.csv）。",
-                             "What one more unit of each rule is worth to the objective (from marginal.csv)."),
+    "report.equity": ("地区公平性", "Equity between regions"),
+    "report.equity_text": ("按常住人口计算的各省人均资金（元/人）的基尼系数和泰尔指数（泰尔指数分解为东、中、西部区域间和区域内两部分，二者之和为总指数），"
+                           "以及各指标在区域间的最大差距（规划前后）。各省人均资金见 equity.csv 和工作簿“地区公平性”表。",
+                           "Gini and Theil indices of money per resident across provinces (population-weighted; Theil split into "
+                           "between and within zones, adding up to the total), and each indicator's largest gap between zones "
+                           "before and after the plan. Money per resident by province: equity.csv and the Equity sheet."),
+    "basis.all": ("全部资金", "All money"),
+    "report.marginal_text": ("每条规则放宽一步（预算或额度：1亿元或限额的10%取小者；数量：1个项目；比例：1个百分点；指标目标：1%），"
+                             "目标函数的变化；软目标则为全部达标的代价。起约束的规则在前，按目标变化从大到小排列（全部见 marginal.csv）。",
+                             "What relaxing each rule by one step (money: 1亿 or 10% of the limit, whichever is smaller; counts: one "
+                             "project; shares: one percentage point; targets: 1%) changes in the objective; for a soft target, what "
+                             "meeting it costs. Binding rules first, largest change first (all rows in marginal.csv)."),
     "report.no_marginal": ("本次运行未计算边际值。", "Marginal values were not computed for this run."),
+    "report.old_marginal": ("本次运行由较早版本写出，其 marginal.csv 格式不同，未列入报告；重新运行方案即可得到边际值。",
+                            "This run was written by an earlier version whose marginal.csv has other columns; re-run the scenario "
+                            "for its marginal values."),
     "report.chart_zone": ("分区域、分来源资金（万元）", "Money by zone and source (10,000 yuan)"),
     "report.chart_province": ("分省资金（万元）", "Money by province (10,000 yuan)"),
     "report.chart_targets": ("指标实现值 / 目标值", "Indicator achieved / target"),
@@ -148,7 +217,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.charts_in_html": ("图表见 report.html。", "The charts are in report.html."),
     "report.files": ("本目录文件说明见 docs/outputs.md。", "The files of this directory are described in docs/outputs.md."),
     "report.missed_by": ("差 {by}", "missed by {by}"),
-    "report.met_in": ("{met}/{groups} 组达标", "met in {met} of {groups} groups"),
+    "report.met_in": ("{met}/{groups} 组达标", "met in {met} of {groups} measured groups"),
+    "report.unmeasured": ("另有 {count:,} 组无分母，未计入", "{count:,} without a denominator"),
+    "report.unmeasured_names": ("{indicator}：{count:,} 组无分母，未计入达标统计：{names}",
+                                "{indicator}: {count:,} groups have no denominator and are not counted: {names}"),
+    "report.and_more": ("等", ", …"),
+    "sheet.technical": ("技术信息", "Technical"),
+    "block.codes": ("代码对照（汇总表只显示名称）", "Codes (the summary shows names only)"),
+    "col.kind": ("类别", "Kind"),
+    "col.code": ("代码", "Code"),
+    "col.label": ("名称", "Name"),
+    "kind.source": ("资金来源", "Source"),
+    "kind.type": ("项目类型", "Project type"),
+    "kind.zone": ("区域", "Zone"),
+    "kind.indicator": ("指标", "Indicator"),
+    "kind.scenario": ("方案", "Scenario"),
 }
 
 ZONES: dict[str, tuple[str, str]] = {
@@ -203,6 +286,66 @@ def yes_no(value: object, lang: str = "zh") -> str:
     if value is None:
         return label("na", lang)
     return label("yes" if value else "no", lang)
+
+
+#: The groups without a denominator named in a note, at most (the indicators sheet and indicators.csv list them all).
+UNMEASURED_NAMES = 5
+
+
+def format_indicator(value: object, display: str) -> str:
+    """An indicator's value as its display says: a percentage with two decimals (98.96%), or the number (format_value)."""
+    number = finite_number(value)
+    if number is None:
+        return ""
+    return f"{number:.2%}" if display == "percent" else format_value(number)
+
+
+def groups_met_text(item: IndicatorSummary, lang: str = "zh", name: Callable[[str], str] | None = None) -> str:
+    """"1433/2787 组达标" (groups with a denominator only), and how many more have none (with `name`, the first of them
+    named): the one count every output shows."""
+    text = label("report.met_in", lang).format(met=item.groups_met, groups=item.measured)
+    if item.unmeasured:
+        more = label("report.unmeasured", lang).format(count=len(item.unmeasured))
+        more += (("：" if lang == "zh" else ": ") + _names(item, name, lang)) if name else ""
+        text += f"（{more}）" if lang == "zh" else f" ({more})"
+    return text
+
+
+def unmeasured_text(item: IndicatorSummary, name: Callable[[str], str], lang: str = "zh") -> str:
+    """A note naming the groups of `item` without a denominator (the first UNMEASURED_NAMES); "" when every group has one."""
+    if not item.unmeasured:
+        return ""
+    return label("report.unmeasured_names", lang).format(indicator=item.label, count=len(item.unmeasured), names=_names(item, name, lang))
+
+
+def _names(item: IndicatorSummary, name: Callable[[str], str], lang: str) -> str:
+    listed = ("、" if lang == "zh" else ", ").join(name(g) for g in item.unmeasured[:UNMEASURED_NAMES])
+    return listed + (label("report.and_more", lang) if len(item.unmeasured) > UNMEASURED_NAMES else "")
+
+
+def group_name(regions: Mapping[str, str], scope: str, group: str, lang: str = "zh") -> str:
+    """A group of an indicator as a reader names it: a zone's name, a county's name (from `regions`, by code) with its
+    division code, a province's name."""
+    if scope in ("zone", "national"):
+        return zone_label(group, lang)
+    name = regions.get(group) if scope == "region" else None
+    if name:
+        return f"{name}（{group}）" if lang == "zh" else f"{name} ({group})"
+    return group
+
+
+def local_time(stamp: str) -> str:
+    """An ISO 8601 time (a manifest's ``created``, stored in UTC) in this machine's time zone, the zone named:
+    ``2026-11-30 02:16:49 UTC+08:00 (CST)``. A text that is no time is returned as it is."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    local = moment.astimezone()  # a time without a zone is read as local already
+    offset = local.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    name = local.tzname() or ""
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone}" + (f" ({name})" if name and name != zone else "")
 
 
 def display_width(text: object) -> int:

@@ -2,9 +2,9 @@
 
 Sheets: summary (money by source and zone, projects by type, indicators against targets), by
 province, the funded projects grouped by province with subtotals, the indicators, the marginal
-values (when computed) and the scenario's parameters. Money is in 万元 shown as ``#,##0.00``; every
-total is a value checked here against the sum of its rows (no formulas, so any reader sees the same
-numbers). Text that comes from the inputs is written as a string cell and neutralised with the CSV
+values (when computed), the codes behind the names shown (技术信息) and the scenario's parameters.
+Money is in 万元 shown as ``#,##0.00``; every total is a value checked here against the sum of its
+rows (no formulas, so any reader sees the same numbers). Text that comes from the inputs is written as a string cell and neutralised with the CSV
 rule, so a spreadsheet never runs it. Written in openpyxl's write-only mode: ~30,000 funded projects
 take seconds (openpyxl is imported by the functions that write).
 """
@@ -12,21 +12,25 @@ take seconds (openpyxl is imported by the functions that write).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import pandas as pd
 
 from allocator.errors import InternalError
-from allocator.report.labels import display_width, label, scope_label, status_label, yes_no, zone_label
-from allocator.runformat.cells import finite_number, is_missing
+from allocator.marginal_table import is_current, ranked
+from allocator.report.labels import (display_width, group_name, groups_met_text, label, local_time, scope_label, status_label, unmeasured_text,
+                                     yes_no, zone_label)
+from allocator.runformat.cells import finite_number, is_missing, parse_bool
 from allocator.runformat.manifest import Manifest
 from allocator.runformat.run import Run, zone_key
 from allocator.runformat.tables import neutralise_text
+from allocator.scenario import Display, default_display
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -135,14 +139,15 @@ class _Builder:
 
     def title_rows(self) -> list[Row]:
         run = self.run
-        date = run.manifest.created[:10]
-        head = (f"{self.t('title.proposal')}：{run.name}" if self.lang == "zh"
-                else f"{self.t('title.proposal')}: {run.name}")
+        title = run_title(run)
         sep = "；" if self.lang == "zh" else "; "
         colon = "：" if self.lang == "zh" else ": "
+        head = f"{self.t('title.proposal')}{colon}{title}"
+        created = f"{self.t('report.created')}{colon}{local_time(run.manifest.created)}"
         status = f"{self.t('title.status')}{colon}{status_label(run.status, self.lang)}"
-        rows: list[Row] = [[C(f"{head}{sep}{self.t('title.date')}{colon}{date}{sep}{status}", "title")]]
-        rows.append([C(f"{run.description}  ({self.t('title.unit')})" if run.description else self.t("title.unit"), "subtitle")])
+        rows: list[Row] = [[C(f"{head}{sep}{created}{sep}{status}", "title")]]
+        rows.append([C(f"{run.description}  ({self.t('title.unit')})" if run.description and run.description != title
+                       else self.t("title.unit"), "subtitle")])
         return rows
 
     def header(self, keys: Sequence[str], extra: Sequence[str] = ()) -> Row:
@@ -157,18 +162,18 @@ class _Builder:
         keys = run.source_keys
 
         rows.append([C(self.t("block.sources"), "block")])
-        rows.append(self.header(["col.source", "col.source_key", "col.budget", "col.used", "col.left", "col.used_share"]))
+        rows.append(self.header(["col.source", "col.budget", "col.used", "col.left", "col.used_share"]))
         by_source = run.by_source
         allocation = run.allocation
         used = [self.money_total(f"used: {k}", allocation[k]) for k in keys]
         for k, spent, shown in zip(keys, used, by_source["used"] if "used" in by_source else used):
             _check_total(f"used: {k} in by_source", [spent], finite_number(shown) or 0.0)
         budgets = [finite_number(b) or 0.0 for b in by_source["budget"]]
-        for (key, lab), budget, spent in zip(self.sources, budgets, used):
-            rows.append([C(lab), C(key), C(budget, "money"), C(spent, "money"), C(self.clean(budget - spent), "money"),
+        for (_, lab), budget, spent in zip(self.sources, budgets, used):
+            rows.append([C(lab), C(budget, "money"), C(spent, "money"), C(self.clean(budget - spent), "money"),
                          C(spent / budget if budget else None, "share")])
         total_budget, total_used = self.money_total("budget", budgets), self.money_total("used", used)
-        rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"), C(total_budget, "money_bold"),
+        rows.append([C(self.t("row.total"), "total_label"), C(total_budget, "money_bold"),
                      C(total_used, "money_bold"), C(self.clean(total_budget - total_used), "money_bold"),
                      C(total_used / total_budget if total_budget else None, "share_bold")])
         rows.append([])
@@ -180,32 +185,42 @@ class _Builder:
         rows.append([])
 
         rows.append([C(self.t("block.types"), "block")])
-        rows.append(self.header(["col.type", "col.type_key", "col.candidates", "col.funded"], [*source_labels, self.t("col.total")]))
+        rows.append(self.header(["col.type", "col.candidates", "col.funded"], [*source_labels, self.t("col.total")]))
         types = run.money_by("type", [k for k, _ in run.types])
         candidates = allocation.groupby(allocation["type"].astype(str)).size()
         type_labels = dict(run.types)
         for key, row in types.iterrows():
-            rows.append([C(type_labels.get(key, key)), C(key), C(int(candidates.get(key, 0)), "count"), C(row["funded"], self.count_style),
+            rows.append([C(type_labels.get(key, key)), C(int(candidates.get(key, 0)), "count"), C(row["funded"], self.count_style),
                          *[C(row[k], "money") for k in keys], C(row["total"], "money")])
-        rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"),
+        rows.append([C(self.t("row.total"), "total_label"),
                      C(_total("candidates", [candidates.get(k, 0) for k in types.index]), "count_bold"),
                      *self._total_cells(types, "type")])
         rows.append([])
         rows += self._benefit_rows(types)
 
-        rows.append([C(self.t("block.indicators"), "block")])
-        rows.append(self.header(["col.indicator", "col.scope", "col.baseline", "col.achieved", "col.target", "col.met", "col.shortfall"]))
-        for item in indicator_summary(run.indicators):
-            scope = scope_label(str(item["scope"]), self.lang)
-            if item["groups"] == 1:
-                met = label("met" if item["met"] else "missed", self.lang) if item["met"] is not None else label("na", self.lang)
-                rows.append([C(item["label"]), C(scope), C(item["baseline"], "value"), C(item["achieved"], "value"),
-                             C(item["target"], "value"), C(met), C(item["shortfall"], "value")])
-            else:
-                met = label("report.met_in", self.lang).format(met=item["groups_met"], groups=item["groups"])
-                rows.append([C(item["label"]), C(scope), C(None), C(None), C(item["target"], "value"), C(met),
-                             C(item["shortfall"], "value")])
+        rows += self._indicator_rows()
         return Sheet(self.t("sheet.summary"), rows, freeze="A3")
+
+    def _indicator_rows(self) -> list[Row]:
+        """Each indicator against its target (percent indicators as percentages), then the groups not counted, named."""
+        rows: list[Row] = [[C(self.t("block.indicators"), "block")],
+                           self.header(["col.indicator", "col.scope", "col.baseline", "col.achieved", "col.target", "col.met",
+                                        "col.shortfall"])]
+        items = summarise_indicators(self.run.indicators)
+        displays = indicator_displays(self.run.manifest)
+        for item in items:
+            style = value_style(displays.get(item.indicator, "number"))
+            scope = scope_label(item.scope, self.lang)
+            if item.groups == 1:
+                rows.append([C(item.label), C(scope), C(item.baseline, style), C(item.achieved, style), C(item.target, style),
+                             C(met_label(item.met, self.lang)), C(item.shortfall, style)])
+            else:
+                rows.append([C(item.label), C(scope), C(None), C(None), C(item.target, style), C(groups_met_text(item, self.lang)),
+                             C(item.shortfall, style)])
+        regions = self.run.region_names
+        notes = [unmeasured_text(item, partial(group_name, regions, item.scope, lang=self.lang), self.lang) for item in items]
+        rows += [[C(note, "subtitle")] for note in notes if note]
+        return rows
 
     def _benefit_rows(self, types: pd.DataFrame) -> list[Row]:
         """max_benefit: each type's funded projects, benefit (in the objective's unit) and share of the total benefit."""
@@ -216,9 +231,9 @@ class _Builder:
         unit = f" ({objective.unit})" if objective and objective.unit else ""
         type_labels = dict(self.run.types)
         rows: list[Row] = [[C(self.t("report.benefit"), "block")],
-                           self.header(["col.type", "col.type_key", "col.funded"], [self.t("col.benefit") + unit, self.t("col.benefit_share")])]
+                           self.header(["col.type", "col.funded"], [self.t("col.benefit") + unit, self.t("col.benefit_share")])]
         for key, value, share in shares:
-            rows.append([C(type_labels.get(key, key)), C(key), C(types["funded"].get(key, 0.0), self.count_style), C(value, "value"),
+            rows.append([C(type_labels.get(key, key)), C(types["funded"].get(key, 0.0), self.count_style), C(value, "value"),
                          C(share, "share")])
         rows.append([])
         return rows
@@ -367,26 +382,50 @@ class _Builder:
         return Sheet(self.t("sheet.years"), rows, freeze="B4")
 
     def indicators(self) -> Sheet:
+        """Every group of every indicator; percent indicators as percentages; a group without a denominator has no value."""
         frame = self.run.indicators
-        rows = self.title_rows() + [self.header(["col.indicator", "col.indicator_key", "col.scope", "col.group", "col.baseline",
+        displays, regions = indicator_displays(self.run.manifest), self.run.region_names
+        rows = self.title_rows() + [self.header(["col.indicator", "col.scope", "col.group", "col.baseline",
                                                  "col.achieved", "col.target", "col.met", "col.shortfall", "col.hard"])]
         for r in frame.itertuples():
-            group = zone_label(r.group, self.lang) if r.scope in ("zone", "national") else r.group
-            rows.append([C(r.label if isinstance(r.label, str) and r.label else r.indicator), C(r.indicator), C(scope_label(r.scope, self.lang)),
-                         C(group), C(r.baseline, "value"), C(r.achieved, "value"), C(r.target, "value"),
-                         C(yes_no(r.met, self.lang)), C(r.shortfall, "value"), C(yes_no(r.hard, self.lang))])
+            style = value_style(displays.get(str(r.indicator), "number"))
+            rows.append([C(r.label if isinstance(r.label, str) and r.label else r.indicator), C(scope_label(r.scope, self.lang)),
+                         C(group_name(regions, str(r.scope), str(r.group), self.lang)), C(r.baseline, style), C(r.achieved, style),
+                         C(r.target, style), C(yes_no(r.met, self.lang)), C(r.shortfall, style), C(yes_no(r.hard, self.lang))])
         return Sheet(self.t("sheet.indicators"), rows, freeze="B4")
 
     def marginal(self) -> Sheet | None:
         frame = self.run.marginal
-        if frame is None:
-            return None
-        rows = self.title_rows() + [self.header(["col.rule", "col.key", "col.group", "col.unit", "col.limit", "col.marginal_value",
-                                                 "col.per", "col.method", "col.binding"])]
-        for r in frame.itertuples():
-            rows.append([C(r.rule), C(r.key), C(r.group), C(r.unit), C(r.limit, "value"), C(r.marginal_value, "value"),
-                         C(r.per), C(r.method), C(yes_no(r.binding, self.lang))])
+        if not is_current(frame):
+            return None  # none computed, or an older run's narrower table (the report says so)
+        assert frame is not None
+        rows = self.title_rows() + [self.header(["col.rule", "col.group", "col.unit", "col.limit", "col.reached", "col.shortfall",
+                                                 "col.used_up", "col.binding", "col.marginal_value", "col.per", "col.step", "col.gain",
+                                                 "col.method", "col.fix", "col.key", "col.lp_dual", "col.technical_method"])]
+        for r in ranked(frame, self.run.manifest.sense).itertuples():
+            rows.append([C(r.label if self.lang == "zh" else r.rule), C(r.group), C(r.unit), C(r.limit, "value"), C(r.used, "value"),
+                         C(r.shortfall, "value"), C(yes_no(r.used_up, self.lang)), C(yes_no(r.binding, self.lang)),
+                         C(r.marginal_value, "value"), C(r.per), C(r.step, "value"), C(r.gain, "value"),
+                         C(r.method if self.lang == "zh" else r.technical_method), C(r.fix), C(r.key), C(r.lp_dual, "value"),
+                         C(r.technical_method)])
         return Sheet(self.t("sheet.marginal"), rows, freeze="B4")
+
+    def equity(self) -> Sheet | None:
+        """Gini and Theil of money per resident per basis, money per resident per province, and the zone gaps."""
+        if self.run.equity is None:
+            return None
+        spread, provinces, gaps = equity_views(self.run.equity, *equity_names(self.run, self.lang))
+        bases = [row[0] for row in spread]
+        rows = self.title_rows() + [self.header(["col.basis", "col.gini", "col.theil", "col.theil_between", "col.theil_within"])]
+        rows += [[C(row[0]), *(C(v, "value") for v in row[1:])] for row in spread]
+        rows += [[], self.header(["col.province"], [f"{b}（元/人）" if self.lang == "zh" else f"{b} (yuan per resident)" for b in bases])]
+        rows += [[C(row[0]), *(C(v, "money") for v in row[1:])] for row in provinces]
+        if gaps:
+            rows += [[], self.header(["col.indicator", "col.gap_before", "col.gap_after"])]
+            displays = indicator_displays(self.run.manifest)
+            rows += [[C(name), C(before, value_style(displays.get(str(key), "number"))), C(after, value_style(displays.get(str(key), "number")))]
+                     for key, name, before, after in gaps]
+        return Sheet(self.t("sheet.equity"), rows, freeze="B4")
 
     def broken_rules(self) -> Sheet | None:
         """The scenario rules a formula allocation breaks (None for a solved run)."""
@@ -397,6 +436,16 @@ class _Builder:
         rows = self.title_rows() + [[C(text)], self.header(["col.rule"])]
         rows.extend([C(rule)] for rule in broken)
         return Sheet(self.t("sheet.broken_rules"), rows, freeze="A5")
+
+    def technical(self) -> Sheet:
+        """The codes behind the names the other sheets show (scenario, sources, types, zones, indicators)."""
+        run = self.run
+        codes = [("kind.scenario", run.name, run_title(run)), *[("kind.source", k, lab) for k, lab in self.sources],
+                 *[("kind.type", k, lab) for k, lab in run.types], *[("kind.zone", z, zone_label(z, self.lang)) for z in run.zone_order],
+                 *[("kind.indicator", i.indicator, i.label) for i in summarise_indicators(run.indicators)]]
+        rows = self.title_rows() + [[C(self.t("block.codes"), "block")], self.header(["col.kind", "col.code", "col.label"])]
+        rows += [[C(self.t(kind)), C(code), C(name)] for kind, code, name in codes]
+        return Sheet(self.t("sheet.technical"), rows, freeze="A5")
 
     def parameters(self) -> Sheet:
         rows = self.title_rows() + [self.header(["col.key", "col.value"])]
@@ -467,21 +516,80 @@ def benefit_shares(manifest: Manifest) -> list[tuple[str, float, float]]:
     return [(key, value, value / total) for key, value in by_type.items() if value]
 
 
-def indicator_summary(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """One entry per indicator: its label, scope, target, groups met and the largest shortfall."""
+@dataclass(frozen=True)
+class IndicatorSummary:
+    """One indicator of an indicators table (``Result.indicators``, or indicators.csv read back), summed up once for the
+    terminal, the workbook and the report: a group is measured when it has a denominator, and only measured groups count."""
+
+    indicator: str
+    label: str
+    scope: str
+    target: float | None
+    groups_met: int
+    measured: int  # groups with a denominator, so with a value to hold against the target
+    unmeasured: tuple[str, ...]  # the groups without a denominator: no value, not counted
+    baseline: float | None  # the first group's (the only one of a national indicator)
+    achieved: float | None
+    shortfall: float | None  # the largest over the measured groups
+
+    @property
+    def groups(self) -> int:
+        return self.measured + len(self.unmeasured)
+
+    @property
+    def met(self) -> bool | None:
+        """Whether every measured group meets the target (None when no group is measured)."""
+        return self.groups_met == self.measured if self.measured else None
+
+
+def summarise_indicators(frame: pd.DataFrame) -> list[IndicatorSummary]:
+    """Each indicator of an indicators table, in the table's order."""
     items = []
     for name, rows in frame.groupby("indicator", sort=False):
         first = rows.iloc[0]
-        known = [m for m in rows["met"] if m is not None and not is_missing(m)]
+        met = [parse_bool(m) for m in rows["met"]]
         shortfall = pd.to_numeric(rows["shortfall"], errors="coerce")
-        items.append({
-            "indicator": name, "label": first["label"] if isinstance(first["label"], str) and first["label"] else name,
-            "scope": first["scope"], "groups": len(rows), "groups_met": sum(bool(m) for m in known),
-            "met": (all(bool(m) for m in known) if known else None),
-            "baseline": finite_number(first["baseline"]), "achieved": finite_number(first["achieved"]), "target": finite_number(first["target"]),
-            "shortfall": float(shortfall.max()) if shortfall.notna().any() else None,
-        })
+        shown = first["label"] if isinstance(first["label"], str) and first["label"] else str(name)
+        items.append(IndicatorSummary(
+            indicator=str(name), label=shown, scope=str(first["scope"]), target=finite_number(first["target"]),
+            groups_met=sum(m is True for m in met), measured=sum(m is not None for m in met),
+            unmeasured=tuple(str(g) for g, m in zip(rows["group"], met) if m is None),
+            baseline=finite_number(first["baseline"]), achieved=finite_number(first["achieved"]),
+            shortfall=float(shortfall.max()) if shortfall.notna().any() else None))
     return items
+
+
+#: A scenario name that is an identifier (as a file name is), not a title a reader would use.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def run_title(run: Run) -> str:
+    """The scenario as its reader names it: its name, unless that is a bare identifier (eleventh_plan_national, the
+    file name by default); then its description, when it has one."""
+    return run.description if _IDENTIFIER.fullmatch(run.name) and run.description else run.name
+
+
+def indicator_displays(manifest: Manifest) -> dict[str, Display]:
+    """Each indicator's display, percent or number: as the resolved scenario says (``display``), else default_display."""
+    targets = manifest.scenario.resolved.get("targets")
+    specs = targets.get("indicators") if isinstance(targets, Mapping) else None
+    displays: dict[str, Display] = {}
+    for name, spec in (specs or {}).items():
+        if isinstance(spec, Mapping):
+            target, scale = finite_number(spec.get("target")), finite_number(spec.get("scale", 1.0))
+            given = [d for d in get_args(Display) if d == spec.get("display")]
+            displays[str(name)] = given[0] if given else default_display(target or 0.0, 1.0 if scale is None else scale)
+    return displays
+
+
+def value_style(display: str) -> str:
+    """The cell style of an indicator's values: a percentage (0.00%) or a number."""
+    return "share" if display == "percent" else "value"
+
+
+def met_label(met: bool | None, lang: str) -> str:
+    """达标, 未达标, or 无数据 for a group without a value."""
+    return label("na", lang) if met is None else label("met" if met else "missed", lang)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -584,10 +692,13 @@ def build_sheets(run: Run, lang: str = "zh") -> list[Sheet]:
     marginal = builder.marginal()
     if marginal is not None:
         sheets.append(marginal)
+    equity = builder.equity()
+    if equity is not None:
+        sheets.append(equity)
     broken = builder.broken_rules()
     if broken is not None:
         sheets.append(broken)
-    sheets.append(builder.parameters())
+    sheets += [builder.technical(), builder.parameters()]
     return sheets
 
 
@@ -603,3 +714,41 @@ def write_workbook(run: Run, path: Path, lang: str = "zh") -> Path:
     path = Path(path)
     workbook.save(path)
     return path
+
+
+def write_sheets(sheets: Sequence[Sheet], path: Path) -> Path:
+    """Write `sheets` (cells styled by name, see ``_styles``) as a workbook at `path`; used by other workbooks too."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for sheet in sheets:
+        _write_sheet(workbook, sheet)
+    workbook.save(Path(path))
+    return Path(path)
+
+
+def equity_names(run: Run, lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """How the equity table's bases (all money, each source) and indicators are named in `lang` (codes in English)."""
+    bases = {"all": label("basis.all", lang), **(dict(run.sources) if lang == "zh" else {})}
+    indicators = {str(r.indicator): str(r.label) for r in run.indicators.itertuples() if isinstance(r.label, str) and r.label} \
+        if lang == "zh" else {}
+    return bases, indicators
+
+
+def equity_views(table: pd.DataFrame, basis_names: dict[str, str],
+                 indicator_names: dict[str, str]) -> tuple[list[list[object]], list[list[object]], list[list[object]]]:
+    """The equity table as three small tables a reader wants: per basis its Gini, Theil and Theil's two parts; per
+    province its money per resident on each basis; per indicator (key, name) its gap between zones before and after the plan.
+    Bases and indicators are named by `basis_names` / `indicator_names` (codes when absent)."""
+    value = pd.to_numeric(table["value"], errors="coerce")
+    table = table.assign(value=value, group=table["group"].fillna("").astype(str))
+    overall = table[table["group"] == ""]
+    bases = [b for b in pd.unique(table.loc[table["measure"] == "gini", "basis"])]
+    measures = overall.set_index(["measure", "basis"])["value"]
+    spread = [[basis_names.get(b, b), *(float(measures.get((m, b), np.nan)) for m in ("gini", "theil", "theil_between_zones", "theil_within_zones"))]
+              for b in bases]
+    per = table[table["measure"] == "money_per_resident"].pivot_table(index="group", columns="basis", values="value", sort=False)
+    provinces = [[province, *(float(per.loc[province, b]) for b in bases)] for province in per.index]
+    gaps = overall[overall["measure"].isin(["zone_gap_before", "zone_gap_after"])].pivot_table(index="basis", columns="measure", values="value", sort=False)
+    zone_gaps = [[str(i), indicator_names.get(i, i), float(gaps.loc[i, "zone_gap_before"]), float(gaps.loc[i, "zone_gap_after"])] for i in gaps.index]
+    return spread, provinces, zone_gaps

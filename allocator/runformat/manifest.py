@@ -102,6 +102,12 @@ class Manifest:
     def has_allocation(self) -> bool:
         return self.objective is not None
 
+    @property
+    def sense(self) -> str:
+        """The objective's sense (``max_benefit`` or ``min_cost``); a run without an allocation has none, and reads as
+        ``max_benefit``."""
+        return self.objective.sense if self.objective is not None else "max_benefit"
+
     def to_json(self) -> dict[str, Any]:
         """The manifest as the JSON object of the file (absent parts left out)."""
         return {key: value for key, value in asdict(self).items() if value is not None}

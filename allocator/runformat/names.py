@@ -7,8 +7,8 @@ MANIFEST = "manifest.json"
 DIAGNOSIS = "diagnosis.md"
 #: The tables every run with an allocation has, in the order they are written.
 TABLES = ("allocation", "by_source", "by_zone", "by_province", "by_region", "by_type", "indicators")
-#: Tables a run has only sometimes: marginal values (unless --marginal none) and phasing by year.
-OPTIONAL_TABLES = ("marginal", "by_year")
+#: Tables a run has only sometimes: marginal values (unless --marginal none), phasing by year, equity (with residents).
+OPTIONAL_TABLES = ("marginal", "by_year", "equity")
 #: The shares of the formula baseline (``allocate baseline``), beside its tables.
 BASELINE_SHARES = "baseline_shares"
 #: The budget-proposal outputs (allocator.report); an export in another language adds ``_<lang>`` to the stem.

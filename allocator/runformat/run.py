@@ -25,7 +25,7 @@ ZONE_ORDER = ("east", "northeast", "central", "west")
 #: Decimals of 万元 in runs whose manifest states no money_precision (allocation.csv then kept 1e-6 万元).
 LEGACY_MONEY_DECIMALS = 6
 #: The yes/no columns of each table.
-_BOOLEAN_COLUMNS = {"indicators": ("met", "hard"), "marginal": ("binding",)}
+_BOOLEAN_COLUMNS = {"indicators": ("met", "hard"), "marginal": ("used_up", "binding")}
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Run:
     indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
     marginal: pd.DataFrame | None = None
     by_year: pd.DataFrame | None = None
+    equity: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         for table, columns in _BOOLEAN_COLUMNS.items():
@@ -163,6 +164,10 @@ def _label(label: object, key: object) -> str:
 def read_run(path: str | Path) -> Run:
     """The run directory at `path` (written by :func:`allocator.rundir.write_run` or ``write_failure``)."""
     path = Path(path)
+    if not path.exists():
+        raise InputError("does not exist (no run directory there)", source=str(path))
+    if not path.is_dir():
+        raise InputError("is a file, not a run directory", source=str(path))
     manifest = Manifest.read(path)
     if not (path / table_file("allocation")).is_file():
         return Run(manifest, path)
