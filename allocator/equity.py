@@ -84,6 +84,8 @@ def equity_table(result: Result) -> pd.DataFrame | None:
     rows: list[dict[str, object]] = []
     bases = {ALL: result.money.sum(axis=1), **{key: result.money[:, i] for i, key in enumerate(result.source_keys)}}
     project_province = regions["province"].to_numpy(dtype=object)[result.data.projects["region"].to_numpy()]
+    rows += [{"measure": "residents", "basis": "", "group": name, "value": float(value), "unit": "人"}
+             for name, value in provinces["population"].items()]
     for basis, money in bases.items():
         by_province = pd.Series(money).groupby(project_province).sum().reindex(provinces.index, fill_value=0.0)
         per_resident = YUAN_PER_WAN * by_province.to_numpy() / provinces["population"].to_numpy()

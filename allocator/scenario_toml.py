@@ -471,9 +471,9 @@ def _benefit_by_type(table: Table, types: dict[str, ProjectType], phasing: Phasi
         if name not in types:
             entry.fail(f"'{name}' is not a project type ({', '.join(types)})")
         cap = entry.text("cap", None)
-        if cap is not None and phasing.starts > 1:
-            entry.fail("a benefit cap needs an unphased plan (one start period): a region's capped benefit cannot be "
-                       "discounted by each project's completion year", (*entry.path, "cap"))
+        if cap is not None and phasing.starts > 1 and phasing.discount_rate > 0:
+            entry.fail("a benefit cap with several start years needs [phasing] discount_rate = 0: a region's capped benefit "
+                       "cannot be discounted by each project's completion year", (*entry.path, "cap"))
         by_type[name] = TypeBenefit(column=entry.text("column"), weight=entry.number("weight", 1.0, low=0.0), cap=cap)
         entry.close()
     return by_type

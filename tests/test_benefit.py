@@ -131,6 +131,17 @@ def test_part_funding_counts_the_cap_on_the_region_not_on_each_project(tmp_path)
     assert result.objective == pytest.approx(12 + 12 * 12 / 50)
 
 
+def test_a_capped_benefit_over_several_years_counts_each_project_once_whenever_it_starts(tmp_path):
+    """Two years, money carried over: the same projects are affordable by the end, so the capped optimum is the
+    hand-solved 23 of the one-period case ({N2, N3}), and objective_value agrees on the phased plan."""
+    path = _case(tmp_path, PROJECTS, extra="\n[phasing]\nfirst_year = 2021\nlast_year = 2022\n")
+    result = solve(load_scenario(path))
+    assert result.objective == pytest.approx(23)
+    assert _chosen(result) == {"N2", "N3"}
+    rules = Rules(result.scenario, result.data)
+    assert objective_value(rules, result.starts, result.money) == pytest.approx(result.objective)
+
+
 def test_plain_benefit_still_applies_to_every_type(tmp_path):
     toml = (DATA + '[types.centre]\n[types.network]\n[sources.central]\nbudget = "100万"\n'
             '[objective]\nbenefit = { served = 2.0 }\n[solver]\nmip_rel_gap = 0.0\n')
@@ -140,7 +151,7 @@ def test_plain_benefit_still_applies_to_every_type(tmp_path):
 
 
 @pytest.mark.parametrize(("extra_toml", "message"), [
-    ('\n[phasing]\nfirst_year = 2021\nlast_year = 2022\n', "a benefit cap needs an unphased plan"),
+    ('\n[phasing]\nfirst_year = 2021\nlast_year = 2022\ndiscount_rate = 0.05\n', "needs \\[phasing\\] discount_rate = 0"),
     ('\n[objective.by_type.depot]\ncolumn = "served"\n', "'depot' is not a project type"),
 ])
 def test_mistakes_are_refused(tmp_path, extra_toml, message):

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from allocator import load_scenario, solve
 from allocator.equity import equity_table, gini, theil
+from allocator.report.workbook import lorenz_points
 from allocator.rundir import write_run
 from helpers import DATA, write_case
 
@@ -105,3 +106,20 @@ benefit = { benefit = 1.0 }
 def test_no_population_column_means_no_equity_table():
     demo = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml")
     assert equity_table(solve(demo, marginal="none")) is None
+
+
+def test_the_lorenz_curve_encloses_the_gini_the_table_states(tmp_path):
+    """1 − Σ (P_i − P_i−1)(L_i + L_i−1) over the report's Lorenz points is the Gini coefficient: the curve and the
+    figure come from the same plan, computed two ways. The report draws the curve."""
+    out = write_run(solve(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "eleventh_plan_national.toml"),
+                          marginal="none"), tmp_path / "run")
+    table = pd.read_csv(out / "equity.csv", encoding="utf-8-sig", keep_default_na=False)
+    curves = lorenz_points(table)
+    assert set(curves) == {"all", "central", "lottery", "local"}
+    for basis, (population, money) in curves.items():
+        p, m = np.array(population), np.array(money)
+        assert p[0] == m[0] == 0 and p[-1] == pytest.approx(1) and m[-1] == pytest.approx(1)
+        assert (np.diff(p) >= 0).all() and (np.diff(m) >= 0).all() and (m <= p + 1e-12).all()  # below the diagonal
+        stated = float(table.query(f"measure == 'gini' and basis == '{basis}'")["value"].iloc[0])
+        assert 1 - float((np.diff(p) * (m[1:] + m[:-1])).sum()) == pytest.approx(stated, abs=1e-9)
+    assert "各省人均资金洛伦兹曲线" in (out / "report.html").read_text(encoding="utf-8")

@@ -18,7 +18,8 @@ from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-SEED_SCENARIOS = ["eleventh_plan_national", "shandong_12th_plan", "zhejiang_2008", "rural_14th_plan", "rural_14th_plan_cost"]
+SEED_SCENARIOS = ["eleventh_plan_national", "eleventh_plan_national_2006_2010", "shandong_12th_plan", "zhejiang_2008", "rural_14th_plan",
+                  "rural_14th_plan_2021_2025", "rural_14th_plan_cost"]
 #: Money tolerance in 万元 (one yuan).
 TOL = 1e-4
 
@@ -196,3 +197,30 @@ def test_rural_cost_of_80_percent():
     assert cost.objective == pytest.approx(money, rel=1e-6)
     assert money > sum(used(plan, k) for k in plan.scenario.sources), "80% costs more than the plan's budgets"
     assert all(used(cost, k) < s.budget for k, s in cost.scenario.sources.items()), "the ceilings must not bind"
+
+
+# --- the national plan year by year ----------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "years", "starts"), [("eleventh_plan_national_2006_2010", list(range(2006, 2011)), 4),
+                                                     ("rural_14th_plan_2021_2025", list(range(2021, 2026)), 5)])
+def test_a_five_year_plan_keeps_every_yearly_budget_and_finishes_in_time(name, years, starts):
+    res = result(name)
+    by_year = res.by_year
+    assert by_year["year"].astype(int).tolist() == years
+    for key, source in res.scenario.sources.items():
+        # money carries over: by the end of each year, what was spent is at most what had arrived
+        spent, arrived = np.cumsum(by_year[key].to_numpy(dtype=float)), np.cumsum(source.by_year)
+        assert (spent <= arrived + TOL).all(), key
+    # the national facilities take two years, so none starts in 2010; the rural ones are built within their year
+    assert res.starts.shape[1] == starts
+    assert int(by_year["projects_started"].sum()) == funded(res)
+    assert int(by_year["projects_completed"].iloc[-1]) == funded(res)  # every funded facility is finished in time
+
+
+def test_the_five_year_plan_reaches_the_one_period_optimum_when_money_carries_over():
+    """Same money over the plan, carried over, every facility finished by 2010 and counted the same: the yearly plan can
+    do anything the one-period plan does as long as the yearly profile lets it, so both optima agree within their gaps."""
+    yearly, whole = result("eleventh_plan_national_2006_2010"), result("eleventh_plan_national")
+    gap = sum((r.solution.mip_gap or 0.0) * abs(r.objective) for r in (yearly, whole))
+    assert yearly.objective <= whole.objective + gap
+    assert yearly.objective >= whole.objective - gap - 1e-6

@@ -3,7 +3,8 @@
 Per region r with candidates of a capped type t, a variable b_{r,t} in [0, cap_r] and a row
 ``b_{r,t} - sum_p benefit_p x_p <= 0`` over the type's projects in r; the objective maximises b instead of
 the projects' own benefit, so a region's benefit from t is min(cap_r, sum of its funded projects' benefit).
-The parser refuses a cap with several start periods, so x_p is each project's single start.
+With several start years x_p is the sum of the project's starts (it starts at most once); the parser refuses a cap
+with a discount rate, so every start counts the same.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def add_capped_benefit(builder: ModelBuilder, rules: Rules, funding: Funding, di
         count = len(cap.cap)
         columns = builder.add_variables(ColumnKind.BENEFIT, count, key=cap.type, upper=cap.cap, labels=cap.regions)
         builder.add_objective(columns, -discount)
-        rows = np.concatenate([np.arange(count), cap.group])
-        cols = np.concatenate([columns, funding.start[cap.projects, 0]])
-        vals = np.concatenate([np.ones(count), -rules.benefit[cap.projects]])
+        starts = funding.start.shape[1]
+        rows = np.concatenate([np.arange(count), np.repeat(cap.group, starts)])
+        cols = np.concatenate([columns, funding.start[cap.projects].ravel()])
+        vals = np.concatenate([np.ones(count), np.repeat(-rules.benefit[cap.projects], starts)])
         builder.add_rows(RowKind.BENEFIT_CAP, count, rows, cols, vals, key=cap.type, upper=0.0, labels=cap.regions)

@@ -196,6 +196,28 @@ def ratio_bars(names: Sequence[str], ratios: Sequence[float], title: str, font: 
         return _png(figure)
 
 
+def lorenz(curves: Sequence[tuple[str, Sequence[float], Sequence[float]]], title: str, xlabel: str, ylabel: str,
+           font: FontChoice) -> bytes:
+    """Lorenz curves (cumulative share of residents against cumulative share of money, groups by money per resident,
+    poorest first), one per basis, against the line of equality."""
+    import matplotlib
+
+    with matplotlib.rc_context(_style(font)):
+        figure = _figure(font, 5.5, 5.0)
+        axes = figure.add_subplot()
+        axes.plot([0, 100], [0, 100], color="#333333", linewidth=1, linestyle="--")
+        for i, (name, population, money) in enumerate(curves):
+            axes.plot([100 * v for v in population], [100 * v for v in money], color=PALETTE[i % len(PALETTE)], label=_guard(name, font))
+        axes.set_xlim(0, 100)
+        axes.set_ylim(0, 100)
+        axes.set_xlabel(_guard(xlabel, font))
+        axes.set_ylabel(_guard(ylabel, font))
+        axes.set_title(_guard(title, font))
+        axes.legend(loc="upper left", frameon=False)
+        axes.spines[["top", "right"]].set_visible(False)
+        return _png(figure)
+
+
 def trajectories(years: Sequence[str], lines: Sequence[tuple[str, Sequence[float], float]], title: str, font: FontChoice) -> bytes:
     """Each indicator's value year by year (one small panel each) against its target as a dashed line."""
     import matplotlib

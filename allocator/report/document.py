@@ -22,7 +22,7 @@ from allocator.report import charts
 from allocator.report.labels import (PROVINCES_EN, format_indicator, group_name, groups_met_text, label, local_time, scope_label, status_label,
                                      unmeasured_text, zone_label)
 from allocator.report.workbook import (IndicatorSummary, benefit_shares, broken_rules, equity_names, equity_views, indicator_displays,
-                                       objective_text, run_title, summarise_indicators)
+                                       lorenz_points, objective_text, run_title, summarise_indicators)
 from allocator.runformat.cells import finite_number, format_count, format_money, format_value
 from allocator.runformat.markdown import escape_markdown
 from allocator.runformat.names import REPORT_HTML, REPORT_MD, report_file
@@ -176,7 +176,7 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
 
     blocks += _year_blocks(run, items, lang, chart_lang, font)
 
-    blocks += _equity_blocks(run, lang)
+    blocks += _equity_blocks(run, lang, chart_lang, font)
 
     # marginal values
     blocks.append(Block("h2", t("report.marginal")))
@@ -200,7 +200,7 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     return blocks
 
 
-def _equity_blocks(run: Run, lang: str) -> list[Block]:
+def _equity_blocks(run: Run, lang: str, chart_lang: str, font: charts.FontChoice) -> list[Block]:
     """Fairness between regions: the spread of money per resident, and each indicator's gap between zones."""
     if run.equity is None:
         return []
@@ -210,6 +210,13 @@ def _equity_blocks(run: Run, lang: str) -> list[Block]:
               Block("table", headers=[t("col.basis"), t("col.gini"), t("col.theil"), t("col.theil_between"), t("col.theil_within")],
                     rows=[[str(row[0]), *(f"{v:.4f}" if v == v else "" for v in row[1:])] for row in spread],
                     numeric=[False, True, True, True, True])]
+    curves = lorenz_points(run.equity)
+    bases, _ = equity_names(run, chart_lang)
+    if curves:
+        blocks.append(Block("chart", label("report.chart_lorenz", chart_lang),
+                            png=charts.lorenz([(charts.pick(bases.get(b, b), b, font), *curves[b]) for b in curves],
+                                              label("report.chart_lorenz", chart_lang), label("report.lorenz_x", chart_lang),
+                                              label("report.lorenz_y", chart_lang), font)))
     if gaps:
         displays = indicator_displays(run.manifest)
         blocks.append(Block("table", headers=[t("col.indicator"), t("col.gap_before"), t("col.gap_after")],

@@ -199,6 +199,9 @@ LABELS: dict[str, tuple[str, str]] = {
                            "between and within zones, adding up to the total), and each indicator's largest gap between zones "
                            "before and after the plan. Money per resident by province: equity.csv and the Equity sheet."),
     "basis.all": ("全部资金", "All money"),
+    "report.chart_lorenz": ("各省人均资金洛伦兹曲线", "Lorenz curve of money per resident by province"),
+    "report.lorenz_x": ("常住人口累计占比（%，按人均资金从低到高）", "Cumulative share of residents (%, lowest money per resident first)"),
+    "report.lorenz_y": ("资金累计占比（%）", "Cumulative share of money (%)"),
     "report.marginal_text": ("每条规则放宽一步（预算或额度：1亿元或限额的10%取小者；数量：1个项目；比例：1个百分点；指标目标：1%），"
                              "目标函数的变化；软目标则为全部达标的代价。起约束的规则在前，按目标变化从大到小排列（全部见 marginal.csv）。",
                              "What relaxing each rule by one step (money: 1亿 or 10% of the limit, whichever is smaller; counts: one "

@@ -752,3 +752,20 @@ def equity_views(table: pd.DataFrame, basis_names: dict[str, str],
     gaps = overall[overall["measure"].isin(["zone_gap_before", "zone_gap_after"])].pivot_table(index="basis", columns="measure", values="value", sort=False)
     zone_gaps = [[str(i), indicator_names.get(i, i), float(gaps.loc[i, "zone_gap_before"]), float(gaps.loc[i, "zone_gap_after"])] for i in gaps.index]
     return spread, provinces, zone_gaps
+
+
+def lorenz_points(table: pd.DataFrame) -> dict[str, tuple[list[float], list[float]]]:
+    """Per basis, the Lorenz curve of money per resident over provinces: cumulative shares of residents and of money,
+    provinces sorted by money per resident (poorest first), starting at (0, 0); residents from the table's own rows."""
+    table = table.assign(value=pd.to_numeric(table["value"], errors="coerce"))
+    population = table[table["measure"] == "residents"].set_index("group")["value"]
+    per = table[table["measure"] == "money_per_resident"]
+    curves = {}
+    for basis, rows in per.groupby("basis", sort=False):
+        rows = rows.sort_values("value", kind="stable")
+        residents = population.reindex(rows["group"]).to_numpy(dtype=float)
+        money = rows["value"].to_numpy(dtype=float) * residents
+        if not residents.sum() > 0 or not money.sum() > 0:
+            continue
+        curves[str(basis)] = ([0.0, *np.cumsum(residents) / residents.sum()], [0.0, *np.cumsum(money) / money.sum()])
+    return curves
