@@ -34,7 +34,7 @@ from allocator.errors import AllocatorError, InputError, SolveFailed
 from allocator.outdir import Target, staged
 from allocator.report import charts
 from allocator.report.document import Block, render_html, render_markdown
-from allocator.report.labels import LABELS, display_width, label, status_label, zone_label
+from allocator.report.labels import LABELS, label, status_label, text_table, zone_label
 from allocator.rundir import inputs_of, write_failure, write_run
 from allocator.runformat.cells import finite_number, format_count, format_money, is_missing
 from allocator.runformat.run import Run, read_run, zone_key
@@ -305,7 +305,7 @@ class SweepResult:
     def text(self) -> str:
         """The terminal's table: the varied values and the main figures, aligned for Chinese (wide) characters."""
         columns = [*self.axis_columns(), *self.main_columns()]
-        return aligned([c.header for c in columns], self.rows(columns), [c.numeric for c in columns])
+        return text_table([c.header for c in columns], self.rows(columns), [c.numeric for c in columns])
 
     def blocks(self, chart: bytes | None = None, font: charts.FontChoice | None = None) -> list[Block]:
         """The page: title, what the numbers are, the main figures, money by source, projects by type, the
@@ -374,18 +374,6 @@ def _parts(axes: list[Column], columns: list[Column]) -> Iterator[list[Column]]:
     width = max(1, PAGE_COLUMNS - len(axes))
     for start in range(0, len(columns), width):
         yield [*axes, *columns[start:start + width]]
-
-
-def aligned(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool]) -> str:
-    """A plain-text table: columns two spaces apart, numbers right-aligned, widths counted in terminal cells (CJK: 2)."""
-    widths = [max(display_width(text) for text in column) for column in zip(headers, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [(" " * (w - display_width(c)) + c) if n else (c + " " * (w - display_width(c)))
-                  for c, w, n in zip(cells, widths, numeric)]
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
 def sweep(scenario: Scenario, vary: Mapping[str, Sequence[Any] | str] | Sequence[Axis], *, out: str | Path | None = None,

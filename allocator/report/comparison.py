@@ -20,7 +20,7 @@ from typing import Protocol
 import pandas as pd
 
 from allocator.report.document import Block, render_markdown
-from allocator.report.labels import display_width, scope_label, status_label, zone_label
+from allocator.report.labels import display_width, scope_label, status_label, text_table, zone_label
 from allocator.report.workbook import C, Row, Sheet, indicator_displays, write_sheets
 from allocator.runformat.cells import finite_number, is_missing
 from allocator.runformat.run import Run
@@ -434,17 +434,8 @@ def write_pages(comparison: Comparison, folder: Path) -> list[Path]:
     return [folder / MARKDOWN, folder / PAGE, write_sheets(sheets(comparison), folder / WORKBOOK)]
 
 
-def text_table(table: Block) -> str:
-    """A table block as aligned plain text (CJK characters are two columns wide), numbers right-aligned."""
-    columns = list(zip(table.headers, *table.rows))
-    widths = [max(display_width(cell) for cell in column) for column in columns]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [(" " * (w - display_width(c)) + c) if n else (c + " " * (w - display_width(c)))
-                  for c, w, n in zip(cells, widths, table.numeric)]
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(table.headers), *[line(row) for row in table.rows]])
+def _text(table: Block) -> str:
+    return text_table(table.headers, table.rows, table.numeric)
 
 
 def terminal_text(comparison: Comparison) -> str:
@@ -453,10 +444,10 @@ def terminal_text(comparison: Comparison) -> str:
     lines = [f"{names.run(key)} = {key} ({status_label(run.status)})" for key, run in comparison.runs.items()]
     unit = comparison.objective_unit
     lines += ["金额单位万元；相对间隙为百分数" + (f"；目标函数单位 {unit}" if unit else "") + "。", "",
-              text_table(_headline_table(comparison, names))]
+              _text(_headline_table(comparison, names))]
     zones = _zone_blocks(comparison, names)
     if zones[-1].kind == "table":
-        lines += ["", "分区域：", text_table(zones[-1])]
+        lines += ["", "分区域：", _text(zones[-1])]
     churn = comparison.churn
     if len(churn):
         national = churn.xs("national", level="level")

@@ -7,7 +7,7 @@ English names too, for English workbooks and for charts drawn without a CJK font
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -354,3 +354,16 @@ def local_time(stamp: str) -> str:
 def display_width(text: object) -> int:
     """Columns a text takes in a spreadsheet: CJK (wide and full-width) characters count 2."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool]) -> str:
+    """A plain-text table for the terminal: columns two spaces apart, numbers right-aligned, widths counted in terminal
+    cells (CJK: 2)."""
+    widths = [max(display_width(text) for text in column) for column in zip(headers, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [(" " * (w - display_width(c)) + c) if n else (c + " " * (w - display_width(c)))
+                  for c, w, n in zip(cells, widths, numeric)]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in rows)])
