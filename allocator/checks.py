@@ -139,6 +139,17 @@ def _target_violations(rules: Rules, starts: np.ndarray, money: np.ndarray) -> l
             problems.append(f"share '{rule.name}' is {inside / total:.6f}, below {rule.min}")
         if rule.max is not None and inside > rule.max * total + _tol(total):
             problems.append(f"share '{rule.name}' is {inside / total:.6f}, above {rule.max}")
+    for per_resident in scenario.per_resident.values():
+        _, labels, residents = rules.per_resident_groups(per_resident)
+        spent = rules.per_resident_money(per_resident, money)
+        for bound, below in ((per_resident.min, True), (per_resident.max, False)):
+            if bound is None:
+                continue
+            limit = bound * residents / 10_000.0
+            bad = np.flatnonzero((residents > 0) & ((spent < limit - _tol(limit)) if below else (spent > limit + _tol(limit))))
+            if bad.size:
+                problems.append(f"money per resident '{per_resident.name}' in {labels[bad[0]]} is {spent[bad[0]] * 10_000 / residents[bad[0]]:.4f}元, "
+                                f"{'below' if below else 'above'} {bound:g}元")
     for groups in rules.indicator_groups:
         indicator = groups.indicator
         if not indicator.hard:

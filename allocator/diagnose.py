@@ -33,9 +33,10 @@ SLACK_TOLERANCE = 1e-6
 STATUS_PROJECTS_SHOWN = 8
 #: The kinds of rows a planner could change: each may give in the elastic model.
 RELAXABLE = (RowKind.BUDGET, RowKind.MIN_SPEND, RowKind.CAPACITY, RowKind.COUNT, RowKind.SHARE_MIN, RowKind.SHARE_MAX,
-             RowKind.INDICATOR, RowKind.MIN_PER_REGION, RowKind.STATUS, RowKind.KEEP)
+             RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX, RowKind.INDICATOR, RowKind.MIN_PER_REGION, RowKind.STATUS, RowKind.KEEP)
 
-RuleKind = Literal["budget", "min_spend", "capacity", "count_min", "count_max", "share_min", "share_max", "target", "min_per_region", "status", "keep"]
+RuleKind = Literal["budget", "min_spend", "capacity", "count_min", "count_max", "share_min", "share_max", "per_resident_min",
+                   "per_resident_max", "target", "min_per_region", "status", "keep"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def describe(rule: Rule) -> str:
         "capacity": f"the capacity of '{rule.name}'", "count_min": f"the minimum of count '{rule.name}'",
         "count_max": f"the maximum of count '{rule.name}'", "share_min": f"the floor of share '{rule.name}'",
         "share_max": f"the ceiling of share '{rule.name}'", "target": f"the hard target '{rule.name}'",
+        "per_resident_min": f"the floor of money per resident '{rule.name}'", "per_resident_max": f"the ceiling of money per resident '{rule.name}'",
         "min_per_region": "the minimum number of projects per region",
         "status": f"the status '{rule.name}' of projects {_projects(rule)}", "keep": f"keeping the reference plan's projects {_projects(rule)}",
     }[rule.kind]
@@ -132,6 +134,11 @@ def relaxable_rules(scenario: Scenario, model: LinearModel) -> list[Rule]:
                 money = sum(s.budget for s in scenario.sources.values()) if rule.source == "all" else scenario.sources[rule.source].budget
                 lower = block.kind is RowKind.SHARE_MIN
                 rules.append(Rule("share_min" if lower else "share_max", name, rows, "lower" if lower else "upper", max(money, 1.0)))
+            case RowKind.PER_RESIDENT_MIN | RowKind.PER_RESIDENT_MAX:
+                lower = block.kind is RowKind.PER_RESIDENT_MIN
+                scale = max(float(np.nanmax(np.abs(model.row_lower[rows] if lower else model.row_upper[rows]))) if len(rows) else 1.0, 1.0)
+                rules.append(Rule("per_resident_min" if lower else "per_resident_max", name, rows, "lower" if lower else "upper", scale,
+                                  block.labels))
             case RowKind.INDICATOR if scenario.indicators[name].hard:
                 rules.append(Rule("target", name, rows, "lower", max(abs(scenario.indicators[name].target), 1e-6), block.labels))
             case RowKind.MIN_PER_REGION:
@@ -273,6 +280,8 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
         assert share.max is not None  # a share_max rule comes from a ceiling
         new = _round_up(max(achieved, share.max), 4)
         return Relaxation(rule, f"raise the ceiling of share '{rule.name}' from {share.max:.2%} to {new:.2%}", f"balance.shares.{rule.name}.max={new}")
+    if rule.kind in ("per_resident_min", "per_resident_max"):
+        return _per_resident_relaxation(scenario, built, rule, slack)
     if rule.kind == "target":
         indicator = scenario.indicators[rule.name]
         new = _round_down(indicator.target - amount, 6)
@@ -287,6 +296,25 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
         return _status_relaxation(rule, slack)
     short = _worst_groups(rule, slack, money=True)
     return Relaxation(rule, f"raise the capacity of '{rule.name}' (a regions-table column, so change the data){short}", None)
+
+
+def _per_resident_relaxation(scenario: Scenario, built: BuiltModel, rule: Rule, slack: np.ndarray) -> Relaxation:
+    """How far a floor (ceiling) on money per resident must come down (go up): the most any province or zone is short,
+    in 元 per resident (a row's slack in 万元 x 10,000 / its residents)."""
+    per_resident = scenario.per_resident[rule.name]
+    _, labels, residents = built.rules.per_resident_groups(per_resident)
+    counted = residents[residents > 0]
+    yuan = float(np.max(slack * 10_000.0 / counted, initial=0.0))
+    where = _worst_groups(rule, slack, money=True)
+    if rule.kind == "per_resident_min":
+        assert per_resident.min is not None  # a per_resident_min rule comes from a floor
+        new = max(_round_down(per_resident.min - yuan, 2), 0.0)
+        return Relaxation(rule, f"lower the floor of money per resident '{rule.name}' from {per_resident.min:g}元 to {new:g}元{where}",
+                          f"balance.per_resident.{rule.name}.min={new}")
+    assert per_resident.max is not None  # a per_resident_max rule comes from a ceiling
+    new = _round_up(per_resident.max + yuan, 2)
+    return Relaxation(rule, f"raise the ceiling of money per resident '{rule.name}' from {per_resident.max:g}元 to {new:g}元{where}",
+                      f"balance.per_resident.{rule.name}.max={new}")
 
 
 def _status_relaxation(rule: Rule, slack: np.ndarray) -> Relaxation:

@@ -20,10 +20,8 @@ import numpy as np
 import pandas as pd
 
 from allocator.results import Result
-from allocator.rules import Rules
+from allocator.rules import POPULATION, Rules
 
-#: The regions column that counts residents.
-POPULATION = "population"
 #: The table's columns: a measure, on which basis (a source, "all", or an indicator), for which group, its value.
 COLUMNS = ["measure", "basis", "group", "value", "unit"]
 ALL = "all"

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from allocator.model import BuiltModel
 from allocator.model.arrays import ColumnKind, LinearModel, RowKind
 
-from allocator.scenario import ALL_SOURCES, CountTarget, Scenario, ShareRule
+from allocator.scenario import ALL_SOURCES, CountTarget, PerResidentRule, Scenario, ShareRule
 
 #: The money step: 1亿 or 10% of the limit, whichever is smaller, never below 1万元.
 MAX_MONEY_STEP_WAN = 10_000.0
@@ -67,6 +67,7 @@ class Relaxation:
     fix: str
     tight: bool
     dual_scale: float = 1.0
+    row_scale: float = 1.0  # row units per unit of `step` (residents / 10,000 for a rule in 元 per resident)
     shortfall: float = float("nan")
     columns: np.ndarray | None = None
     coefficients: np.ndarray | None = None
@@ -80,11 +81,11 @@ class Relaxation:
         match self.change:
             case "raise_upper":
                 upper = model.row_upper.copy()
-                upper[self.row] += self.step
+                upper[self.row] += self.step * self.row_scale
                 return replace(model, row_upper=upper)
             case "lower_lower":
                 lower = model.row_lower.copy()
-                lower[self.row] -= self.step
+                lower[self.row] -= self.step * self.row_scale
                 return replace(model, row_lower=lower)
             case "share":
                 assert self.columns is not None and self.coefficients is not None, self.name
@@ -101,7 +102,7 @@ class Relaxation:
 
 #: The rows of rules a planner sets; per-project and per-class rows (funding rules, status, keep) are not among them.
 RULE_ROWS = (RowKind.BUDGET, RowKind.MIN_SPEND, RowKind.CAPACITY, RowKind.COUNT, RowKind.MIN_PER_REGION, RowKind.INDICATOR,
-             RowKind.SHARE_MIN, RowKind.SHARE_MAX)
+             RowKind.SHARE_MIN, RowKind.SHARE_MAX, RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX)
 
 
 def relaxations(built: BuiltModel, values: np.ndarray, money_tolerance: float) -> list[Relaxation]:
@@ -152,6 +153,8 @@ class _Reader:
                 return self._indicator(name, row, group)
             case RowKind.SHARE_MIN | RowKind.SHARE_MAX:
                 return [self._share(self.scenario.shares[name], kind, row)]
+            case RowKind.PER_RESIDENT_MIN | RowKind.PER_RESIDENT_MAX:
+                return [self._per_resident(self.scenario.per_resident[name], kind, row, group)]
         raise AssertionError(f"no relaxation for rows of kind {kind}")
 
     # money ---------------------------------------------------------------------------------------------------
@@ -256,6 +259,28 @@ class _Reader:
                                     tight=False, shortfall=total, columns=block.indices))
         return found
 
+    # money per resident ---------------------------------------------------------------------------------------
+
+    def _per_resident(self, rule: PerResidentRule, kind: RowKind, row: int, group: str) -> Relaxation:
+        """A province's (or zone's) floor or ceiling on money per resident, in 元 per resident: one step is 10% of the
+        limit (at least 0.01元), which moves the row by step x residents / 10,000 万元."""
+        minimum = kind is RowKind.PER_RESIDENT_MIN
+        limit = float(rule.min if minimum else rule.max)  # type: ignore[arg-type]  # a row has its bound
+        _, labels, residents = self.built.rules.per_resident_groups(rule)
+        per_wan = float(residents[list(labels).index(group)]) / 10_000.0
+        used = float(self.activity[row]) / per_wan
+        step = max(0.01, MONEY_STEP_SHARE * limit)
+        whose = "全部资金" if rule.source == ALL_SOURCES else self.scenario.sources[rule.source].label
+        side = "min" if minimum else "max"
+        where = _zone(group) if rule.level == "zone" else group
+        relaxed = max(limit - step, 0.0) if minimum else limit + step
+        return Relaxation(kind, rule.name, group, row, "lower_lower" if minimum else "raise_upper", limit, used, step, "元/人", "元/人",
+                          f"per-resident {rule.name} {side}", f"{whose}人均{'下限' if minimum else '上限'}（{where}）",
+                          f"balance.per_resident.{rule.name}.{side}",
+                          f"--set balance.per_resident.{rule.name}.{side}={_yuan_text(relaxed)}（所有{'省' if rule.level == 'province' else '区域'}）",
+                          tight=abs(float(self.activity[row]) - limit * per_wan) <= self.money_tolerance,
+                          dual_scale=(-per_wan if minimum else per_wan), row_scale=per_wan)
+
     # shares -----------------------------------------------------------------------------------------------------
 
     def _share(self, rule: ShareRule, kind: RowKind, row: int) -> Relaxation:
@@ -277,6 +302,10 @@ class _Reader:
                           f"balance.shares.{rule.name}.{side}", f"--set balance.shares.{rule.name}.{side}={relaxed:.6g}",
                           tight=abs(share - bound) <= TIGHT_TOLERANCE, dual_scale=(-total if minimum else total) * SHARE_STEP,
                           columns=columns, coefficients=moved)
+
+
+def _yuan_text(yuan: float) -> str:
+    return f"{yuan:.2f}".rstrip("0").rstrip(".")
 
 
 def _zone(zone: str) -> str:

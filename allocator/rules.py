@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 
-from allocator.scenario import ALL_SOURCES, CountTarget, Indicator, Phasing, Scenario, ShareRule, Source
+from allocator.errors import InputError
+from allocator.scenario import ALL_SOURCES, CountTarget, Indicator, PerResidentRule, Phasing, Scenario, ShareRule, Source
 
 if TYPE_CHECKING:  # allocator.data checks the tables with these rules (allocator.checks)
     from allocator.data import Data
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # allocator.data checks the tables with these rules (allocato
 #: about 1e-7, so a hard target it met may read a little short; 1e-6 leaves room for that and is far below any
 #: change of coverage a planner would notice.
 MET_TOLERANCE = 1e-6
+#: The regions column that counts residents (money per resident: [balance.per_resident], allocator/equity.py).
+POPULATION = "population"
 
 
 def target_met(achieved: np.ndarray, target: float) -> np.ndarray:
@@ -324,7 +327,7 @@ class Rules:
         return IndicatorGroups(indicator, labels, baseline, denominator, contribution, group_of_project,
                                deadline_period(indicator, self.scenario.phasing))
 
-    def share_sources(self, rule: ShareRule) -> list[int]:
+    def share_sources(self, rule: ShareRule | PerResidentRule) -> list[int]:
         """The sources whose money a share rule divides: one, or all."""
         return list(range(len(self.sources))) if rule.source == ALL_SOURCES else [list(self.scenario.sources).index(rule.source)]
 
@@ -332,6 +335,21 @@ class Rules:
         """Per project: is it in one of the rule's zones or provinces?"""
         group, labels = project_groups(self.data, rule.level)
         return np.isin(labels, list(rule.members))[group]
+
+    def per_resident_groups(self, rule: PerResidentRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per project its province or zone (as the rule says), the groups' labels, and each group's residents."""
+        regions = self.data.regions
+        if POPULATION not in regions:
+            raise InputError(f"[balance.per_resident.{rule.name}] counts residents, but the regions table has no '{POPULATION}' column",
+                             where=f"balance.per_resident.{rule.name}")
+        of_region, labels = region_groups(self.data, rule.level)
+        residents = np.bincount(of_region, weights=regions[POPULATION].to_numpy(dtype=float), minlength=len(labels))
+        return of_region[self.data.projects["region"].to_numpy()], labels, residents
+
+    def per_resident_money(self, rule: PerResidentRule, money: np.ndarray) -> np.ndarray:
+        """Per group of the rule, the money of its source(s) (万元), for `money` projects x sources."""
+        group, labels, _ = self.per_resident_groups(rule)
+        return np.bincount(group, weights=money[:, self.share_sources(rule)].sum(axis=1), minlength=len(labels))
 
     def share_parts(self, rule: ShareRule, money: np.ndarray) -> tuple[float, float]:
         """(money to the rule's members, all money) of the rule's source(s), 万元, for `money` projects x sources."""

@@ -149,6 +149,18 @@ class ShareRule:
 
 
 @dataclass(frozen=True)
+class PerResidentRule:
+    """Money per resident of one source (or all money) in every province or zone within [min, max], 元 per resident
+    (residents: the regions table's ``population`` column)."""
+
+    name: str
+    source: str  # a source key, or ALL_SOURCES
+    level: ShareLevel
+    min: float | None  # 元 per resident
+    max: float | None
+
+
+@dataclass(frozen=True)
 class BaselineSpec:
     """The formula method (因素法): shares of each source by weighted factors, then projects by priority."""
 
@@ -239,10 +251,19 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class ApplicationsSpec:
+    """[data] import_projects: the projects file is an application workbook, read as `allocate import` reads it."""
+
+    mapping: Path | None  # projects_mapping: a mapping.toml (docs/import.md)
+    sheet: str | None  # projects_sheet
+
+
+@dataclass(frozen=True)
 class DataSpec:
     regions: Path
     projects: Path
     money_unit: str
+    applications: ApplicationsSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -280,6 +301,7 @@ class Scenario:
     benefit_by_type: dict[str, TypeBenefit] = field(default_factory=dict)  # [objective.by_type]: replaces `benefit` per type
     objective_unit: str = ""  # [objective] unit: what the benefit counts (e.g. 万人); "" when the scenario says not
     raise_lowest: str | None = None  # [objective] raise_lowest: the indicator whose lowest group is raised first (max-min)
+    per_resident: dict[str, PerResidentRule] = field(default_factory=dict)  # [balance.per_resident.<name>]
 
     @property
     def path(self) -> Path:

@@ -16,9 +16,9 @@ from allocator.backends.options import SolverOptions, Strategy
 from allocator.config import Document, KeyPath, apply_overrides, load_document, parse_assignment
 from allocator.errors import InputError
 from allocator.paths import path_problem
-from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
+from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, ApplicationsSpec, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
                                 Display, Indicator, Level, Matching, Phasing, ProjectType, Scenario, Scope, Selection, Sense,
-                                OutputSpec, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, TypeBenefit,
+                                OutputSpec, PerResidentRule, ShareLevel, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, TypeBenefit,
                                 Uncertainty, default_display)
 from allocator.schema import MAX_NUMBER, Table, check_choice
 from allocator.units import UNITS_IN_WAN, format_wan, parse_money
@@ -97,6 +97,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
         targets.close()
     balance = top.subtable("balance")
     shares = _shares(balance, sources) if balance else {}
+    per_resident = _per_resident(balance, sources) if balance else {}
     min_per_region = balance.whole("min_projects_per_region", 0, low=0, high=int(MAX_NUMBER)) if balance else 0
     if balance:
         balance.close()
@@ -113,15 +114,30 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
         indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
         benefit=benefit, selection=selection, solver=solver, document=document, phasing=phasing, baseline=baseline,
         uncertainty=uncertainty, stability=stability, split=split, output=output,
-        benefit_by_type=by_type, objective_unit=unit, raise_lowest=raise_lowest,
+        benefit_by_type=by_type, objective_unit=unit, raise_lowest=raise_lowest, per_resident=per_resident,
     )
 
 
 def _data_spec(table: Table, allow_outside_paths: bool) -> DataSpec:
     paths = {key: _data_path(table, key, allow_outside_paths) for key in ("regions", "projects")}
     unit = table.choice("money_unit", list(UNITS_IN_WAN), "元")
+    applications = _applications(table, allow_outside_paths)
     table.close()
-    return DataSpec(regions=paths["regions"], projects=paths["projects"], money_unit=unit)
+    return DataSpec(regions=paths["regions"], projects=paths["projects"], money_unit=unit, applications=applications)
+
+
+def _applications(table: Table, allow_outside_paths: bool) -> ApplicationsSpec | None:
+    """[data] import_projects, projects_mapping, projects_sheet: the projects file read as an application workbook."""
+    mapping = _data_path(table, "projects_mapping", allow_outside_paths) if table.has("projects_mapping") else None
+    sheet = table.text("projects_sheet", None)
+    if not table.take("import_projects", bool, mapping is not None or sheet is not None):
+        if mapping or sheet:
+            table.fail("projects_mapping and projects_sheet are for an application workbook: set import_projects = true or drop them",
+                       (*table.path, "import_projects"))
+        return None
+    if table.values["projects"].lower().endswith(".xlsx") is False:
+        table.fail("import_projects reads an application workbook: 'projects' must be an .xlsx file", (*table.path, "projects"))
+    return ApplicationsSpec(mapping=mapping, sheet=sheet)
 
 
 def _data_path(table: Table, key: str, allow_outside_paths: bool) -> Path:
@@ -427,6 +443,28 @@ def _shares(balance: Table, sources: dict[str, Source]) -> dict[str, ShareRule]:
         )
         table.close()
     return shares
+
+
+#: The most money per resident a rule may name (元): far above any programme's.
+MAX_PER_RESIDENT_YUAN = 1e6
+PER_RESIDENT_LEVELS: tuple[ShareLevel, ...] = ("province", "zone")
+
+
+def _per_resident(balance: Table, sources: dict[str, Source]) -> dict[str, PerResidentRule]:
+    """[balance.per_resident.<name>]: money per resident of a source (or all money) per province or zone, in 元."""
+    rules = {}
+    for name, table in balance.named_subtables("per_resident").items():
+        source = table.choice("source", [ALL_SOURCES, *sources], ALL_SOURCES)
+        level = table.choice("by", PER_RESIDENT_LEVELS, "province")
+        low = table.number("min", None, low=0.0, high=MAX_PER_RESIDENT_YUAN)
+        high = table.number("max", None, low=0.0, high=MAX_PER_RESIDENT_YUAN)
+        if low is None and high is None:
+            table.fail("a per-resident rule needs 'min', 'max' or both (元 per resident)")
+        if low is not None and high is not None and low > high:
+            table.fail(f"min ({low:g}) is above max ({high:g})", (*table.path, "min"))
+        rules[name] = PerResidentRule(name=name, source=source, level=level, min=low, max=high)
+        table.close()
+    return rules
 
 
 def _objective(table: Table | None, types: dict[str, ProjectType], phasing: Phasing,

@@ -56,6 +56,9 @@ hard = true
 zone = "my_west"
 min = 0.1
 
+[balance.per_resident.my_rule]
+min = 0.1
+
 [objective]
 benefit = { my_population = 1.0 }
 

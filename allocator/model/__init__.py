@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from allocator.data import Data
 from allocator.model.arrays import LinearModel, ModelBuilder
-from allocator.model.balance import add_shares
+from allocator.model.balance import add_per_resident, add_shares
 from allocator.model.floor import add_floor
 from allocator.model.funding import Funding, add_funding
 from allocator.model.objective import add_objective
@@ -35,6 +35,7 @@ def formulate(scenario: Scenario, data: Data) -> BuiltModel:
     add_min_per_region(builder, rules, funding)
     add_indicators(builder, rules, funding)
     add_shares(builder, rules, funding)
+    add_per_resident(builder, rules, funding)
     add_floor(builder, rules, funding)
     add_status_rows(builder, rules, funding)
     sign = add_objective(builder, rules, funding)
