@@ -251,19 +251,10 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
-class ApplicationsSpec:
-    """[data] import_projects: the projects file is an application workbook, read as `allocate import` reads it."""
-
-    mapping: Path | None  # projects_mapping: a mapping.toml (docs/import.md)
-    sheet: str | None  # projects_sheet
-
-
-@dataclass(frozen=True)
 class DataSpec:
     regions: Path
     projects: Path
     money_unit: str
-    applications: ApplicationsSpec | None = None
 
 
 @dataclass(frozen=True)
