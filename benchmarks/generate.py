@@ -21,8 +21,9 @@ scenario, on the same tables, with rules that make the model's rows grow with n 
 
 - ``county_pooling``: local money capacity per county (``capacity = { ..., by = "region" }``);
 - ``phasing``: a five-year plan, ``[phasing]`` 2006–2010, two-year construction;
-- ``hard_targets``: street-centre coverage of at least 90% in every province, hard, and count ranges of
-  ±0.5% around the middle of the base ranges;
+- ``hard_targets``: both indicators per province and hard (street-centre coverage at least 90%, IT
+  coverage at least 30%: every province can reach them), and count ranges of ±0.5% around the middle of
+  the base ranges;
 - ``project_caps``: central money capped per project below every candidate's cost (``CENTRAL_CAPS``).
 """
 
@@ -230,18 +231,8 @@ def variant_toml(base: str, variant: str, f: float) -> str:
             least = int(np.ceil(middle * 0.995))  # at small n the window may hold no whole number: then exactly `least`
             name = _replace_once(name, f"min = {int(round(low * f))}\nmax = {int(round(high * f))}",
                                  f"min = {least}\nmax = {max(least, int(np.floor(middle * 1.005)))}")
-        return _replace_once(name, "[balance.shares.central_west]", """\
-[targets.indicators.street_centre_by_province]
-label = "各省街道社区服务中心覆盖率"
-baseline = "centres_2005_x"
-contribution = "adds_centre"
-denominator = "street_offices_x"
-scope = "province"
-scale = 0.01
-target = 90
-hard = true
-
-[balance.shares.central_west]""")
+        name = _replace_once(name, 'scope = "national"\nscale = 0.01\ntarget = 99\n', 'scope = "province"\nscale = 0.01\ntarget = 90\nhard = true\n')
+        return _replace_once(name, 'scope = "zone"\nscale = 0.01\ntarget = 50\n', 'scope = "province"\nscale = 0.01\ntarget = 30\nhard = true\n')
     if variant == "project_caps":
         caps = ", ".join(f'{type_key} = "{cap:g}万"' for type_key, cap in CENTRAL_CAPS.items())
         return _replace_once(name, "max_share_of_cost = 0.5\n", f"max_share_of_cost = 0.5\ncap_per_project = {{ {caps} }}\n")

@@ -72,8 +72,9 @@ def test_variants_share_the_tables_and_change_only_their_rules(variants: dict[st
     phased = load_scenario(variants["phasing"])
     assert (phased.phasing.years, phased.phasing.duration) == ((2006, 2007, 2008, 2009, 2010), 2)
     hard = load_scenario(variants["hard_targets"])
-    indicator = hard.indicators["street_centre_by_province"]
-    assert indicator.hard and indicator.scope == "province"
+    assert hard.indicators.keys() == base.indicators.keys()
+    assert all(i.hard and i.scope == "province" for i in hard.indicators.values())
+    assert not any(i.hard for i in base.indicators.values())
     for key, count in hard.counts.items():
         base_count = base.counts[key]
         middle = (base_count.min + base_count.max) / 2
