@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from allocator.scenario import Scenario
 
 
+#: Above this many candidates `allocate run` skips the workbook and report unless --reports asks for them: writing them
+#: costs more than the solve there, and a budget proposal of a million rows is read from the CSVs anyway.
+REPORTS_LIMIT = 1_000_000
+
+
 class _PathAsTyped(click.Path):
     """A path as typed: click.Path would stat it, and a NUL byte in it would end in a traceback; each command
     checks its paths itself and says what is wrong in one line (allocator.paths, allocator.outdir)."""
@@ -110,14 +115,15 @@ def main() -> None:
 @click.option("--marginal", type=click.Choice(MARGINAL_MODES), default="auto", show_default=True,
               help="Marginal values in marginal.csv: full (duals + a re-solve for every budget, soft target and used-up rule), "
                    f"auto (re-solves for the scenario-wide rules only, up to {RE_SOLVE_LIMIT:,} candidates), duals, none.")
-@click.option("--reports/--no-reports", default=True, show_default=True,
-              help="Write budget_proposal.xlsx, report.md and report.html (allocate export makes them later).")
+@click.option("--reports/--no-reports", default=None,
+              help="Write budget_proposal.xlsx, report.md and report.html (allocate export makes them later). Default: "
+                   f"yes up to {REPORTS_LIMIT:,} candidates, no above.")
 @click.option("--from", "reference", type=PATH, metavar="RUN_DIR",
               help="Make a previous run the reference plan (stability.reference): its funded projects stay funded "
                    "unless --set stability.keep=false (docs/whatif.md).")
 @reports_errors
 def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
-        solver: str | None, time_limit: float | None, log: bool, marginal: MarginalMode, reports: bool,
+        solver: str | None, time_limit: float | None, log: bool, marginal: MarginalMode, reports: bool | None,
         reference: Path | None) -> None:
     """Solve SCENARIO_FILE and write the allocation and its tables to a run directory."""
     from allocator.rundir import default_run_dir, run_target, write_failure, write_run
@@ -135,7 +141,12 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
         written = write_failure(scenario, failure, target.path, force=force, unique=target.unique)
         click.echo(f"diagnosis written to {written / 'diagnosis.md'}", err=True)
         raise
-    written = write_run(result, target.path, force=force, unique=target.unique, reports=reports)
+    candidates = len(result.data.projects)
+    if reports is None and candidates > REPORTS_LIMIT:
+        click.echo(f"{candidates:,} candidates: the workbook and report are skipped above {REPORTS_LIMIT:,} (--reports writes them; "
+                   "allocate export RUN_DIR makes them later)", err=True)
+    written = write_run(result, target.path, force=force, unique=target.unique,
+                        reports=reports if reports is not None else candidates <= REPORTS_LIMIT)
     _echo_budgets(scenario, result.data, err=True)
     click.echo(summary(result))
     click.echo(f"\nwritten to {written}")
@@ -399,14 +410,17 @@ def import_command(workbook: Path, sheet: str | None, mapping_file: Path | None,
 @click.argument("folder", type=PATH)
 @click.option("--province", "provinces", multiple=True, metavar="NAME",
               help="A province whose counties the starter covers (浙江省 or 浙江; repeatable; default: all).")
+@click.option("--from", "source", type=PATH, default=None, metavar="SCENARIO.toml",
+              help="Take the types, sources, targets, balance rules and tables of this scenario, cut to the provinces.")
 @reports_errors
-def init_command(folder: Path, provinces: tuple[str, ...]) -> None:
+def init_command(folder: Path, provinces: tuple[str, ...], source: Path | None) -> None:
     """Write a starter FOLDER: a commented scenario.toml, regions.csv, an application template with drop-downs
     (projects_template.xlsx) and its example rows imported as projects.csv, so `allocate run` works at once (docs/import.md)."""
     from allocator.importing.starter import write_starter
 
     _sound([folder], "FOLDER")
-    for path in write_starter(folder, provinces):
+    _sound([source], "--from")
+    for path in write_starter(folder, provinces, source):
         click.echo(f"written {path}")
     click.echo(f"\nnext: fill in {folder / 'projects_template.xlsx'}, then\n"
                f"  allocate import {folder / 'projects_template.xlsx'} --out {folder / 'projects.csv'} --force\n"

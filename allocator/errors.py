@@ -32,9 +32,10 @@ class SolveFailed(AllocatorError):
     exit_code = 3
     multiline = True
 
-    def __init__(self, message: str, *, status: str, report: str = ""):
+    def __init__(self, message: str, *, status: str, report: str = "", progress: dict[str, object] | None = None):
         self.status = status
         self.report = report or message
+        self.progress = progress  # how far the solve got: model size, the LP relaxation, bound and incumbent (manifest.json)
         super().__init__(message)
 
 

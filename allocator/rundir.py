@@ -111,8 +111,8 @@ def write_failure(scenario: Scenario, failure: SolveFailed, out: Path, *, force:
     with staged(run_target(scenario, out, force=force, unique=unique)) as slot:
         (slot.staging / DIAGNOSIS).write_text(f"# {escape_markdown(scenario.name)}: {failure.status}\n\n```\n{failure.report}\n```\n",
                                               encoding="utf-8")
-        Manifest(scenario=scenario_record(scenario), status=failure.status, message=str(failure), versions=versions(),
-                 created=_now()).write(slot.staging)
+        Manifest(scenario=scenario_record(scenario), status=failure.status, message=str(failure), progress=failure.progress,
+                 versions=versions(), created=_now()).write(slot.staging)
     return slot.path
 
 

@@ -127,7 +127,8 @@ class AllocationModel:
             raise SolveFailed(f"{failure_message(scenario, solution)}\n{diagnosis.text()}\nNo allocation was written.",
                               status=solution.status.value, report=diagnosis.text())
         if not solution.status.has_solution:
-            raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else ""), status=solution.status.value)
+            raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else ""), status=solution.status.value,
+                              progress=progress(built.linear, solution))
         if solution.status is SolveStatus.FEASIBLE:
             gap = "gap not measured" if solution.mip_gap is None else f"gap {solution.mip_gap:.2e}"
             deadline.note(f"solve: stopped by the time limit before proving optimality ({gap}).{SHARE_NOTE if shared else ''}")
@@ -174,6 +175,23 @@ def settle_infeasible_or_unbounded(solution: Solution, model: LinearModel, optio
     elif feasibility.status.has_solution:
         solution.status = SolveStatus.UNBOUNDED
     solution.message += f"; a re-solve with a zero objective (any allocation at all) ended {feasibility.status.value}"
+
+
+def progress(model: LinearModel, solution: Solution) -> dict[str, object]:
+    """How far a solve that found no allocation got: the model's size, the seconds spent, the best bound proven (the
+    dual bound, or LP-first's relaxation bound, in the minimised sense) and what LP-first's stages did."""
+    details = solution.details
+    lp_bound = details.get("lp_bound")
+    return {
+        "model_size": {"rows": model.num_rows, "columns": model.num_cols, "nonzeros": int(model.A.nnz),
+                       "integer_columns": int(model.integer.sum())},
+        "seconds": round(solution.seconds, 3),
+        "lp_relaxation_finished": lp_bound is not None if details.get("strategy") == "lp_first" else None,
+        "best_bound": solution.dual_bound if solution.dual_bound is not None else lp_bound,
+        "incumbent": solution.objective,
+        "stages": {key: value for key, value in details.items() if key.startswith("stage") or key == "full_mip"},
+        "message": solution.message,
+    }
 
 
 def failure_message(scenario: Scenario, solution: Solution) -> str:

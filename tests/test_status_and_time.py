@@ -21,6 +21,7 @@ from allocator.cli import main
 from allocator.errors import SolveFailed
 from allocator.model.arrays import LinearModel
 from allocator.rundir import manifest_of, write_run
+from allocator.solve import build
 from allocator.backends.options import SolverOptions
 from allocator.summary import summary
 
@@ -221,3 +222,39 @@ def test_highs_gap_is_still_printed():
     finite = result.marginal[result.marginal["technical_method"].str.startswith("finite difference")]
     assert all("gap not measured" not in method and " gap " in method for method in finite["technical_method"])
     assert f"gap {result.solution.mip_gap:.2e}" in summary(result)
+
+
+def test_a_run_with_no_solution_says_how_far_it_got(tmp_path, monkeypatch):
+    """The solver stops with an LP bound and no incumbent: the failure's manifest keeps the model's size, that the
+    relaxation finished, its bound and each LP-first stage (what a planner needs to decide on a longer time limit)."""
+    stopped = {"strategy": "lp_first", "lp_bound": -1234.5, "lp_seconds": 0.4, "fractional_selections": 7,
+               "stage1": {"free_selections": 7, "seconds": 0.1, "status": "no_solution"}}
+
+    def no_solution(model, options, *, deadline=None, **kwargs):
+        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version="HiGHS test", seconds=2.5,
+                        message="Time limit reached", details=dict(stopped))
+
+    monkeypatch.setattr(highs_backend, "solve_highs", no_solution)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", str(DEMO), "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    progress = manifest["progress"]
+    model = build(load_scenario(DEMO)).linear  # the same model, built again
+    assert progress["model_size"] == {"rows": model.num_rows, "columns": model.num_cols, "nonzeros": int(model.A.nnz),
+                                      "integer_columns": int(model.integer.sum())}
+    assert progress["lp_relaxation_finished"] is True and progress["best_bound"] == -1234.5 and progress["incumbent"] is None
+    assert progress["stages"] == {"stage1": stopped["stage1"]} and progress["seconds"] == 2.5
+    assert not (out / "allocation.csv").exists()
+
+
+def test_reports_are_skipped_by_default_above_the_stated_size_and_written_when_asked(tmp_path, monkeypatch):
+    import allocator.cli as cli
+
+    monkeypatch.setattr(cli, "REPORTS_LIMIT", 10)  # the demo has 39 candidates
+    skipped = CliRunner().invoke(main, ["run", str(DEMO), "--out", str(tmp_path / "skipped"), "--marginal", "none"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "39 candidates: the workbook and report are skipped above 10" in skipped.output
+    assert not (tmp_path / "skipped" / "budget_proposal.xlsx").exists() and (tmp_path / "skipped" / "allocation.csv").exists()
+    asked = CliRunner().invoke(main, ["run", str(DEMO), "--out", str(tmp_path / "asked"), "--marginal", "none", "--reports"])
+    assert asked.exit_code == 0 and (tmp_path / "asked" / "budget_proposal.xlsx").exists() and "are skipped above" not in asked.output

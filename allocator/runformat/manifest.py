@@ -93,6 +93,7 @@ class Manifest:
     model_size: dict[str, int] | None = None
     seconds: dict[str, float] | None = None
     cut_short: list[str] | None = None  # the phases solver.time_limit stopped or skipped
+    progress: dict[str, Any] | None = None  # a run with no allocation: how far the solve got (allocator.solve.progress)
     money_unit: str | None = None
     money_precision: float | None = None  # every money cell is a whole number of this many money_unit (None: older runs)
     versions: dict[str, str]
@@ -130,6 +131,7 @@ class Manifest:
             model_size=read.mapping(top["model_size"], "model_size") if given("model_size") else None,
             seconds=read.mapping(top["seconds"], "seconds") if given("seconds") else None,
             cut_short=read.sequence(top["cut_short"], "cut_short") if given("cut_short") else None,
+            progress=read.mapping(top["progress"], "progress") if given("progress") else None,
             money_unit=top.get("money_unit"),
             money_precision=top.get("money_precision"),
             versions=read.mapping(top.get("versions"), "versions"),
