@@ -7,12 +7,13 @@ A solved result that fails here is a bug and is never written.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from allocator.errors import InputError, VerificationError
-from allocator.rules import Rules, target_missed
+from allocator.rules import MET_TOLERANCE, Rules, target_missed
 from allocator.scenario import Scenario
 
 if TYPE_CHECKING:  # allocator.data calls denominator_warnings when it loads the tables
@@ -150,6 +151,15 @@ def _target_violations(rules: Rules, starts: np.ndarray, money: np.ndarray) -> l
             if bad.size:
                 problems.append(f"money per resident '{per_resident.name}' in {labels[bad[0]]} is {spent[bad[0]] * 10_000 / residents[bad[0]]:.4f}元, "
                                 f"{'below' if below else 'above'} {bound:g}元")
+    for indicator in scenario.indicators.values():
+        if indicator.max_zone_gap is None:
+            continue
+        zones = rules.indicator_groups_for(replace(indicator, scope="zone"))
+        values = zones.achieved(scenario.phasing.completed(starts, zones.deadline))
+        measured = values[~np.isnan(values)]
+        if len(measured) > 1 and measured.max() - measured.min() > indicator.max_zone_gap + MET_TOLERANCE * max(1.0, indicator.max_zone_gap):
+            problems.append(f"indicator '{indicator.name}' differs by {measured.max() - measured.min():.6g} between zones, "
+                            f"more than {indicator.max_zone_gap:g}")
     for groups in rules.indicator_groups:
         indicator = groups.indicator
         if not indicator.hard:

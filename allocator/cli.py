@@ -410,14 +410,17 @@ def import_command(workbook: Path, sheet: str | None, mapping_file: Path | None,
 @click.argument("folder", type=PATH)
 @click.option("--province", "provinces", multiple=True, metavar="NAME",
               help="A province whose counties the starter covers (浙江省 or 浙江; repeatable; default: all).")
+@click.option("--from", "source", type=PATH, default=None, metavar="SCENARIO.toml",
+              help="Take the types, sources, targets, balance rules and tables of this scenario, cut to the provinces.")
 @reports_errors
-def init_command(folder: Path, provinces: tuple[str, ...]) -> None:
+def init_command(folder: Path, provinces: tuple[str, ...], source: Path | None) -> None:
     """Write a starter FOLDER: a commented scenario.toml, regions.csv, an application template with drop-downs
     (projects_template.xlsx) and its example rows imported as projects.csv, so `allocate run` works at once (docs/import.md)."""
     from allocator.importing.starter import write_starter
 
     _sound([folder], "FOLDER")
-    for path in write_starter(folder, provinces):
+    _sound([source], "--from")
+    for path in write_starter(folder, provinces, source):
         click.echo(f"written {path}")
     click.echo(f"\nnext: fill in {folder / 'projects_template.xlsx'}, then\n"
                f"  allocate import {folder / 'projects_template.xlsx'} --out {folder / 'projects.csv'} --force\n"

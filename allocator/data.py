@@ -120,7 +120,7 @@ class Data:
 def load_data(scenario: Scenario) -> Data:
     """Read both tables named by the scenario, check them against it and show its warnings."""
     regions, regions_file = read_table(scenario.data.regions)
-    projects, projects_file = read_table(scenario.data.projects)
+    projects, projects_file = read_table(scenario.data.projects) if scenario.data.applications is None else _applications(scenario)
     data = Data(regions=regions, projects=projects, files={"regions": regions_file, "projects": projects_file},
                 declared=np.zeros(len(projects), dtype=bool))
     _validate_regions(data, scenario)
@@ -132,6 +132,20 @@ def load_data(scenario: Scenario) -> Data:
     for note in data.notes:
         click.echo(f"warning: {note}", err=True)
     return data
+
+
+def _applications(scenario: Scenario) -> tuple[pd.DataFrame, TableFile]:
+    """[data] import_projects: the projects of an application workbook, read as `allocate import` reads it."""
+    import dataclasses
+    import tempfile
+
+    from allocator.importing.direct import write_applications
+
+    path = scenario.data.projects
+    with tempfile.TemporaryDirectory() as folder:
+        table, notes = write_applications(scenario.data, Path(folder))
+        projects, read = read_table(table)
+    return projects, dataclasses.replace(read, path=path, sha256=_sha256(path), encoding="xlsx (application workbook)", notes=tuple(notes))
 
 
 def _canonical_order(data: Data) -> None:

@@ -33,10 +33,11 @@ SLACK_TOLERANCE = 1e-6
 STATUS_PROJECTS_SHOWN = 8
 #: The kinds of rows a planner could change: each may give in the elastic model.
 RELAXABLE = (RowKind.BUDGET, RowKind.MIN_SPEND, RowKind.CAPACITY, RowKind.COUNT, RowKind.SHARE_MIN, RowKind.SHARE_MAX,
-             RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX, RowKind.INDICATOR, RowKind.MIN_PER_REGION, RowKind.STATUS, RowKind.KEEP)
+             RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX, RowKind.ZONE_GAP, RowKind.INDICATOR, RowKind.MIN_PER_REGION, RowKind.STATUS,
+             RowKind.KEEP)
 
 RuleKind = Literal["budget", "min_spend", "capacity", "count_min", "count_max", "share_min", "share_max", "per_resident_min",
-                   "per_resident_max", "target", "min_per_region", "status", "keep"]
+                   "per_resident_max", "zone_gap", "target", "min_per_region", "status", "keep"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def describe(rule: Rule) -> str:
         "count_max": f"the maximum of count '{rule.name}'", "share_min": f"the floor of share '{rule.name}'",
         "share_max": f"the ceiling of share '{rule.name}'", "target": f"the hard target '{rule.name}'",
         "per_resident_min": f"the floor of money per resident '{rule.name}'", "per_resident_max": f"the ceiling of money per resident '{rule.name}'",
+        "zone_gap": f"the largest gap between zones of '{rule.name}'",
         "min_per_region": "the minimum number of projects per region",
         "status": f"the status '{rule.name}' of projects {_projects(rule)}", "keep": f"keeping the reference plan's projects {_projects(rule)}",
     }[rule.kind]
@@ -139,6 +141,9 @@ def relaxable_rules(scenario: Scenario, model: LinearModel) -> list[Rule]:
                 scale = max(float(np.nanmax(np.abs(model.row_lower[rows] if lower else model.row_upper[rows]))) if len(rows) else 1.0, 1.0)
                 rules.append(Rule("per_resident_min" if lower else "per_resident_max", name, rows, "lower" if lower else "upper", scale,
                                   block.labels))
+            case RowKind.ZONE_GAP:
+                gap = scenario.indicators[name].max_zone_gap
+                rules.append(Rule("zone_gap", name, rows, "upper", max(gap or 0.0, 0.01), block.labels))
             case RowKind.INDICATOR if scenario.indicators[name].hard:
                 rules.append(Rule("target", name, rows, "lower", max(abs(scenario.indicators[name].target), 1e-6), block.labels))
             case RowKind.MIN_PER_REGION:
@@ -282,6 +287,12 @@ def _relaxation(scenario: Scenario, data: Data, built: BuiltModel, values: np.nd
         return Relaxation(rule, f"raise the ceiling of share '{rule.name}' from {share.max:.2%} to {new:.2%}", f"balance.shares.{rule.name}.max={new}")
     if rule.kind in ("per_resident_min", "per_resident_max"):
         return _per_resident_relaxation(scenario, built, rule, slack)
+    if rule.kind == "zone_gap":
+        gap = scenario.indicators[rule.name].max_zone_gap
+        assert gap is not None  # a zone_gap rule comes from max_zone_gap
+        new = _round_up(gap + amount, 6)
+        return Relaxation(rule, f"allow a gap between zones of '{rule.name}' of {new:g} instead of {gap:g}{_worst_groups(rule, slack)}",
+                          f"targets.indicators.{rule.name}.max_zone_gap={new}")
     if rule.kind == "target":
         indicator = scenario.indicators[rule.name]
         new = _round_down(indicator.target - amount, 6)

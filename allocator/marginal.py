@@ -132,7 +132,8 @@ def _worth_re_solving(result: Result, found: list[Relaxation], duals: np.ndarray
 
 def _per_group(relaxation: Relaxation) -> bool:
     """A row of a rule with one row per province, region or group (a capacity, a minimum per region, a scoped target)."""
-    per_group = (RowKind.CAPACITY, RowKind.MIN_PER_REGION, RowKind.INDICATOR, RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX)
+    per_group = (RowKind.CAPACITY, RowKind.MIN_PER_REGION, RowKind.INDICATOR, RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX,
+                 RowKind.ZONE_GAP)
     return relaxation.kind in per_group and relaxation.group not in ("", "national")
 
 

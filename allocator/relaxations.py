@@ -102,7 +102,7 @@ class Relaxation:
 
 #: The rows of rules a planner sets; per-project and per-class rows (funding rules, status, keep) are not among them.
 RULE_ROWS = (RowKind.BUDGET, RowKind.MIN_SPEND, RowKind.CAPACITY, RowKind.COUNT, RowKind.MIN_PER_REGION, RowKind.INDICATOR,
-             RowKind.SHARE_MIN, RowKind.SHARE_MAX, RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX)
+             RowKind.SHARE_MIN, RowKind.SHARE_MAX, RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX, RowKind.ZONE_GAP)
 
 
 def relaxations(built: BuiltModel, values: np.ndarray, money_tolerance: float) -> list[Relaxation]:
@@ -155,6 +155,8 @@ class _Reader:
                 return [self._share(self.scenario.shares[name], kind, row)]
             case RowKind.PER_RESIDENT_MIN | RowKind.PER_RESIDENT_MAX:
                 return [self._per_resident(self.scenario.per_resident[name], kind, row, group)]
+            case RowKind.ZONE_GAP:
+                return [self._zone_gap(name, row, group)]
         raise AssertionError(f"no relaxation for rows of kind {kind}")
 
     # money ---------------------------------------------------------------------------------------------------
@@ -280,6 +282,19 @@ class _Reader:
                           f"--set balance.per_resident.{rule.name}.{side}={_yuan_text(relaxed)}（所有{'省' if rule.level == 'province' else '区域'}）",
                           tight=abs(float(self.activity[row]) - limit * per_wan) <= self.money_tolerance,
                           dual_scale=(-per_wan if minimum else per_wan), row_scale=per_wan)
+
+    def _zone_gap(self, name: str, row: int, group: str) -> Relaxation:
+        """One ordered pair of zones of an indicator's max_zone_gap: a's value less b's, after the plan. One step is 10%
+        of the allowed gap (at least 0.001)."""
+        indicator = self.scenario.indicators[name]
+        gap = float(indicator.max_zone_gap)  # type: ignore[arg-type]  # a zone-gap row comes from max_zone_gap
+        used = gap - (float(self.model.row_upper[row]) - float(self.activity[row]))
+        step = max(0.001, MONEY_STEP_SHARE * gap)
+        a, b = group.split("-", 1)
+        return Relaxation(RowKind.ZONE_GAP, name, group, row, "raise_upper", gap, used, step, "指标值", "指标值",
+                          f"zone gap {name}", f"{indicator.label}区域差距上限（{_zone(a)}高于{_zone(b)}）",
+                          f"targets.indicators.{name}.max_zone_gap", f"--set targets.indicators.{name}.max_zone_gap={gap + step:.6g}",
+                          tight=abs(used - gap) <= TIGHT_TOLERANCE * max(1.0, gap))
 
     # shares -----------------------------------------------------------------------------------------------------
 

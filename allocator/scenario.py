@@ -128,6 +128,7 @@ class Indicator:
     types: tuple[str, ...] | None
     display: Display  # see default_display
     deadline: int | None = None  # a year of the plan: count only projects completed by then
+    max_zone_gap: float | None = None  # after the plan, no zone's value more than this above another's (a hard rule)
 
 
 def default_display(target: float, scale: float) -> Display:
@@ -251,10 +252,19 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class ApplicationsSpec:
+    """[data] import_projects: the projects file is an application workbook, read as `allocate import` reads it."""
+
+    mapping: Path | None  # projects_mapping: a mapping.toml (docs/import.md)
+    sheet: str | None  # projects_sheet
+
+
+@dataclass(frozen=True)
 class DataSpec:
     regions: Path
     projects: Path
     money_unit: str
+    applications: ApplicationsSpec | None = None
 
 
 @dataclass(frozen=True)

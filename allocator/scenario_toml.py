@@ -16,7 +16,7 @@ from allocator.backends.options import SolverOptions, Strategy
 from allocator.config import Document, KeyPath, apply_overrides, load_document, parse_assignment
 from allocator.errors import InputError
 from allocator.paths import path_problem
-from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
+from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, ApplicationsSpec, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
                                 Display, Indicator, Level, Matching, Phasing, ProjectType, Scenario, Scope, Selection, Sense,
                                 OutputSpec, PerResidentRule, ShareLevel, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, TypeBenefit,
                                 Uncertainty, default_display)
@@ -121,8 +121,23 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
 def _data_spec(table: Table, allow_outside_paths: bool) -> DataSpec:
     paths = {key: _data_path(table, key, allow_outside_paths) for key in ("regions", "projects")}
     unit = table.choice("money_unit", list(UNITS_IN_WAN), "元")
+    applications = _applications(table, allow_outside_paths)
     table.close()
-    return DataSpec(regions=paths["regions"], projects=paths["projects"], money_unit=unit)
+    return DataSpec(regions=paths["regions"], projects=paths["projects"], money_unit=unit, applications=applications)
+
+
+def _applications(table: Table, allow_outside_paths: bool) -> ApplicationsSpec | None:
+    """[data] import_projects, projects_mapping, projects_sheet: the projects file read as an application workbook."""
+    mapping = _data_path(table, "projects_mapping", allow_outside_paths) if table.has("projects_mapping") else None
+    sheet = table.text("projects_sheet", None)
+    if not table.take("import_projects", bool, mapping is not None or sheet is not None):
+        if mapping or sheet:
+            table.fail("projects_mapping and projects_sheet are for an application workbook: set import_projects = true or drop them",
+                       (*table.path, "import_projects"))
+        return None
+    if not str(table.values["projects"]).lower().endswith(".xlsx"):
+        table.fail("import_projects reads an application workbook: 'projects' must be an .xlsx file", (*table.path, "projects"))
+    return ApplicationsSpec(mapping=mapping, sheet=sheet)
 
 
 def _data_path(table: Table, key: str, allow_outside_paths: bool) -> Path:
@@ -393,6 +408,7 @@ def _indicators(targets: Table, types: dict[str, ProjectType], phasing: Phasing)
             types=only,
             display=table.choice("display", DISPLAYS, None) or default_display(target, scale),
             deadline=_deadline(table, phasing),
+            max_zone_gap=table.number("max_zone_gap", None, low=0.0),
         )
         table.close()
     return indicators

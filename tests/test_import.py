@@ -4,8 +4,10 @@ formulas), read into a projects table, checked cell by cell and line by line in 
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -140,6 +142,82 @@ def test_places_resolve_by_full_or_short_name_and_never_guess():
     assert ambiguous.county is None and ambiguous.problem == "is ambiguous"
     assert [c.region_id for c in ambiguous.candidates] == ["330106", "360103"]
     assert places.resolve("火星区").county is None
+
+
+
+def shipped_townships() -> pd.DataFrame:
+    return pd.read_csv(REPO / "allocator" / "importing" / "townships.csv.gz", dtype=str, keep_default_na=False)
+
+
+def test_streets_and_towns_resolve_to_their_county_after_county_names():
+    places = gazetteer()
+    resolved = places.resolve("西湖区北山街道")  # two 西湖区; only Hangzhou's has a 北山街道
+    assert resolved.county.region_id == "330106" and resolved.note == "北山街道: a township of it (2023 township table)"
+    assert places.resolve("北山街道", province="浙江省").county.region_id == "330106"
+    assert places.resolve("北山街道办事处", province="浙江省").county.region_id == "330106"
+    assert places.resolve("杭州市三墩镇").county.region_id == "330106"
+    assert places.resolve("西湖区", province="江西省").county.region_id == "360103"  # a county name is read first
+
+
+def test_a_township_name_of_several_counties_is_ambiguous_with_its_counties():
+    table = shipped_townships()
+    counties = pd.read_csv(REPO / "allocator" / "importing" / "counties.csv.gz", dtype=str)
+    gansu = set(counties.loc[counties.province == "甘肃省", "region_id"])
+    expected = sorted(set(table.loc[(table.name == "城关镇") & table.region_id.isin(gansu), "region_id"]))
+    found = gazetteer().resolve("城关镇", province="甘肃省")
+    assert len(expected) > 1 and found.county is None and found.problem == "is a township name of several counties"
+    assert [c.region_id for c in found.candidates] == expected
+
+
+def test_a_township_of_a_county_newer_than_the_county_table_is_said_so():
+    found = gazetteer().resolve("南苑街道", province="浙江省")  # 杭州市临平区, made from 余杭区 in 2021
+    assert found.county is None
+    assert found.problem == "is a township of 浙江省临平区, a county created or renamed since the county table (2020)"
+    unknown = gazetteer().resolve("火星镇")
+    assert unknown.county is None and "nor a street or town of the township table" in unknown.problem
+
+
+def test_the_township_table_is_reduced_from_its_source(tmp_path):
+    from allocator.importing.make_townships import reduce
+
+    source = tmp_path / "townships.csv"
+    source.write_text("division_code,name,kind,county_code,county_name,city_code,province_code,province_name,zone\n"
+                      "330106002,北山街道,street,330106,西湖区,3301,33,浙江省,east\n"
+                      "330199001,某镇,town,330199,西湖区,3301,33,浙江省,east\n"
+                      "330113001,南苑街道,street,330113,临平区,3301,33,浙江省,east\n", encoding="utf-8")
+    assert reduce(source) == [{"name": "北山街道", "region_id": "330106", "unlisted": ""},
+                              {"name": "某镇", "region_id": "330106", "unlisted": ""},
+                              {"name": "南苑街道", "region_id": "", "unlisted": "浙江省临平区"}]
+
+
+SHARED_TOWNSHIPS = REPO / ".." / "shared" / "data" / "townships_2023.csv"
+
+
+@pytest.mark.skipif(not SHARED_TOWNSHIPS.exists(), reason="reference data ../shared/data is absent; cannot rebuild")
+def test_the_shipped_township_table_is_what_the_script_makes():
+    from allocator.importing.make_townships import reduce
+
+    rebuilt = pd.DataFrame(reduce(SHARED_TOWNSHIPS))
+    pd.testing.assert_frame_equal(shipped_townships(), rebuilt)
+
+
+def test_a_workbook_with_streets_and_towns_in_their_own_column(tmp_path):
+    header = ["项目名称", "省份", "所在县（市、区）", "街道（乡镇）", "项目类型", "总投资"]
+    rows = [["甲中心", "浙江", "西湖区", "北山街道", "街道社区服务中心", "900万"],
+            ["乙站", "浙江", None, "三墩镇", "社区服务站", "90万"],
+            ["丙站", "甘肃", None, "城关镇", "社区服务站", "80万"]]
+    path = simple_workbook(tmp_path / "t.xlsx", header, rows)
+    code, stdout, _ = invoke("import", path, "--out", tmp_path / "p.csv", "--skip-bad")
+    assert code == 0, stdout
+    lines = stdout.splitlines()
+    assert "| 西湖区 北山街道 | 330106 浙江省杭州市西湖区; 北山街道: a township of it (2023 township table) | 2 |" in lines
+    assert "| 三墩镇 | 330106 浙江省杭州市西湖区; 三墩镇: a township of it (2023 township table) | 3 |" in lines
+    problem = next(line for line in lines if line.startswith("- sheet 申报表, row 4, column C"))
+    assert "'城关镇' is a township name of several counties (candidates: 620121 甘肃省兰州市永登县" in problem
+    assert problem.endswith("; write the county before it (西湖区北山街道) or in its own column, or map it under [places] "
+                            "in a mapping.toml (--map)")
+    table = read_csv(tmp_path / "p.csv")
+    assert table[["name", "region_id", "township"]].values.tolist() == [["甲中心", "330106", "北山街道"], ["乙站", "330106", "三墩镇"]]
 
 
 # -- the county workbook -------------------------------------------------------------------------------------
@@ -377,6 +455,48 @@ def test_an_imported_table_runs(tmp_path, places_map):
     assert (funded["central"] + funded["local"]).round(2).tolist() == funded["cost"].tolist()
 
 
+
+def test_a_scenario_reads_the_application_workbook_itself(tmp_path, places_map):
+    """[data] import_projects: the same plan as importing to CSV first, with the tables' money in 元 this time."""
+    book = county_workbook(tmp_path / "apps.xlsx")
+    invoke("import", book, "--map", places_map, "--out", tmp_path / "projects.csv")
+    shutil.copy(REPO / "scenarios" / "data" / "regions.csv.gz", tmp_path / "regions.csv.gz")
+    (tmp_path / "s.toml").write_text(SCENARIO, encoding="utf-8")
+    direct = SCENARIO.replace('projects = "projects.csv"\nmoney_unit = "万元"',
+                              f'projects = "apps.xlsx"\nmoney_unit = "元"\nimport_projects = true\nprojects_mapping = "{places_map.name}"\n'
+                              'projects_sheet = "汇总表"')
+    assert direct != SCENARIO
+    (tmp_path / "direct.toml").write_text(direct, encoding="utf-8")
+    runs = {}
+    for name in ("s", "direct"):
+        code, stdout, stderr = invoke("run", tmp_path / f"{name}.toml", "--out", tmp_path / name, "--no-reports", "--marginal", "none")
+        assert code == 0, stdout + stderr
+        runs[name] = pd.read_csv(tmp_path / name / "allocation.csv", encoding="utf-8-sig", dtype={"project_id": str})
+    pd.testing.assert_frame_equal(runs["s"], runs["direct"])
+    assert "sheet 汇总表 read as an application workbook with" in stderr and "4 projects, 6 rows excluded" in stderr
+    assert "row 12 (合计), column F (总投资): stated 1,501.50, the detail rows add up to 1,500.50 (difference +1.00万元)" in stderr
+
+
+def test_a_scenario_stops_at_a_bad_row_of_its_application_workbook(tmp_path):
+    county_workbook(tmp_path / "apps.xlsx")
+    shutil.copy(REPO / "scenarios" / "data" / "regions.csv.gz", tmp_path / "regions.csv.gz")
+    (tmp_path / "s.toml").write_text(SCENARIO.replace('"projects.csv"', '"apps.xlsx"\nimport_projects = true'), encoding="utf-8")
+    code, _, stderr = invoke("run", tmp_path / "s.toml", "--out", tmp_path / "run", "--no-reports")
+    assert code == 2 and "sheet 汇总表, row 10, column D (建设地点): '鼓楼区' is ambiguous (candidates: 320106" in stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("keys", "message"), [('projects_sheet = "汇总表"\nimport_projects = false',
+                                                 "projects_mapping and projects_sheet are for an application workbook"),
+                                                ("import_projects = true", "'projects' must be an .xlsx file")])
+def test_the_import_keys_of_data_are_checked(tmp_path, keys, message):
+    shutil.copy(REPO / "scenarios" / "data" / "regions.csv.gz", tmp_path / "regions.csv.gz")
+    projects = '"apps.xlsx"' if "false" in keys else '"projects.csv"'
+    (tmp_path / "s.toml").write_text(SCENARIO.replace('"projects.csv"', f"{projects}\n{keys}"), encoding="utf-8")
+    code, _, stderr = invoke("run", tmp_path / "s.toml", "--out", tmp_path / "run")
+    assert code == 2 and message in stderr, stderr
+
+
 # -- other layouts -------------------------------------------------------------------------------------------
 
 def simple_workbook(path: Path, header: list[str], rows: list[list[object]], *, above: list[str] = (), sheets: int = 1) -> Path:
@@ -596,6 +716,59 @@ def test_a_filled_template_imports_and_runs(tmp_path):
     code, stdout, stderr = invoke("run", folder / "scenario.toml", "--out", tmp_path / "run", "--no-reports")
     assert code == 0, stdout + stderr
     assert "  街道社区服务中心 [centre]: 2 of 2 candidates, 560.00万元" in stdout.splitlines()  # 300万 example + 260万 added
+
+
+NATIONAL = REPO / "scenarios" / "eleventh_plan_national.toml"
+
+
+def test_init_from_the_national_scenario_cuts_it_to_a_province_and_runs(tmp_path):
+    folder = tmp_path / "zj"
+    code, stdout, stderr = invoke("init", folder, "--province", "浙江省", "--from", NATIONAL)
+    assert code == 0, stdout + stderr
+    shipped = pd.read_csv(REPO / "scenarios" / "data" / "regions.csv.gz", dtype={"region_id": str})
+    national = pd.read_csv(REPO / "scenarios" / "data" / "eleventh_plan_national_projects.csv.gz", dtype={"region_id": str})
+    zhejiang = shipped[shipped["province"] == "浙江省"]
+    regions = pd.read_csv(folder / "regions.csv", encoding="utf-8-sig", dtype={"region_id": str})
+    projects = pd.read_csv(folder / "projects.csv", encoding="utf-8-sig", dtype={"region_id": str})
+    assert regions.columns.tolist() == shipped.columns.tolist() and regions["region_id"].tolist() == zhejiang["region_id"].tolist()
+    mine = national[national["region_id"].isin(zhejiang["region_id"])]
+    assert projects["project_id"].tolist() == mine["project_id"].tolist()
+    scenario = tomllib.loads((folder / "scenario.toml").read_text(encoding="utf-8"))
+    share = mine["cost"].sum() / national["cost"].sum()
+    assert scenario["sources"]["central"]["budget"] == f"{math.ceil(60000 * share)}万"  # 6亿 nationally
+    assert scenario["types"]["rural"]["label"] == "农村社区综合服务设施"  # from base.toml, which it extends
+    centres = (mine["type"] == "centre").sum() / (national["type"] == "centre").sum()
+    assert scenario["targets"]["counts"]["centres"] == {"type": "centre", "min": math.floor(450 * min(centres, share)),
+                                                        "max": math.ceil(550 * max(centres, share))}
+    assert "balance" not in scenario  # its only rule leans to the central and western zones: no county of Zhejiang
+    assert scenario["sources"]["local"]["matching"]["ratio"] == {"east": 2.0}
+    text = (folder / "scenario.toml").read_text(encoding="utf-8")
+    assert "# Cut: the share rule [balance.shares.central_money_to_central_west] is left out: no chosen county is a" in text
+    code, stdout, stderr = invoke("run", folder / "scenario.toml", "--out", tmp_path / "run", "--no-reports")
+    assert code == 0, stdout + stderr
+    allocation = pd.read_csv(tmp_path / "run" / "allocation.csv", encoding="utf-8-sig", dtype={"region_id": str})
+    funded = allocation[allocation["selected"] == 1]
+    assert funded["region_id"].isin(zhejiang["region_id"]).all()
+    assert funded["central"].sum() <= math.ceil(60000 * share) + 1e-6
+    assert scenario["targets"]["counts"]["centres"]["min"] <= (funded["type"] == "centre").sum()
+    book = openpyxl.load_workbook(folder / "projects_template.xlsx")
+    assert [book["选项"].cell(row, 1).value for row in range(1, 5)] == ["街道社区服务中心", "社区服务站", "城市社区服务信息网络", "农村社区综合服务设施"]
+    assert book["申报表"].max_row == 3  # no example rows: projects.csv is the scenario's
+
+
+def test_the_starter_scenario_is_the_document_it_was_cut_from(tmp_path):
+    from allocator.config import load_document
+    from allocator.importing.derived import toml_text
+
+    for path in sorted((REPO / "scenarios").glob("*.toml")):
+        values = load_document(path).values
+        assert tomllib.loads(toml_text(values, {("solver", "name"): "a comment"})) == values, path.name
+
+
+def test_init_from_a_scenario_refuses_provinces_it_cannot_be_cut_to(tmp_path):
+    code, _, stderr = invoke("init", tmp_path / "x", "--province", "浙江", "--from", REPO / "scenarios" / "rural_14th_plan.toml")
+    assert code == 2 and "sources.central.zones names only central, west, where none of the chosen counties is" in stderr
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize(("args", "message"), [(["--province", "火星"], "--province: '火星' is not a province of the county table"),

@@ -159,9 +159,10 @@ def test_every_block_says_its_kind_key_and_groups(case):
     assert all(isinstance(block.kind, RowKind) for block in model.row_blocks)
     assert all(isinstance(block.kind, ColumnKind) for block in model.col_blocks)
     # the case uses every kind of rule but statuses, a reference plan (tests/test_stability.py), capped benefit
-    # (tests/test_benefit.py), a raised floor (tests/test_floor.py) and money per resident (tests/test_per_resident.py)
+    # (tests/test_benefit.py), a raised floor (tests/test_floor.py), money per resident (tests/test_per_resident.py) and zone gaps
+    # (tests/test_zone_gap.py)
     assert {block.kind for block in model.row_blocks} == set(RowKind) - {RowKind.STATUS, RowKind.KEEP, RowKind.BENEFIT_CAP, RowKind.FLOOR,
-                                                                        RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX}
+                                                                        RowKind.PER_RESIDENT_MIN, RowKind.PER_RESIDENT_MAX, RowKind.ZONE_GAP}
     assert {block.kind for block in model.col_blocks} == {ColumnKind.SELECT, ColumnKind.FUNDED, ColumnKind.MONEY, ColumnKind.SHORTFALL}
     assert [block.key for block in model.rows(RowKind.BUDGET)] == ["central", "lottery", "local"]
     assert [block.name for block in model.rows(RowKind.COUNT)] == ["count:east_stations", "count:centres"]

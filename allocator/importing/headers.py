@@ -32,6 +32,7 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "province": ("省份", "所在省", "省(区、市)", "省(自治区、直辖市)", "省"),
     "city": ("所在市", "设区市", "地市", "市(州)", "市"),
     "place": ("所在县(市、区)", "县(市、区)", "建设地点", "项目地点", "所在县", "所在区县", "县区", "区县", "所在地"),
+    "township": ("所在街道(乡镇)", "街道(乡镇)", "乡镇(街道)", "所在乡镇(街道)", "所在乡镇", "所在街道", "乡镇", "街道"),
     "type": ("项目类型", "设施类型", "类型", "建设内容"),
     "cost": ("总投资", "项目总投资", "总投资额", "计划总投资", "投资总额"),
     "area_m2": ("建筑面积", "总建筑面积", "面积"),
@@ -46,7 +47,7 @@ DROPPED = ("序号", "编号序号")
 #: Fields whose cells are money (written in 万元); as are request_<source>, committed_<source> and asked_<source>.
 MONEY_PREFIXES = ("asked_", "request_", "committed_")
 #: Fields whose cells are text.
-TEXT_FIELDS = ("project_id", "name", "region_id", "province", "city", "place", "type")
+TEXT_FIELDS = ("project_id", "name", "region_id", "province", "city", "place", "township", "type")
 #: Type word -> type key of the shipped scenarios (scenarios/base.toml); a cell containing a word counts too.
 TYPE_WORDS: dict[str, str] = {
     "街道社区服务中心": "centre", "社区服务中心": "centre", "社区综合服务中心": "centre", "街道服务中心": "centre",

@@ -4,18 +4,22 @@ The folder holds a commented ``scenario.toml`` (two sources, one count, one cove
 rule), ``regions.csv`` (the chosen provinces' counties from the shipped county table), an application
 template ``projects_template.xlsx`` (Chinese headers with units, drop-down lists for type and county, one
 example row per type), ``mapping.toml`` and ``projects.csv``, the template's example rows imported, so
-that ``allocate run scenario.toml`` works as written. docs/import.md, "Starting a scenario".
+that ``allocate run scenario.toml`` works as written. With ``--from SCENARIO.toml`` the scenario, regions and
+projects are that scenario's, cut to the chosen provinces (derived). docs/import.md, "Starting a scenario".
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import json
 import os
 import shutil
+import textwrap
 from pathlib import Path
 
 from allocator.errors import InputError
+from allocator.importing.derived import Derived, derive, toml_text
 from allocator.importing.places import COUNTIES, gazetteer
 
 #: The starter's types: key, label (the word in the template's drop-down), welfare, example cost (万元),
@@ -30,30 +34,40 @@ FILES = ("scenario.toml", "regions.csv", "projects_template.xlsx", "mapping.toml
 TEMPLATE_ROWS = 500
 
 
-def counties_of(provinces: tuple[str, ...]) -> list[dict[str, str]]:
-    """The shipped county rows of `provinces` (full or short names; all provinces if none)."""
-    places = gazetteer()
+def full_names(provinces: tuple[str, ...]) -> list[str]:
+    """The full names of `provinces` (浙江 or 浙江省), refused if one names no province."""
     full = []
     for province in provinces:
-        name = places.province_of(province)
+        name = gazetteer().province_of(province)
         if name is None:
             raise InputError(f"'{province}' is not a province of the county table", source="--province")
         full.append(name)
+    return full
+
+
+def counties_of(provinces: tuple[str, ...]) -> list[dict[str, str]]:
+    """The shipped county rows of `provinces` (full or short names; all provinces if none)."""
+    full = full_names(provinces)
     with gzip.open(COUNTIES, "rt", encoding="utf-8") as handle:
         return [row for row in csv.DictReader(handle) if not full or row["province"] in full]
 
 
-def write_starter(folder: Path, provinces: tuple[str, ...]) -> list[Path]:
-    """Fill a new (or empty) `folder`: everything is written in a hidden folder beside it, then renamed into place."""
+def write_starter(folder: Path, provinces: tuple[str, ...], source: Path | None = None) -> list[Path]:
+    """Fill a new (or empty) `folder`: everything is written in a hidden folder beside it, then renamed into place;
+    from the scenario `source` cut to `provinces` if given."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise InputError("already exists and is not an empty folder; allocate init writes only a new folder", source=str(folder))
     counties = counties_of(provinces)
+    derived = derive(source, full_names(provinces)) if source else None
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        _fill(staging, counties, provinces)
+        if derived and source:
+            _fill_from(staging, derived, source, provinces)
+        else:
+            _fill(staging, counties, provinces)
         if folder.exists():
             folder.rmdir()
         os.rename(staging, folder)
@@ -61,7 +75,7 @@ def write_starter(folder: Path, provinces: tuple[str, ...]) -> list[Path]:
         raise InputError(f"cannot write the starter: {exc.strerror or exc}", source=str(folder)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return [folder / name for name in FILES]
+    return [folder / name for name in (FILES if derived is None else FILES[:-1])]
 
 
 def _fill(folder: Path, counties: list[dict[str, str]], provinces: tuple[str, ...]) -> None:
@@ -73,7 +87,7 @@ def _fill(folder: Path, counties: list[dict[str, str]], provinces: tuple[str, ..
         writer.writeheader()
         writer.writerows(counties)
     place = {c["region_id"]: _place_name(c) for c in counties}
-    _template(folder / "projects_template.xlsx", list(place.values()))
+    _template(folder / "projects_template.xlsx", list(place.values()), [label for _, label, *_ in TYPES], examples=True)
     scope = "、".join(sorted({c["province"] for c in counties})) if provinces else "全国"
     (folder / "mapping.toml").write_text(MAPPING, encoding="utf-8")
     (folder / "scenario.toml").write_text(SCENARIO.format(scope=scope, counties=len(counties)), encoding="utf-8")
@@ -83,11 +97,35 @@ def _fill(folder: Path, counties: list[dict[str, str]], provinces: tuple[str, ..
 
 def _place_name(county: dict[str, str]) -> str:
     """A county as the drop-down shows it: with its city (杭州市西湖区), unique within the country."""
-    city = "" if county["city"] in (county["name"], county["province"]) else county["city"]
-    return f"{county['province']}{city}{county['name']}"
+    province, city = county.get("province", ""), county.get("city", "")
+    city = "" if city in (county["name"], province) else city
+    return f"{province}{city}{county['name']}"
 
 
-def _template(path: Path, places: list[str]) -> None:
+def _fill_from(folder: Path, derived: Derived, source: Path, provinces: tuple[str, ...]) -> None:
+    """The starter of a scenario cut to some provinces: its document, its tables, a template of its types."""
+    from allocator.runformat.tables import write_csv
+
+    write_csv(derived.regions, folder / "regions.csv")
+    write_csv(derived.projects, folder / "projects.csv")
+    counties = derived.regions.astype(str).to_dict("records")
+    _template(folder / "projects_template.xlsx", [_place_name(c) for c in counties], list(derived.labels.values()), examples=False)
+    words = "".join(f"{json.dumps(label, ensure_ascii=False)} = {json.dumps(key)}\n" for key, label in derived.labels.items())
+    (folder / "mapping.toml").write_text(MAPPING.replace("[types]\n", f"[types]\n{words}"), encoding="utf-8")
+    scope = "、".join(full_names(provinces)) or "all its regions"
+    head = [f"Starter written by `allocate init --from {source}` for {scope}: its types, sources, targets,",
+            f"balance rules and objective ({source.name} and what it extends explain each key; docs/scenarios.md);",
+            f"regions.csv holds its {len(derived.regions)} regions there and projects.csv its {len(derived.projects)} candidate projects "
+            f"(money in {derived.money_unit}).",
+            "Amounts set for the whole scenario are cut in proportion (the comment beside each says how).",
+            *[line for note in derived.notes for line in textwrap.wrap(f"Cut: {note}.", 110, subsequent_indent="  ")],
+            "Run it: allocate run scenario.toml. A workbook of new applications (projects_template.xlsx) imported with",
+            "allocate import must add the projects columns the rules read, as projects.csv has them."]
+    text = "".join(f"# {line}\n" for line in head) + "\n" + toml_text(derived.values, derived.comments)
+    (folder / "scenario.toml").write_text(text, encoding="utf-8")
+
+
+def _template(path: Path, places: list[str], types: list[str], *, examples: bool) -> None:
     """The application template: title, unit line, headers with units, drop-downs for type and county, examples."""
     import openpyxl
     from openpyxl.styles import Alignment, Font
@@ -104,16 +142,16 @@ def _template(path: Path, places: list[str]) -> None:
     sheet.append(list(TEMPLATE_HEADERS))
     for cell in sheet[3]:
         cell.font = Font(bold=True)
-    for number, (_, label, _, cost, area, people, households) in enumerate(TYPES, start=1):
+    for number, (_, label, _, cost, area, people, households) in enumerate(TYPES if examples else (), start=1):
         sheet.append([number, f"示例：{label}", places[(number - 1) % len(places)], label, cost, area, people, households,
                       "示例行，填报时删除"])
     lists = book.create_sheet("选项")
-    for row, value in enumerate([label for _, label, *_ in TYPES], start=1):
+    for row, value in enumerate(types, start=1):
         lists.cell(row, 1, value)
     for row, value in enumerate(places, start=1):
         lists.cell(row, 2, value)
     lists.sheet_state = "hidden"
-    for column, source, prompt in (("D", f"=选项!$A$1:$A${len(TYPES)}", "从列表中选择项目类型"),
+    for column, source, prompt in (("D", f"=选项!$A$1:$A${len(types)}", "从列表中选择项目类型"),
                                    ("C", f"=选项!$B$1:$B${len(places)}", "从列表中选择所在县（市、区）")):
         validation = DataValidation(type="list", formula1=source, allow_blank=True, showErrorMessage=True,
                                     errorTitle="不在列表中", error=prompt, promptTitle="请选择", prompt=prompt)

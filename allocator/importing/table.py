@@ -108,8 +108,8 @@ def require_fields(decisions: list[Decision], source: str) -> None:
         if needed not in fields:
             raise InputError(f"no column for {needed} ({names}); the header has: {headers}; map it in a mapping.toml [columns]",
                              source=source)
-    if not fields & {"place", "region_id"}:
-        raise InputError(f"no column for the place (建设地点 or 所在县（市、区）) or its code (行政区划代码); the header has: {headers}",
+    if not fields & {"place", "township", "region_id"}:
+        raise InputError(f"no column for the place (建设地点, 所在县（市、区） or 街道（乡镇）) or its code (行政区划代码); the header has: {headers}",
                          source=source)
 
 
@@ -258,22 +258,26 @@ class RowReader:
             if county is None:
                 self._problem(number, self.fields["region_id"], f"'{code}' is not a county code of the county table")
             return county.region_id if county else None
-        place = record.get("place")
+        place = " ".join(filter(None, (record.get("place"), record.get("township"))))
         if not place:
-            if "place" in self.fields:
-                self._problem(number, self.fields["place"], "the place is empty")
+            if self._place_column():
+                self._problem(number, self._place_column(), "the place is empty")
             return None
         override = self.mapping.places.get(plain(place))
         if override:
             if override not in self.places.counties:
-                self._problem(number, self.fields["place"], f"{self.mapping.source} maps '{place}' to {override}, not a county code")
+                self._problem(number, self._place_column(), f"{self.mapping.source} maps '{place}' to {override}, not a county code")
                 return None
             self._resolved("place", place, f"{override} {self.places.counties[override].full} ({self.mapping.source})", number)
             return override
         return self._by_name(number, place, record)
 
+    def _place_column(self) -> Column:
+        """The column a place problem is reported in: the place's, else the township's (a place may be in both)."""
+        return self.fields.get("place") or self.fields["township"]
+
     def _by_name(self, number: int, place: str, record: dict[str, Any]) -> str | None:
-        column = self.fields["place"]
+        column = self._place_column()
         province = self.mapping.province
         if record.get("province"):
             province = self.places.province_of(record["province"])
@@ -284,7 +288,9 @@ class RowReader:
         if found.county is None:
             shown = ", ".join(f"{c.region_id} {c.full}" for c in found.candidates[:SHOWN_CANDIDATES])
             more = f" and {len(found.candidates) - SHOWN_CANDIDATES} more" if len(found.candidates) > SHOWN_CANDIDATES else ""
-            advice = "name the province (a 省份 column, or province = … in the mapping) or " if found.candidates else ""
+            advice = found.advice + " " if found.advice else ""
+            if found.candidates and not advice:
+                advice = "name the province (a 省份 column, or province = … in the mapping) or "
             candidates = f" (candidates: {shown}{more})" if shown else ""
             self._problem(number, column, f"'{place}' {found.problem}{candidates}; {advice}map it under [places] in a mapping.toml (--map)")
             return None
@@ -339,5 +345,5 @@ def _as_text(value: Any) -> str:
 
 
 #: The order of the written table: the tool's columns (the place as written beside its code), the other built-in fields.
-OUTPUT_ORDER = ("project_id", "name", "region_id", "place", "type", "cost",
-                *[f for f in FIELD_NAMES if f not in ("project_id", "name", "region_id", "place", "type", "cost", "province", "city")])
+OUTPUT_ORDER = ("project_id", "name", "region_id", "place", "township", "type", "cost",
+                *[f for f in FIELD_NAMES if f not in ("project_id", "name", "region_id", "place", "township", "type", "cost", "province", "city")])

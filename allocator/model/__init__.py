@@ -11,7 +11,7 @@ from allocator.model.floor import add_floor
 from allocator.model.funding import Funding, add_funding
 from allocator.model.objective import add_objective
 from allocator.model.status import add_churn_penalty, add_status_rows
-from allocator.model.targets import add_counts, add_indicators, add_min_per_region
+from allocator.model.targets import add_counts, add_indicators, add_min_per_region, add_zone_gaps
 from allocator.rules import Rules
 from allocator.scenario import Scenario
 
@@ -34,6 +34,7 @@ def formulate(scenario: Scenario, data: Data) -> BuiltModel:
     add_counts(builder, rules, funding)
     add_min_per_region(builder, rules, funding)
     add_indicators(builder, rules, funding)
+    add_zone_gaps(builder, rules, funding)
     add_shares(builder, rules, funding)
     add_per_resident(builder, rules, funding)
     add_floor(builder, rules, funding)

@@ -35,6 +35,7 @@ class RowKind(StrEnum):
     INDICATOR = "indicator"  # per group with a denominator, key: the indicator
     SHARE_MIN = "share_min"  # one row, key: the share rule
     SHARE_MAX = "share_max"  # one row, key: the share rule
+    ZONE_GAP = "zone_gap"  # per ordered pair of zones, key: the indicator: zone a's value - zone b's <= max_zone_gap
     PER_RESIDENT_MIN = "per_resident_min"  # per province or zone with residents, key: the per-resident rule
     PER_RESIDENT_MAX = "per_resident_max"  # per province or zone with residents, key: the per-resident rule
     STATUS = "status"  # per project with a status, key: must_fund, exclude or continuing

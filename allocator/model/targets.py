@@ -1,6 +1,8 @@
-"""What targets add: counts of funded projects, a minimum per region, and coverage indicators."""
+"""What targets add: counts of funded projects, a minimum per region, coverage indicators and their gaps between zones."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -57,3 +59,32 @@ def _add_indicator(builder: ModelBuilder, groups: IndicatorGroups, funding: Fund
         vals = np.concatenate([vals, np.ones(len(active))])
     lower = indicator.target - groups.baseline[active] / groups.denominator[active]
     builder.add_rows(RowKind.INDICATOR, len(active), rows, cols, vals, key=indicator.name, lower=lower, labels=groups.labels[active])
+
+
+def add_zone_gaps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
+    """value_a - value_b <= max_zone_gap for every ordered pair of zones with a denominator, the values after the plan:
+    sum_{p in a} (c_p / D_a) x_p - sum_{p in b} (c_p / D_b) x_p <= gap - B_a / D_a + B_b / D_b."""
+    for indicator in rules.scenario.indicators.values():
+        if indicator.max_zone_gap is None:
+            continue
+        groups = rules.indicator_groups_for(replace(indicator, scope="zone"))
+        zones = np.flatnonzero(groups.denominator > 0)
+        pairs = [(a, b) for a in zones for b in zones if a != b]
+        if not pairs:
+            continue
+        member = np.isin(groups.group_of_project, zones) & (groups.contribution != 0)
+        projects, cols = funding.selection_terms(member, completed_by=groups.deadline)
+        zone = groups.group_of_project[projects]
+        share = groups.contribution[projects] / groups.denominator[zone]
+        level = groups.baseline / np.where(groups.denominator > 0, groups.denominator, 1.0)
+        rows, columns, values = [], [], []
+        for row, (a, b) in enumerate(pairs):
+            for sign, z in ((1.0, a), (-1.0, b)):
+                inside = zone == z
+                rows.append(np.full(int(inside.sum()), row))
+                columns.append(cols[inside])
+                values.append(sign * share[inside])
+        upper = np.array([indicator.max_zone_gap - level[a] + level[b] for a, b in pairs])
+        labels = np.array([f"{groups.labels[a]}-{groups.labels[b]}" for a, b in pairs], dtype=object)
+        builder.add_rows(RowKind.ZONE_GAP, len(pairs), np.concatenate(rows), np.concatenate(columns), np.concatenate(values),
+                         key=indicator.name, upper=upper, labels=labels)
