@@ -786,3 +786,20 @@ def test_skip_bad_with_no_good_row_writes_nothing(tmp_path):
     path = simple_workbook(tmp_path / "b.xlsx", ["项目名称", "建设地点", "项目类型", "总投资"], [["丑站", "鼓楼区", "社区服务站", "90万"]])
     code, _, stderr = invoke("import", path, "--out", tmp_path / "p.csv", "--skip-bad")
     assert code == 2 and "every project row has a problem" in stderr and not (tmp_path / "p.csv").exists()
+
+
+def test_a_run_may_not_write_over_the_mapping_its_workbook_is_read_with(tmp_path, places_map):
+    """The mapping file is an input like the tables: an output folder holding it is refused, even with --force."""
+    county_workbook(tmp_path / "apps.xlsx")
+    shutil.copy(REPO / "scenarios" / "data" / "regions.csv.gz", tmp_path / "regions.csv.gz")
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    shutil.move(str(places_map), maps / places_map.name)
+    direct = SCENARIO.replace('projects = "projects.csv"\nmoney_unit = "万元"',
+                              f'projects = "apps.xlsx"\nmoney_unit = "元"\nimport_projects = true\nprojects_mapping = "maps/{places_map.name}"\n'
+                              'projects_sheet = "汇总表"')
+    (tmp_path / "direct.toml").write_text(direct, encoding="utf-8")
+    code, stdout, stderr = invoke("run", tmp_path / "direct.toml", "--out", maps, "--force", "--no-reports", "--marginal", "none")
+    assert code == 2, stdout + stderr
+    assert f"the input {maps / places_map.name}" in stdout + stderr  # refused because it holds an input, named as such
+    assert (maps / places_map.name).exists()
