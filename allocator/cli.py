@@ -303,6 +303,34 @@ def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outs
     click.echo(f"\nwritten to {written} (with baseline_shares.csv)")
 
 
+@main.command("cascade")
+@scenario_options
+@click.option("--out", type=PATH, help="Run directory to write (default: runs/<scenario>-cascade-<time>).")
+@click.option("--force", is_flag=True, help="Replace a run directory already there (only one allocate wrote).")
+@reports_errors
+def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool) -> None:
+    """Allocate SCENARIO_FILE as two levels of government do: central and lottery money split between provinces by the
+    [baseline] factors, then each province chooses its projects with the optimizer and its share.
+
+    Writes a run directory like `allocate run` (with cascade.csv: each province's money and result) and lists the
+    national rules the provinces' plans together break. Compare it with the national optimum:
+    `allocate compare RUN_DIR SCENARIO_FILE` (the price of deciding in two stages).
+    """
+    from allocator.cascade import cascade
+    from allocator.rundir import default_run_dir, run_target, write_run
+    from allocator.summary import summary
+
+    scenario = _load(scenario_file, overrides, allow_outside_paths)
+    target = run_target(scenario, out or default_run_dir(Path(f"{scenario.path.stem}-cascade")), force=force, unique=out is None)
+    check(target)
+    result = cascade(scenario)
+    written = write_run(result, target.path, force=force, unique=target.unique, extra={"cascade": result.solution.details["provinces"]})
+    click.echo(summary(result))
+    click.echo("")
+    click.echo(result.solution.message)
+    click.echo(f"\nwritten to {written} (with cascade.csv)")
+
+
 @main.command("export")
 @click.argument("run_dir", type=PATH)
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "md", "html", "all"]), default="all", show_default=True,

@@ -33,6 +33,7 @@ class FormulaStatus(str, Enum):
     per-project rules and optimises nothing."""
 
     FORMULA = "formula"
+    CASCADE = "cascade"  # two stages: money split between provinces, then each province solved on its own (allocate cascade)
 
     @property
     def has_solution(self) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from allocator.config import EXTENDS, load_document
+from allocator.config import EXTENDS, Document, load_document
 from allocator.errors import InputError
 from allocator.units import format_wan, parse_money
 
@@ -55,10 +55,14 @@ class Derived:
 
 def derive(path: Path, provinces: list[str]) -> Derived:
     """The scenario at `path` cut to `provinces` (full names; all of the scenario's regions if empty)."""
+    return derive_document(load_document(path), provinces, path)
+
+
+def derive_document(document: Document, provinces: list[str], path: Path) -> Derived:
+    """A scenario document (with any --set overrides already in it) cut to `provinces`; `path` names it in messages."""
     from allocator.data import read_table
     from allocator.scenario_toml import scenario_from_document
 
-    document = load_document(path)
     scenario = scenario_from_document(document)
     regions = read_table(scenario.data.regions)[0]
     projects = read_table(scenario.data.projects)[0]

@@ -46,7 +46,7 @@ def _gap(value: float | None, status: str, lang: str) -> str:
     """The relative gap as measured; "not measured" when the solver reported none (CBC); nothing for a formula allocation."""
     if value is not None:
         return f"{float(value):.2e}"
-    return "" if status == "formula" else label("report.gap_not_measured", lang)
+    return "" if status in ("formula", "cascade") else label("report.gap_not_measured", lang)
 
 
 def _broken_rule_blocks(run: Run, lang: str) -> list[Block]:

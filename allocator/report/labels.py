@@ -158,6 +158,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "status.feasible": ("可行解", "feasible"),
     "status.infeasible": ("不可行", "infeasible"),
     "status.formula": ("因素法分配", "formula allocation (factor method)"),
+    "status.cascade": ("两级分配（中央分到省，省内择优）", "two-stage allocation (central to provinces, then each province)"),
     # parameter sheet sections
     "param.run": ("运行信息", "Run"),
     "param.scenario": ("方案参数（已解析）", "Scenario (resolved)"),

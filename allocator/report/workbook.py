@@ -487,7 +487,7 @@ def flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
 def broken_rules(manifest: Manifest) -> list[str] | None:
     """The scenario rules a formula allocation (``allocate baseline``) breaks, as the manifest records them; None for
     a run that is not a formula allocation."""
-    if manifest.status != "formula" or manifest.solver is None:
+    if manifest.status not in ("formula", "cascade") or manifest.solver is None:
         return None
     return [str(rule) for rule in manifest.solver.details.get("unmet_rules") or []]
 

@@ -28,4 +28,6 @@ def report_file(name: str, lang: str = "zh") -> str:
 
 
 #: Every file a run directory may hold apart from its reports.
-RUN_FILES = frozenset({MANIFEST, DIAGNOSIS, *(table_file(t) for t in (*TABLES, *OPTIONAL_TABLES, BASELINE_SHARES))})
+#: Each province's money and result of a two-stage allocation (``allocate cascade``), beside its tables.
+CASCADE = "cascade"
+RUN_FILES = frozenset({MANIFEST, DIAGNOSIS, *(table_file(t) for t in (*TABLES, *OPTIONAL_TABLES, BASELINE_SHARES, CASCADE))})
