@@ -1,6 +1,7 @@
 """Five-year phasing: year budgets, carry-over, deadlines, discounting and construction periods,
 on a small case worked by hand; and a one-year plan is the unphased model."""
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,54 @@ def test_a_one_year_plan_solves_like_the_unphased_model():
     phased = solve(load_scenario(demo, ["solver.mip_rel_gap=0", "phasing.first_year=2010", "phasing.last_year=2010"]), marginal="none")
     assert phased.objective == plain.objective
     assert phased.allocation.drop(columns="start_year").equals(plain.allocation)
+
+
+def test_two_provinces_three_years_two_year_construction_worked_by_hand(tmp_path):
+    """甲省's A (100万, benefit 10) and 乙省's B (80万, 7) and C (40万, 3); 60万 a year for 2021-2023, carried over; each
+    facility takes two years, half its cost in each, so it starts in 2021 or 2022. All three cost 220 > 180, so two at
+    most. A + B (180) fits only with both starting in 2022 (cumulative 0 / 90 / 180 against 60 / 120 / 180): B in 2021
+    and A in 2022 spends 130 by 2022, A in 2021 and B in 2022 140, both in 2021 90 in 2021 alone. With 1% discounting
+    that is 17/1.01² = 16.665; the next best, A 2021 + C 2022, is 10/1.01 + 3/1.01² = 12.84."""
+    projects = [{"project_id": "A", "region_id": "R1", "type": "centre", "cost": 100, "benefit": 10},
+                {"project_id": "B", "region_id": "R2", "type": "centre", "cost": 80, "benefit": 7},
+                {"project_id": "C", "region_id": "R2", "type": "centre", "cost": 40, "benefit": 3}]
+    text = DATA + """
+[phasing]
+first_year = 2021
+last_year = 2023
+duration = 2
+cost_profile = [0.5, 0.5]
+carry_over = true
+discount_rate = 0.01
+
+[types.centre]
+welfare = true
+
+[sources.central]
+budget_by_year = ["60万", "60万", "60万"]
+
+[objective]
+benefit = { benefit = 1.0 }
+
+[solver]
+mip_rel_gap = 0.0
+"""
+    result = solve(load_scenario(write_case(tmp_path, text, projects)))
+    assert result.objective == pytest.approx(17 / 1.01**2)
+    # the same by brute force over every start (none, 2021, 2022) of the three projects
+    best = 0.0
+    for choice in itertools.product([None, 0, 1], repeat=3):
+        spend = np.zeros(3)
+        for project, start in zip(projects, choice):
+            if start is not None:
+                spend[start:start + 2] += project["cost"] / 2
+        if (np.cumsum(spend) <= np.array([60, 120, 180]) + 1e-9).all():
+            best = max(best, sum(p["benefit"] / 1.01 ** (start + 1) for p, start in zip(projects, choice) if start is not None))
+    assert result.objective == pytest.approx(best)
+    assert starts(result) == {"A": 2022, "B": 2022, "C": None}
+    by_year = result.by_year.set_index("year")
+    assert by_year["central"].tolist() == pytest.approx([0, 90, 90])  # the first halves in 2022, the second in 2023
+    assert (by_year["central"].cumsum().to_numpy() <= np.array([60, 120, 180]) + 1e-6).all()
+    assert by_year["projects_completed"].tolist() == [0, 0, 2]
+    funded = result.allocation.set_index("project_id")
+    assert funded.loc["A", "province"] == "甲省" and funded.loc["B", "province"] == "乙省"
