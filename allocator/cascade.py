@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,16 @@ CASCADE_SOLVER = "cascade"
 COLUMNS = ["province", "status", "candidates", "funded", "objective"]
 
 
-def cascade(scenario: Scenario, data: Data | None = None) -> Result:
-    """The two-stage allocation of `scenario` (module docstring); its ``solution.details["provinces"]`` is cascade.csv."""
+@dataclass
+class Cascade:
+    """The combined allocation (a Result whose ``solution.details["provinces"]`` is cascade.csv) and each province's own."""
+
+    result: Result
+    provinces: dict[str, Result]
+
+
+def cascade(scenario: Scenario, data: Data | None = None) -> Cascade:
+    """The two-stage allocation of `scenario` (module docstring)."""
     started = time.perf_counter()
     data = load_data(scenario) if data is None else data
     budgets = province_budgets(scenario, data)
@@ -50,6 +59,7 @@ def cascade(scenario: Scenario, data: Data | None = None) -> Result:
     position = {project: i for i, project in enumerate(ids)}
     selected, money = np.zeros(len(ids)), np.zeros((len(ids), len(keys)))
     rows: list[dict[str, object]] = []
+    plans: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="allocate-cascade-") as work:
         for province, amounts in budgets.iterrows():
             row: dict[str, object] = {"province": province, **{f"budget:{k}": float(amounts[k]) for k in keys}}
@@ -60,6 +70,7 @@ def cascade(scenario: Scenario, data: Data | None = None) -> Result:
                            if "province" in data.projects else 0, funded=0, objective=float("nan"))
                 rows.append(row)
                 continue
+            plans[str(province)] = plan
             where = np.array([position[str(p)] for p in plan.data.projects["project_id"]])
             selected[where] = plan.selected
             money[where] = plan.money  # exact, not the rounded allocation.csv: the national rules are checked on it
@@ -75,9 +86,10 @@ def cascade(scenario: Scenario, data: Data | None = None) -> Result:
                (f"; it breaks {len(unmet)} national rule(s): " + "; ".join(unmet) if unmet else "; it meets every national rule"))
     solution = Solution(status=FormulaStatus.CASCADE, solver=CASCADE_SOLVER, solver_version="allocator cascade", objective=objective,
                         seconds=time.perf_counter() - started, message=message, details={"provinces": table, "unmet_rules": unmet})
-    return Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money, indicator_groups=rules.indicator_groups,
-                  model_size={"projects": len(ids), "provinces": len(table)}, timings={"cascade": time.perf_counter() - started},
-                  model_sign=1.0)
+    combined = Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money, indicator_groups=rules.indicator_groups,
+                      model_size={"projects": len(ids), "provinces": len(table)}, timings={"cascade": time.perf_counter() - started},
+                      model_sign=1.0)
+    return Cascade(combined, plans)
 
 
 def province_budgets(scenario: Scenario, data: Data) -> pd.DataFrame:

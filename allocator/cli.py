@@ -312,7 +312,8 @@ def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outsi
     """Allocate SCENARIO_FILE as two levels of government do: central and lottery money split between provinces by the
     [baseline] factors, then each province chooses its projects with the optimizer and its share.
 
-    Writes a run directory like `allocate run` (with cascade.csv: each province's money and result) and lists the
+    Writes a run directory like `allocate run` (with cascade.csv: each province's money and result, and each province's
+    own run directory in runs/) and lists the
     national rules the provinces' plans together break. Compare it with the national optimum:
     `allocate compare RUN_DIR SCENARIO_FILE` (the price of deciding in two stages).
     """
@@ -323,12 +324,14 @@ def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outsi
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     target = run_target(scenario, out or default_run_dir(Path(f"{scenario.path.stem}-cascade")), force=force, unique=out is None)
     check(target)
-    result = cascade(scenario)
-    written = write_run(result, target.path, force=force, unique=target.unique, extra={"cascade": result.solution.details["provinces"]})
+    done = cascade(scenario)
+    result = done.result
+    written = write_run(result, target.path, force=force, unique=target.unique, extra={"cascade": result.solution.details["provinces"]},
+                        runs=done.provinces)
     click.echo(summary(result))
     click.echo("")
     click.echo(result.solution.message)
-    click.echo(f"\nwritten to {written} (with cascade.csv)")
+    click.echo(f"\nwritten to {written} (with cascade.csv, and each province's own run in runs/)")
 
 
 @main.command("export")

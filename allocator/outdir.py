@@ -49,8 +49,8 @@ _KIND_NAMES = {"run": "a run", "sweep": "a sweep", "compare": "a comparison", "s
                "export": "exported reports"}
 #: The budget-proposal reports, in Chinese or another language (``report_en.md``).
 _REPORTS = re.compile("|".join(re.escape(stem) + r"(_[a-z]+)?" + re.escape(suffix) for stem, suffix in map(os.path.splitext, REPORTS)))
-#: Kinds that keep the runs they solved in ``runs/``.
-_WITH_RUNS = ("sweep", "compare")
+#: Kinds that keep the runs they solved in ``runs/`` (a run: the provinces' runs of ``allocate cascade``).
+_WITH_RUNS = ("sweep", "compare", "run")
 _RUN_KEYS = {"scenario", "status", "versions", "created"}
 _HIDDEN = re.compile(r"\.(?P<name>.+)\.(?P<role>partial|aside|trash|probe)-(?P<pid>\d+)")
 #: The longest output folder name that leaves room for its hidden ``.<name>.partial-<pid>`` sibling.

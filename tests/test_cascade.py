@@ -57,7 +57,7 @@ def best_within(region: str, budget: float) -> float:
 
 
 def test_stage_one_splits_by_the_factors_and_stage_two_is_each_provinces_own_optimum(tmp_path):
-    result = cascade(load_scenario(case(tmp_path)))
+    result = cascade(load_scenario(case(tmp_path))).result
     provinces = result.solution.details["provinces"].set_index("province")
     # people: 200 and 100, so two thirds and one third of 30万
     assert provinces["budget:central"].tolist() == pytest.approx([20.0, 10.0])
@@ -68,7 +68,7 @@ def test_stage_one_splits_by_the_factors_and_stage_two_is_each_provinces_own_opt
 
 def test_the_national_optimum_is_at_least_the_cascade_and_the_gap_is_the_price_of_two_stages(tmp_path):
     path = case(tmp_path)
-    two_stages, national = cascade(load_scenario(path)), solve(load_scenario(path), marginal="none")
+    two_stages, national = cascade(load_scenario(path)).result, solve(load_scenario(path), marginal="none")
     assert national.objective == pytest.approx(9 + 8 + 7)  # the three best projects, all in 北京
     assert two_stages.objective == pytest.approx(22) and national.objective - two_stages.objective == pytest.approx(2)
 
@@ -85,7 +85,15 @@ def test_the_cli_writes_a_run_the_tools_read_and_compare(tmp_path):
         # what each province's plan spends is what cascade.csv says it used, within the money stage 1 gave it
         assert funded["central"].sum() == pytest.approx(budgets.loc[province, "used:central"], abs=0.01)
         assert funded["central"].sum() <= budgets.loc[province, "budget:central"] + 1e-6
-    compared = CliRunner().invoke(main, ["compare", str(out), str(path), "--out", str(tmp_path / "cmp")])
+        # each province's own run (runs/<province>) funds exactly the combined plan's projects there
+        own = pd.read_csv(out / "runs" / province / "allocation.csv", encoding="utf-8-sig")
+        assert set(own.loc[own["selected"] > 0.5, "project_id"]) == set(funded.loc[funded["selected"] > 0.5, "project_id"])
+    replaced = CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--force"])  # a cascade run is allocate's own
+    assert replaced.exit_code == 0, replaced.output
+    assert not (out / "runs").exists() and not (out / "cascade.csv").exists()
+    again = tmp_path / "again"
+    CliRunner().invoke(main, ["cascade", str(path), "--out", str(again)])
+    compared = CliRunner().invoke(main, ["compare", str(again), str(path), "--out", str(tmp_path / "cmp")])
     assert compared.exit_code == 0, compared.output
     assert "两级分配" in compared.output
 
