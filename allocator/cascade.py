@@ -14,8 +14,10 @@ the price of deciding in two stages.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +51,9 @@ class Cascade:
     provinces: dict[str, Result]
 
 
-def cascade(scenario: Scenario, data: Data | None = None) -> Cascade:
-    """The two-stage allocation of `scenario` (module docstring)."""
+def cascade(scenario: Scenario, data: Data | None = None, *, workers: int | None = None) -> Cascade:
+    """The two-stage allocation of `scenario` (module docstring); the provinces are solved in `workers` processes (default:
+    one per CPU)."""
     started = time.perf_counter()
     data = load_data(scenario) if data is None else data
     budgets = province_budgets(scenario, data)
@@ -61,22 +64,24 @@ def cascade(scenario: Scenario, data: Data | None = None) -> Cascade:
     rows: list[dict[str, object]] = []
     plans: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="allocate-cascade-") as work:
-        for province, amounts in budgets.iterrows():
-            row: dict[str, object] = {"province": province, **{f"budget:{k}": float(amounts[k]) for k in keys}}
-            try:
-                plan = _province_plan(scenario, str(province), amounts, Path(work) / f"p{len(rows)}")
-            except (SolveFailed, InputError) as failure:
-                row.update(status=getattr(failure, "status", "refused"), candidates=int((data.projects["province"] == province).sum())
-                           if "province" in data.projects else 0, funded=0, objective=float("nan"))
-                rows.append(row)
-                continue
-            plans[str(province)] = plan
-            where = np.array([position[str(p)] for p in plan.data.projects["project_id"]])
-            selected[where] = plan.selected
-            money[where] = plan.money  # exact, not the rounded allocation.csv: the national rules are checked on it
-            row.update(status=plan.status.value, candidates=len(where), funded=float(plan.selected.sum()), objective=plan.objective,
-                       **{f"used:{k}": float(plan.money[:, i].sum()) for i, k in enumerate(keys)})
+        folders = {str(province): province_scenario(scenario, str(province), amounts, Path(work) / f"p{i}")
+                   for i, (province, amounts) in enumerate(budgets.iterrows())}
+        outcomes = _solve_all(folders, workers)
+    for province, amounts in budgets.iterrows():
+        row: dict[str, object] = {"province": province, **{f"budget:{k}": float(amounts[k]) for k in keys}}
+        plan = outcomes[str(province)]
+        if isinstance(plan, str):  # the province's status: it found no allocation
+            row.update(status=plan, candidates=int((data.projects["province"] == province).sum()) if "province" in data.projects else 0,
+                       funded=0, objective=float("nan"))
             rows.append(row)
+            continue
+        plans[str(province)] = plan
+        where = np.array([position[str(p)] for p in plan.data.projects["project_id"]])
+        selected[where] = plan.selected
+        money[where] = plan.money  # exact, not the rounded allocation.csv: the national rules are checked on it
+        row.update(status=plan.status.value, candidates=len(where), funded=float(plan.selected.sum()), objective=plan.objective,
+                   **{f"used:{k}": float(plan.money[:, i].sum()) for i, k in enumerate(keys)})
+        rows.append(row)
     table = pd.DataFrame(rows)
     rules = Rules(scenario, data)
     unmet = rule_violations(scenario, data, selected, money)
@@ -113,8 +118,9 @@ def province_budgets(scenario: Scenario, data: Data) -> pd.DataFrame:
     return budgets[budgets.sum(axis=1) > 0]
 
 
-def _province_plan(scenario: Scenario, province: str, amounts: pd.Series, folder: Path) -> Result:
-    """Stage 2 for one province: its cut of the scenario with its budgets and count ceilings, solved on its own."""
+def province_scenario(scenario: Scenario, province: str, amounts: pd.Series, folder: Path) -> Path:
+    """Stage 2's scenario for one province, written into `folder`: its cut of the scenario with its budgets and count
+    ceilings; returns the scenario file."""
     derived = derive_document(scenario.document, [province], scenario.path)
     values = derived.values
     for key in scenario.sources:
@@ -133,4 +139,23 @@ def _province_plan(scenario: Scenario, province: str, amounts: pd.Series, folder
     (folder / "scenario.toml").write_text(toml_text(values, {}), encoding="utf-8")
     write_csv(derived.regions, folder / "regions.csv")
     write_csv(derived.projects, folder / "projects.csv")
-    return solve(load_scenario(folder / "scenario.toml"), marginal="none")
+    return folder / "scenario.toml"
+
+
+def _solve_all(scenarios: dict[str, Path], workers: int | None) -> dict[str, Result | str]:
+    """Each province's scenario solved in a process of its own (at most `workers` at once): its result, or the status of
+    a solve that found no allocation."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(scenarios)))
+    if workers == 1:
+        return {province: solve_province(path) for province, path in scenarios.items()}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {province: pool.submit(solve_province, path) for province, path in scenarios.items()}
+        return {province: future.result() for province, future in futures.items()}
+
+
+def solve_province(path: Path) -> Result | str:
+    """One province's plan (in a worker process), or the status of a solve that found none."""
+    try:
+        return solve(load_scenario(path), marginal="none")
+    except SolveFailed as failure:
+        return failure.status

@@ -307,8 +307,10 @@ def baseline_command(scenario_file: Path, overrides: tuple[str, ...], allow_outs
 @scenario_options
 @click.option("--out", type=PATH, help="Run directory to write (default: runs/<scenario>-cascade-<time>).")
 @click.option("--force", is_flag=True, help="Replace a run directory already there (only one allocate wrote).")
+@click.option("--workers", type=click.IntRange(1, 256), help="Provinces solved at once, each in its own process (default: one per CPU).")
 @reports_errors
-def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool) -> None:
+def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
+                    workers: int | None) -> None:
     """Allocate SCENARIO_FILE as two levels of government do: central and lottery money split between provinces by the
     [baseline] factors, then each province chooses its projects with the optimizer and its share.
 
@@ -324,7 +326,7 @@ def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outsi
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     target = run_target(scenario, out or default_run_dir(Path(f"{scenario.path.stem}-cascade")), force=force, unique=out is None)
     check(target)
-    done = cascade(scenario)
+    done = cascade(scenario, workers=workers)
     result = done.result
     written = write_run(result, target.path, force=force, unique=target.unique, extra={"cascade": result.solution.details["provinces"]},
                         runs=done.provinces)

@@ -104,3 +104,9 @@ def test_a_scenario_without_province_factors_is_refused(tmp_path):
     assert refused.exit_code == 2
     assert "[baseline] table with level = " in refused.output and "baseline.level" in refused.output
     assert not (tmp_path / "run").exists()
+
+
+def test_provinces_solved_in_two_processes_give_the_same_plan_as_one(tmp_path):
+    path = case(tmp_path)
+    alone, parallel = cascade(load_scenario(path), workers=1).result, cascade(load_scenario(path), workers=2).result
+    assert (alone.selected == parallel.selected).all() and (alone.money == parallel.money).all()
