@@ -458,3 +458,17 @@ def init_command(folder: Path, provinces: tuple[str, ...], source: Path | None) 
     click.echo(f"\nnext: fill in {folder / 'projects_template.xlsx'}, then\n"
                f"  allocate import {folder / 'projects_template.xlsx'} --out {folder / 'projects.csv'} --force\n"
                f"  allocate run {folder / 'scenario.toml'}")
+
+
+@main.command("serve")
+@click.option("--workspace", type=PATH, default=Path("."), show_default=True,
+              help="The folder of scenarios (*.toml) and runs (runs/) the workbench may see; nothing outside it is served.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="The port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind (default: this machine only).")
+@reports_errors
+def serve_command(workspace: Path, port: int, host: str) -> None:
+    """The workbench in the browser: open a scenario, change budgets and targets, solve, compare (docs/workbench.md)."""
+    from allocator.serve.app import serve
+
+    _sound([workspace], "--workspace")
+    serve(workspace, host=host, port=port, announce=lambda address: click.echo(f"allocate workbench: {address}  (Ctrl+C stops it)"))

@@ -1,0 +1,107 @@
+"""End to end: Debian's headless Chromium, driven by Playwright (no browser download), opens the national scenario in
+``allocate serve``, sets the central budget to 8亿, presses 求解 and sees the funded counts change.
+
+With WORKBENCH_SCREENSHOTS=1 the screenshots are also written to docs/img/workbench-*.png (the README shows one); the
+time from the click to the updated page is printed (docs/workbench.md records it), never asserted."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
+uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed (pip install -e .)")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """The workbench of a copy of scenarios/, on a free loopback port, in a thread."""
+    from allocator.serve.app import create_app
+
+    workspace = tmp_path / "scenarios"
+    shutil.copytree(ROOT / "scenarios", workspace)
+    port = free_port()
+    running = uvicorn.Server(uvicorn.Config(create_app(workspace), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=30)
+
+
+def funded(page: object, table: str = "#differences") -> dict[str, tuple[str, str, str]]:
+    """The funded-count rows of the differences table: figure -> (before, after, difference)."""
+    rows = page.locator(f"{table} tbody tr").all_inner_texts()  # type: ignore[attr-defined]
+    cells = [re.split(r"\t", row) for row in rows]
+    return {c[0]: (c[1], c[2], c[3]) for c in cells if c[0].startswith("funded:")}
+
+
+def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_path):
+    shots = [tmp_path / "shots", *([ROOT / "docs" / "img"] if os.environ.get("WORKBENCH_SCREENSHOTS") else [])]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(server + "/")
+        page.click("text=eleventh_plan_national.toml")
+        page.wait_for_selector("#scenario-form")
+        central = page.locator('input[name="f:sources.central.budget"]')
+        assert central.input_value() == "6"
+        assert page.locator('select[name="u:sources.central.budget"]').input_value() == "亿"
+        page.click("#solve")  # the scenario as written: the run to compare with
+        page.wait_for_url(re.compile(r"/run\?name="))
+        save(page, shots, "workbench-scenario.png")
+
+        timings = []
+        for budget in ("8", "7", "8"):
+            page.fill('input[name="f:sources.central.budget"]', budget)
+            started = time.perf_counter()
+            page.click("#solve")
+            page.wait_for_url(re.compile(r"previous="))
+            page.wait_for_selector("#differences")
+            timings.append(time.perf_counter() - started)
+        counts = funded(page)
+        assert counts, "no funded counts on the page"
+        # 7亿 -> 8亿: at least one type's count changed, and the page's difference is after minus before
+        assert any(after != before for before, after, _ in counts.values()), counts
+        for before, after, difference in counts.values():
+            assert float(difference.replace(",", "") or 0) == pytest.approx(float(after.replace(",", "")) - float(before.replace(",", "")))
+        assert page.locator('input[name="f:sources.central.budget"]').input_value() == "8"
+        save(page, shots, "workbench-result.png")
+        browser.close()
+    print(f"\n求解 click -> updated page, national scenario: {', '.join(f'{t:.2f}' for t in timings)} s "
+          f"(median {statistics.median(timings):.2f} s)")
+
+
+def save(page: object, folders: list[Path], name: str) -> None:
+    """A screenshot of `page` in each folder, reduced to 64 colours (a small PNG for the docs)."""
+    import io
+
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB").quantize(colors=64)  # type: ignore[attr-defined]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        shot.save(folder / name, optimize=True)
