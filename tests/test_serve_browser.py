@@ -56,7 +56,7 @@ def funded(page: object, table: str = "#differences") -> dict[str, tuple[str, st
     """The funded-count rows of the differences table: figure -> (before, after, difference)."""
     rows = page.locator(f"{table} tbody tr").all_inner_texts()  # type: ignore[attr-defined]
     cells = [re.split(r"\t", row) for row in rows]
-    return {c[0]: (c[1], c[2], c[3]) for c in cells if c[0].startswith("funded:")}
+    return {c[0]: (c[1], c[2], c[3]) for c in cells if c[0].startswith("资助项目数 · ")}  # 资助项目数 · 社区服务站, …
 
 
 def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_path):
@@ -86,8 +86,9 @@ def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_
         assert counts, "no funded counts on the page"
         # 7亿 -> 8亿: at least one type's count changed, and the page's difference is after minus before
         assert any(after != before for before, after, _ in counts.values()), counts
+        assert set(counts) == {"资助项目数 · 街道社区服务中心", "资助项目数 · 社区服务站", "资助项目数 · 城市社区服务信息网络"}
         for before, after, difference in counts.values():
-            assert float(difference.replace(",", "") or 0) == pytest.approx(float(after.replace(",", "")) - float(before.replace(",", "")))
+            assert float(difference.replace(",", "").replace("+", "") or 0) == pytest.approx(float(after.replace(",", "")) - float(before.replace(",", "")))
         assert page.locator('input[name="f:sources.central.budget"]').input_value() == "8"
         save(page, shots, "workbench-result.png")
         browser.close()

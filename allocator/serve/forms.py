@@ -13,6 +13,8 @@ MONEY_UNITS = {"亿": 10_000.0, "万": 1.0}
 #: Keys an override carried by a page (a diagnosis's fix, an earlier change) may set: the plan's rules, never its
 #: data files, output, solver or reference run.
 SETTABLE = ("sources.", "targets.", "balance.", "objective.", "model.")
+#: The last part of a field's key, as the form names it.
+PARTS = {"budget": "预算", "min": "最少", "max": "最多", "target": "目标值", "hard": "硬约束（必须达到）"}
 
 
 class BadOverride(ValueError):
@@ -29,6 +31,11 @@ class Field:
     kind: str
     value: float | bool | None
     unit: str = ""  # money: 亿 or 万, the unit it is shown in
+
+    @property
+    def part(self) -> str:
+        """Which value of the rule this is, in the planner's words (预算, 最少, 最多, 目标值, 硬约束)."""
+        return PARTS.get(self.key.rsplit(".", 1)[1], self.key.rsplit(".", 1)[1])
 
     @property
     def shown(self) -> str:
@@ -49,7 +56,8 @@ def fields(scenario: Scenario) -> list[Field]:
     found = [Field(f"sources.{s.key}.budget", "sources", s.label or s.key, "money", s.budget, _unit(s.budget))
              for s in scenario.sources.values()]
     for count in scenario.counts.values():
-        found += [Field(f"targets.counts.{count.name}.{end}", "counts", count.name, "int", getattr(count, end)) for end in ("min", "max")]
+        what = scenario.types[count.type].label if count.type else "全部项目"
+        found += [Field(f"targets.counts.{count.name}.{end}", "counts", what, "int", getattr(count, end)) for end in ("min", "max")]
     for indicator in scenario.indicators.values():
         found += [Field(f"targets.indicators.{indicator.name}.target", "indicators", indicator.label or indicator.name, "number", indicator.target),
                   Field(f"targets.indicators.{indicator.name}.hard", "indicators", indicator.label or indicator.name, "bool", indicator.hard)]

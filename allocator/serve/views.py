@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from allocator.compare import DELTA, compare_runs
+from allocator.report.comparison import TEXT, Names, show
+from allocator.report.labels import status_label
 from allocator.runformat.names import DIAGNOSIS
 from allocator.runformat.run import Run
 
@@ -92,8 +94,13 @@ def differences(previous: Run, current: Run) -> Differences:
     comparison = compare_runs({BEFORE: previous, AFTER: current})
     table = comparison.table()
     delta = f"{DELTA}{AFTER}"
-    figures = Table(["指标项", BEFORE, AFTER, "差"],
-                    [[str(name), _cell(row[BEFORE]), _cell(row[AFTER]), _cell(row[delta], sign=True)] for name, row in table.iterrows()])
+    names = Names(comparison)  # the comparison page's own names and formats: 资助项目数 · 社区服务站, 相对间隙 as %, …
+    figures = Table(["指标项", BEFORE, AFTER, "差"], [])
+    for key, row in table.iterrows():
+        figure = names.headline(str(key))
+        before, after = (status_label(str(row[BEFORE])), status_label(str(row[AFTER]))) if key == "status" else \
+            (show(row[BEFORE], figure.kind), show(row[AFTER], figure.kind))
+        figures.rows.append([figure.label, before, after, show(row[delta], figure.kind, delta=True) if figure.kind != TEXT else ""])
     provinces = Table(["省份", f"{BEFORE}（万元）", f"{AFTER}（万元）", "差（万元）"])
     if len(comparison.by_province):
         totals = comparison.by_province["total"]
@@ -104,21 +111,6 @@ def differences(previous: Run, current: Run) -> Differences:
         if level in ("national", "zone"):
             churn.rows.append([str(group), f"{int(row['added']):,}", f"{int(row['dropped']):,}", f"{int(row['kept']):,}", money(row["money_moved"])])
     return Differences(figures, provinces, churn)
-
-
-def _cell(value: object, *, sign: bool = False) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        amount = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "" if value is None else str(value)
-    if pd.isna(amount):
-        return ""
-    plus = "+" if sign else ""
-    if amount == int(amount):
-        return f"{int(amount):{plus},}"
-    return f"{amount:{plus},.2f}" if abs(amount) >= 100 else f"{amount:{plus}.4g}"
 
 
 def diagnosis(run: Run) -> tuple[str, list[str]]:
