@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,26 +39,44 @@ def add_indicators(builder: ModelBuilder, rules: Rules, funding: Funding) -> Non
         _add_indicator(builder, groups, funding)
 
 
-def _add_indicator(builder: ModelBuilder, groups: IndicatorGroups, funding: Funding) -> None:
-    """sum_p (c_p / D_g) x_p [+ u_g] >= target - B_g / D_g, one row per group with a positive denominator;
-    x_p counts the starts completed by the indicator's deadline."""
-    indicator = groups.indicator
+@dataclass(frozen=True)
+class GroupTerms:
+    """An indicator's value in each group with a positive denominator, as model terms:
+    value_g = level_g + sum of share x over the group's terms (x: the starts completed by the indicator's deadline)."""
+
+    labels: np.ndarray  # per counted group, its label
+    level: np.ndarray  # per counted group, B_g / D_g
+    rows: np.ndarray  # per term, its group's position among the counted groups
+    cols: np.ndarray  # per term, its start column
+    share: np.ndarray  # per term, c_p / D_g
+
+
+def group_terms(groups: IndicatorGroups, funding: Funding) -> GroupTerms:
+    """The terms of `groups`' values (the indicator's rows, a raised floor's and the zone gaps' are all made of them)."""
     active = np.flatnonzero(groups.denominator > 0)
     row_of_group = np.full(len(groups.labels), -1)
     row_of_group[active] = np.arange(len(active))
     member = (row_of_group[groups.group_of_project] >= 0) & (groups.contribution != 0)
     projects, cols = funding.selection_terms(member, completed_by=groups.deadline)
     group = groups.group_of_project[projects]
-    rows = row_of_group[group]
-    vals = groups.contribution[projects] / groups.denominator[group]
+    return GroupTerms(labels=groups.labels[active], level=groups.baseline[active] / groups.denominator[active],
+                      rows=row_of_group[group], cols=cols, share=groups.contribution[projects] / groups.denominator[group])
+
+
+def _add_indicator(builder: ModelBuilder, groups: IndicatorGroups, funding: Funding) -> None:
+    """sum_p (c_p / D_g) x_p [+ u_g] >= target - B_g / D_g, one row per group with a positive denominator;
+    x_p counts the starts completed by the indicator's deadline."""
+    indicator = groups.indicator
+    terms = group_terms(groups, funding)
+    count = len(terms.labels)
+    rows, cols, vals = terms.rows, terms.cols, terms.share
     if not indicator.hard:
-        shortfall = builder.add_variables(ColumnKind.SHORTFALL, len(active), key=indicator.name, labels=groups.labels[active])
+        shortfall = builder.add_variables(ColumnKind.SHORTFALL, count, key=indicator.name, labels=terms.labels)
         builder.add_objective(shortfall, indicator.penalty)
-        rows = np.concatenate([rows, np.arange(len(active))])
+        rows = np.concatenate([rows, np.arange(count)])
         cols = np.concatenate([cols, shortfall])
-        vals = np.concatenate([vals, np.ones(len(active))])
-    lower = indicator.target - groups.baseline[active] / groups.denominator[active]
-    builder.add_rows(RowKind.INDICATOR, len(active), rows, cols, vals, key=indicator.name, lower=lower, labels=groups.labels[active])
+        vals = np.concatenate([vals, np.ones(count)])
+    builder.add_rows(RowKind.INDICATOR, count, rows, cols, vals, key=indicator.name, lower=indicator.target - terms.level, labels=terms.labels)
 
 
 def add_zone_gaps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None:
@@ -67,24 +85,19 @@ def add_zone_gaps(builder: ModelBuilder, rules: Rules, funding: Funding) -> None
     for indicator in rules.scenario.indicators.values():
         if indicator.max_zone_gap is None:
             continue
-        groups = rules.indicator_groups_for(replace(indicator, scope="zone"))
-        zones = np.flatnonzero(groups.denominator > 0)
+        terms = group_terms(rules.indicator_groups_for(replace(indicator, scope="zone")), funding)
+        zones = range(len(terms.labels))
         pairs = [(a, b) for a in zones for b in zones if a != b]
         if not pairs:
             continue
-        member = np.isin(groups.group_of_project, zones) & (groups.contribution != 0)
-        projects, cols = funding.selection_terms(member, completed_by=groups.deadline)
-        zone = groups.group_of_project[projects]
-        share = groups.contribution[projects] / groups.denominator[zone]
-        level = groups.baseline / np.where(groups.denominator > 0, groups.denominator, 1.0)
         rows, columns, values = [], [], []
         for row, (a, b) in enumerate(pairs):
             for sign, z in ((1.0, a), (-1.0, b)):
-                inside = zone == z
+                inside = terms.rows == z
                 rows.append(np.full(int(inside.sum()), row))
-                columns.append(cols[inside])
-                values.append(sign * share[inside])
-        upper = np.array([indicator.max_zone_gap - level[a] + level[b] for a, b in pairs])
-        labels = np.array([f"{groups.labels[a]}-{groups.labels[b]}" for a, b in pairs], dtype=object)
+                columns.append(terms.cols[inside])
+                values.append(sign * terms.share[inside])
+        upper = np.array([indicator.max_zone_gap - terms.level[a] + terms.level[b] for a, b in pairs])
+        labels = np.array([f"{terms.labels[a]}-{terms.labels[b]}" for a, b in pairs], dtype=object)
         builder.add_rows(RowKind.ZONE_GAP, len(pairs), np.concatenate(rows), np.concatenate(columns), np.concatenate(values),
                          key=indicator.name, upper=upper, labels=labels)
