@@ -39,8 +39,6 @@ from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 
 CASCADE_SOLVER = "cascade"
-#: The columns of cascade.csv: per province, its money from stage 1 and what stage 2 made of it.
-COLUMNS = ["province", "status", "candidates", "funded", "objective"]
 
 
 @dataclass

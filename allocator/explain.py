@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.backends import Deadline, Solution
-from allocator.marginal import MAX_RE_SOLVES
+from allocator.marginal import MAX_RE_SOLVES, gap_noise
 from allocator.marginal_table import BINDING_TOLERANCE, CANNOT_CLOSE, LP_DUAL, NOT_PRICED, RE_SOLVED, ROUND_OFF, improvement, is_soft
 from allocator.relaxations import relaxations
 from allocator.results import Result
@@ -31,16 +31,16 @@ def explanation(result: Result, solve_model: Callable[..., Solution]) -> str:
     table = result.marginal
     if table is None or not len(table):
         return "没有计算边际值（--marginal none）：无法说明哪些规则塑造了方案。"
-    table = table.assign(improvement=_improvement(result, table))
+    table = table.assign(improvement=improvement(table, result.scenario.sense))
     lines = [f"塑造方案的规则（按放宽一步可使目标改善的数值排序；目标单位：{_unit(result)}）："]
     binding = table[table["binding"]].sort_values("improvement", ascending=False, kind="stable")
     lines += _rule_lines(binding) if len(binding) else ["  （没有哪一条规则单独放宽一步就能改善方案）"]
     lines += _joint_lines(result, table, solve_model)
-    lumpy = table[~table["used_up"] & (table["improvement"] > BINDING_TOLERANCE) & ~_soft(table)]
+    lumpy = table[~table["used_up"] & (table["improvement"] > BINDING_TOLERANCE) & ~is_soft(table)]
     if len(lumpy):
         lines += ["", "未用满、但放宽一步仍能改善方案的规则（余额不足以再资助一个项目）："]
         lines += _rule_lines(lumpy.sort_values("improvement", ascending=False, kind="stable"))
-    soft = table[_soft(table)]
+    soft = table[is_soft(table)]
     if len(soft):
         lines += ["", "未达成的软目标（罚分权重不是价格；下面是达标的代价）："] + [_soft_line(row) for row in soft.itertuples()]
     lines += ["", *_rest_lines(table)]
@@ -49,7 +49,7 @@ def explanation(result: Result, solve_model: Callable[..., Solution]) -> str:
 
 def _rest_lines(table: pd.DataFrame) -> list[str]:
     """How many rules the sections above leave out, and why (all are in marginal.csv)."""
-    rest = table[~table["binding"] & ~_soft(table) & ~(table["improvement"] > BINDING_TOLERANCE)]
+    rest = table[~table["binding"] & ~is_soft(table) & ~(table["improvement"] > BINDING_TOLERANCE)]
     counts = {
         "未用满，放宽不改变方案": int((~rest["used_up"]).sum()),
         "已用满，单独放宽一步不改善方案": int((rest["used_up"] & rest["method"].isin([RE_SOLVED, LP_DUAL])).sum()),
@@ -57,14 +57,6 @@ def _rest_lines(table: pd.DataFrame) -> list[str]:
             int((rest["used_up"] & ~rest["method"].isin([RE_SOLVED, LP_DUAL])).sum()),
     }
     return ["其余规则（见 marginal.csv）：" + "；".join(f"{n:,} 条{what}" for what, n in counts.items() if n)] if len(rest) else []
-
-
-def _improvement(result: Result, table: pd.DataFrame) -> pd.Series:
-    return improvement(table, result.scenario.sense)
-
-
-def _soft(table: pd.DataFrame) -> pd.Series:
-    return is_soft(table)
 
 
 def _rule_lines(rows: pd.DataFrame) -> list[str]:
@@ -93,7 +85,7 @@ def _soft_line(row: Any) -> str:
 
 def _joint_lines(result: Result, table: pd.DataFrame, solve_model: Callable[..., Solution]) -> list[str]:
     """Rules used up whose single steps were re-solved and gained nothing: relaxed together once; a line when that gains."""
-    joint = table[table["used_up"] & ~table["binding"] & ~_soft(table) & (table["method"] == RE_SOLVED)]
+    joint = table[table["used_up"] & ~table["binding"] & ~is_soft(table) & (table["method"] == RE_SOLVED)]
     if len(joint) < 2 or result.model is None or result.solution.values is None or result.solution.objective is None:
         return []
     model = result.model.linear
@@ -106,7 +98,7 @@ def _joint_lines(result: Result, table: pd.DataFrame, solve_model: Callable[...,
         return []
     gain = result.model.linear.objective_sign * (answer.objective - result.solution.objective)
     better = gain if result.scenario.sense == "max_benefit" else -gain
-    noise = sum(s.mip_gap * abs(s.objective) for s in (result.solution, answer) if s.mip_gap is not None and s.objective is not None)
+    noise = gap_noise(result, answer)
     if better <= max(noise, ROUND_OFF * max(1.0, abs(answer.objective))):
         return []
     return ["", f"共同约束：{_rule_names(joint)} 都已用满，单独放宽任何一条都不改善方案；",

@@ -144,7 +144,7 @@ def _priced(result: Result, relaxation: Relaxation, duals: np.ndarray | None, du
     value, method, technical = _value(result, relaxation, dual, dual_method, answer)
     value += 0.0  # no -0.0 in the table
     gain = value * relaxation.step
-    noise = _gap_noise(result, answer)
+    noise = gap_noise(result, answer)
     improvement = -_built(result).linear.objective_sign * gain  # > 0: better in the scenario's own sense
     return {"label": relaxation.label, "group": relaxation.group, "unit": relaxation.unit, "limit": relaxation.limit,
             "used": relaxation.used, "shortfall": relaxation.shortfall, "used_up": relaxation.tight,
@@ -178,7 +178,7 @@ def _value(result: Result, relaxation: Relaxation, dual: float, dual_method: str
     return dual, SELECTION_DUAL if relaxation.tight else SLACK, dual_method
 
 
-def _gap_noise(result: Result, answer: Solution | None) -> float:
+def gap_noise(result: Result, answer: Solution | None) -> float:
     """How far apart two objectives may be by the solver's proven gaps alone (0 for an LP)."""
     if answer is None or not _built(result).linear.is_mip:
         return 0.0
