@@ -34,6 +34,8 @@ from allocator.serve import forms, views
 from allocator.serve.workspace import OutsideWorkspace, Workspace
 
 COOKIE = "allocate_session"
+#: The interface language's cookie: "en" for English, anything else (or none) for Chinese.
+LANGUAGE_COOKIE = "allocate_lang"
 #: Everything from this server, nothing inline, no frames.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -99,7 +101,13 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     session = request.cookies.get(COOKIE)
     fresh = not session
     session = session or secrets.token_urlsafe(32)
-    html = templates.get_template(template).render(csrf=bench.token(session), **context)
+    english = request.cookies.get(LANGUAGE_COOKIE) == "en"
+
+    def t(chinese: str, english_text: str) -> str:
+        """A template's text in the session's language: every template writes both, ``t("求解", "Solve")``."""
+        return english_text if english else chinese
+
+    html = templates.get_template(template).render(csrf=bench.token(session), t=t, lang="en" if english else "zh", **context)
     response = HTMLResponse(html, status_code=status)
     if fresh:
         response.set_cookie(COOKIE, session, httponly=True, samesite="strict")
