@@ -11,6 +11,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,10 +122,13 @@ def main() -> None:
 @click.option("--from", "reference", type=PATH, metavar="RUN_DIR",
               help="Make a previous run the reference plan (stability.reference): its funded projects stay funded "
                    "unless --set stability.keep=false (docs/whatif.md).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Solve the blocks of a model decomposed by blocks (county pooling) on an existing Dask cluster, "
+                   "e.g. tcp://10.0.0.5:8786 (default: solver.workers local processes).")
 @reports_errors
 def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, out: Path | None, force: bool,
         solver: str | None, time_limit: float | None, log: bool, marginal: MarginalMode, reports: bool | None,
-        reference: Path | None) -> None:
+        reference: Path | None, scheduler: str | None) -> None:
     """Solve SCENARIO_FILE and write the allocation and its tables to a run directory."""
     from allocator.rundir import default_run_dir, run_target, write_failure, write_run
     from allocator.solve import solve
@@ -133,6 +137,11 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
     extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit is not None else []),
              *([f"stability.reference={json.dumps(str(reference.resolve()))}"] if reference is not None else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)
+    if scheduler is not None:
+        from allocator.cluster import connect
+
+        connect(scheduler).close()  # an unreachable scheduler is refused now, not after the LP relaxation
+        scenario = replace(scenario, solver=replace(scenario.solver, scheduler=scheduler))
     target = run_target(scenario, out or default_run_dir(scenario.path), force=force, unique=out is None)
     check(target)  # before solving: a folder that cannot or may not be written is refused now
     try:
@@ -241,12 +250,14 @@ def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, label
               help="A key to vary: a linear range (money with units, e.g. sources.central.budget=4亿:10亿:7) or a list. "
                    "Twice for a grid.")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes to run at once (default: one per CPU).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the points on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 "
+                                                     "(each point on its own: no warm starts between points).")
 @click.option("--out", type=PATH, help="Sweep directory (default: runs/sweep-<scenario>-<time>).")
 @click.option("--force", is_flag=True, help="Replace a sweep directory already there (only one allocate wrote).")
 @reports_errors
 def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, varies: tuple[str, ...],
-                  workers: int | None, out: Path | None, force: bool) -> None:
-    """Solve SCENARIO_FILE at every value of the --vary keys, one process per point.
+                  workers: int | None, scheduler: str | None, out: Path | None, force: bool) -> None:
+    """Solve SCENARIO_FILE at every value of the --vary keys, the points side by side (--workers, or --scheduler).
 
     Writes sweep.csv (one row per point: varied values, status, every headline figure), sweep.html and
     sweep.md (the planner's tables, in the scenario's language), sweep.png (objective, projects, money
@@ -263,7 +274,7 @@ def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside
     target = Target(out or default_sweep_dir(scenario.path), kind="sweep", force=force, unique=out is None, inputs=inputs_of(scenario))
     check(target)
     with click.progressbar(length=count, label=f"solving {count} points", file=sys.stderr) as bar:
-        result = sweep(scenario, axes, out=target.path, force=force, unique=target.unique, workers=workers,
+        result = sweep(scenario, axes, out=target.path, force=force, unique=target.unique, workers=workers, scheduler=scheduler,
                        on_done=lambda i, status: bar.update(1), checked=checked)
     click.echo(result.text())
     if result.failed:
@@ -393,7 +404,7 @@ def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers:
     if robust:
         assert scenario.uncertainty is not None  # load_plan refuses a scenario without one
         click.echo(f"solving the robust plan (q = {scenario.uncertainty.robust_quantile:g}) ...", err=True)
-        robust_one, factors = robust_plan(scenario, data)
+        robust_one, factors = robust_plan(scenario, data, plan)  # from the nominal plan when it is feasible for it
         plans.append(robust_one)
     label = f"{draws:,} draws x {len(plans)} plan{'s' if len(plans) > 1 else ''}"
     with click.progressbar(length=draws, label=label, file=sys.stderr) as bar:

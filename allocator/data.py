@@ -1,4 +1,4 @@
-"""Regions and projects tables: read (CSV, CSV.GZ, XLSX; UTF-8, UTF-8 with BOM, GBK/GB18030) and validate.
+"""Regions and projects tables: read (CSV, CSV.GZ, XLSX, Parquet; UTF-8, UTF-8 with BOM, GBK/GB18030) and validate.
 
 Rows in messages are counted as a spreadsheet shows them: the header is row 1. Text columns hold the text
 as typed (``None`` or ``NA`` is a name, not a missing value); ids and codes are compared in their plain
@@ -14,7 +14,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,10 +117,12 @@ class Data:
         return {c.removeprefix(COMMITTED_PREFIX): c for c in self.projects.columns if c.startswith(COMMITTED_PREFIX)}
 
 
-def load_data(scenario: Scenario) -> Data:
-    """Read both tables named by the scenario, check them against it and show its warnings."""
-    regions, regions_file = read_table(scenario.data.regions)
-    projects, projects_file = read_table(scenario.data.projects) if scenario.data.applications is None else _applications(scenario)
+def load_data(scenario: Scenario, read: Callable[[Path], tuple[pd.DataFrame, TableFile]] | None = None) -> Data:
+    """Read both tables named by the scenario (with `read`, default :func:`read_table`: the workbench's worker keeps the
+    tables it has read), check them against it and show its warnings."""
+    read = read or read_table
+    regions, regions_file = read(scenario.data.regions)
+    projects, projects_file = read(scenario.data.projects) if scenario.data.applications is None else _applications(scenario)
     data = Data(regions=regions, projects=projects, files={"regions": regions_file, "projects": projects_file},
                 declared=np.zeros(len(projects), dtype=bool))
     _validate_regions(data, scenario)
@@ -171,7 +173,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableFile]:
     if path.is_dir():
         raise InputError("this is a folder, not a data file", source=str(path))
     if not path.is_file():
-        raise InputError("not a regular file (a pipe, socket or device); give a .csv, .csv.gz or .xlsx file" if path.exists()
+        raise InputError("not a regular file (a pipe, socket or device); give a .csv, .csv.gz, .xlsx or .parquet file" if path.exists()
                          else "data file not found", source=str(path))
     size = path.stat().st_size
     if size > MAX_TABLE_BYTES:
@@ -182,8 +184,10 @@ def read_table(path: Path) -> tuple[pd.DataFrame, TableFile]:
         frame, encoding = _read_xlsx(path), "xlsx"
     elif suffixes.endswith((".csv", ".csv.gz")):
         frame, encoding = _read_csv(path)
+    elif suffixes.endswith(".parquet"):
+        frame, encoding = _read_parquet(path), "parquet"
     else:
-        raise InputError("unsupported table format; use .csv, .csv.gz or .xlsx", source=str(path))
+        raise InputError("unsupported table format; use .csv, .csv.gz, .xlsx or .parquet", source=str(path))
     typed = [str(c).strip() for c in frame.columns]
     frame.columns = [plain_text(name) for name in typed]
     notes = [f"{path}: row 1: column header {old!r} read as {new!r}" for old, new in zip(typed, frame.columns) if old != new]
@@ -270,7 +274,8 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
             if encoding == "gb18030":
                 _refuse_unlikely_gbk(path)
             options: dict[str, Any] = {"encoding": encoding, "skipinitialspace": True}
-            with warnings.catch_warnings():
+            # Text parsed into Python strings: pandas's pyarrow string path reads a trailing comma as an extra field.
+            with warnings.catch_warnings(), pd.option_context("mode.string_storage", "python"):
                 # index_col=False: rows longer than the header warn (made an error) instead of shifting every column.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 names = pd.read_csv(path, nrows=0, index_col=False, **options).columns.tolist()
@@ -324,6 +329,27 @@ def _with_header(frame: pd.DataFrame, header: list[object]) -> pd.DataFrame:
     """`frame` with the names its file gives (pandas renames a repeated 'cost' to 'cost.1'); blank ones keep pandas's name."""
     names = [header[i] if i < len(header) else None for i in range(len(frame.columns))]
     frame.columns = [str(name) if isinstance(name, str) and name.strip() else str(column) for column, name in zip(frame.columns, names)]
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet table as a CSV of the same data reads: a whole-number id column as text ("110101", not "110101.0"),
+    an empty text cell as missing; a named index (a table saved from pandas with its ids as index) is a column.
+    Rows in messages are counted as in that CSV (row 2 is the first record, index 0)."""
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError as exc:
+        raise InputError(f"reading a .parquet table needs pyarrow ({exc}); pip install pyarrow", source=str(path)) from None
+    except Exception as exc:  # pyarrow raises many types for a file that is not Parquet or is damaged
+        raise InputError(f"cannot read the Parquet file: {exc}", source=str(path)) from None
+    frame = frame.reset_index(drop=all(name is None for name in frame.index.names))
+    for column in frame.columns:
+        values = frame[column]
+        text = isinstance(column, str) and plain_text(column) in TEXT_COLUMNS
+        if text and values.dtype.kind == "f" and bool((values.dropna() % 1 == 0).all()):
+            frame[column] = values.astype("Int64")
+        elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            frame[column] = values.mask(values.astype("string").eq("").fillna(False).to_numpy(dtype=bool))
     return frame
 
 
@@ -669,6 +695,28 @@ def _validate_status(data: Data, scenario: Scenario) -> None:
             raise InputError(f"{problem} (committed {committed[row]:,.4f}万元, cost {projects['cost'].iloc[row]:,.4f}万元)",
                              source=str(source), where=f"row {row + 2}, {where}")
     data.declared = data.declared | continuing
+    _apply_scenario_statuses(data, scenario)
+
+
+def _apply_scenario_statuses(data: Data, scenario: Scenario) -> None:
+    """``[projects] must_fund`` / ``exclude``: statuses set by project_id, which win over the ``status`` column. Each id
+    must name a project of the table; a continuing (续建) project keeps its committed money and is refused."""
+    ids = pd.Index(data.projects["project_id"].astype(str))
+    for key in ("must_fund", "exclude"):
+        listed = list(getattr(scenario.statuses, key))
+        if not listed:
+            continue
+        rows = ids.get_indexer(listed)
+        where = scenario.document.locate(("projects", key))
+        if (rows < 0).any():
+            unknown = listed[int(np.flatnonzero(rows < 0)[0])]
+            raise InputError(f"'{unknown}' is not a project_id of {data.files['projects'].path.name}", source=where, where=f"projects.{key}")
+        continuing = rows[data.status[rows] == "continuing"]
+        if continuing.size:
+            raise InputError(f"'{ids[continuing[0]]}' is a continuing project (续建) with committed money; change its status in the "
+                             "projects table instead", source=where, where=f"projects.{key}")
+        data.status = data.status.copy()
+        data.status[rows] = key
 
 
 def _validate_cost(projects: pd.DataFrame, source: Path, unit: str) -> None:

@@ -245,6 +245,15 @@ class Stability:
 
 
 @dataclass(frozen=True)
+class ProjectStatuses:
+    """The optional ``[projects]`` table: project statuses set by project_id, which win over the projects table's
+    ``status`` column (docs/scenarios.md)."""
+
+    must_fund: tuple[str, ...] = ()  # 必须安排: funded
+    exclude: tuple[str, ...] = ()  # 不予安排: not funded
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     """The optional ``[output]`` table: how the run's files write money."""
 
@@ -303,6 +312,7 @@ class Scenario:
     objective_unit: str = ""  # [objective] unit: what the benefit counts (e.g. 万人); "" when the scenario says not
     raise_lowest: str | None = None  # [objective] raise_lowest: the indicator whose lowest group is raised first (max-min)
     per_resident: dict[str, PerResidentRule] = field(default_factory=dict)  # [balance.per_resident.<name>]
+    statuses: ProjectStatuses = ProjectStatuses()  # [projects] must_fund / exclude: statuses by project_id
 
     @property
     def path(self) -> Path:

@@ -18,7 +18,7 @@ from allocator.errors import InputError
 from allocator.paths import path_problem
 from allocator.scenario import (ALL_SOURCES, INVERSE_PREFIX, ApplicationsSpec, BaselineSpec, Capacity, CapacityLevel, CountTarget, DataSpec,
                                 Display, Indicator, Level, Matching, Phasing, ProjectType, Scenario, Scope, Selection, Sense,
-                                OutputSpec, PerResidentRule, ShareLevel, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, TypeBenefit,
+                                OutputSpec, PerResidentRule, ProjectStatuses, ShareLevel, ShareRule, Source, SplitRule, Stability, Standard, StallRule, Triangular, TypeBenefit,
                                 Uncertainty, default_display)
 from allocator.schema import MAX_NUMBER, Table, check_choice
 from allocator.units import UNITS_IN_WAN, format_wan, parse_money
@@ -107,6 +107,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
     baseline = _baseline(top.subtable("baseline"))
     uncertainty = _uncertainty(top.subtable("uncertainty"), sources, types)
     stability = _stability(top.subtable("stability"))
+    statuses = _statuses(top.subtable("projects"))
     output = _output(top.subtable("output"))
     top.close()
     return Scenario(
@@ -114,7 +115,7 @@ def scenario_from_document(document: Document, *, allow_outside_paths: bool = Fa
         indicators=indicators, shares=shares, min_projects_per_region=min_per_region, sense=sense,
         benefit=benefit, selection=selection, solver=solver, document=document, phasing=phasing, baseline=baseline,
         uncertainty=uncertainty, stability=stability, split=split, output=output,
-        benefit_by_type=by_type, objective_unit=unit, raise_lowest=raise_lowest, per_resident=per_resident,
+        benefit_by_type=by_type, objective_unit=unit, raise_lowest=raise_lowest, per_resident=per_resident, statuses=statuses,
     )
 
 
@@ -173,6 +174,19 @@ def _stability(table: Table | None) -> Stability:
                           churn_penalty=table.number("churn_penalty", 0.0, low=0.0))
     table.close()
     return stability
+
+
+def _statuses(table: Table | None) -> ProjectStatuses:
+    """``[projects]``: project_ids whose status is must_fund or exclude, whatever the projects table says (allocator.data
+    checks that each names a project); one id in both lists is refused."""
+    if table is None:
+        return ProjectStatuses()
+    must_fund, exclude = (tuple(dict.fromkeys(table.strings(key, ()))) for key in ("must_fund", "exclude"))
+    both = [project for project in exclude if project in must_fund]
+    if both:
+        table.fail(f"project '{both[0]}' is both in must_fund (必须安排) and in exclude (不予安排); keep it in one", (*table.path, "exclude"))
+    table.close()
+    return ProjectStatuses(must_fund=must_fund, exclude=exclude)
 
 
 def _types(top: Table) -> dict[str, ProjectType]:
@@ -555,6 +569,7 @@ def _solver(table: Table | None) -> SolverOptions:
         threads=table.whole("threads", defaults.threads, low=1, high=MAX_THREADS),
         seed=table.whole("seed", defaults.seed, low=0, high=MAX_SEED),
         strategy=table.choice("strategy", STRATEGIES, defaults.strategy),
+        workers=table.whole("workers", defaults.workers, low=1, high=MAX_THREADS),
     )
     table.close()
     return options

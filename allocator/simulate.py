@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.cluster import engine, in_order
 from allocator.data import Data, load_data
 from allocator.model.objective import objective_value
 from allocator.errors import InputError
@@ -51,6 +52,7 @@ from allocator.runformat.run import Run, read_run
 from allocator.runformat.tables import write_csv
 from allocator.scenario import Scenario, StallRule, Triangular, Uncertainty
 from allocator.scenario_toml import load_scenario, with_overrides
+from allocator.warm import feasible_start
 
 #: Indicators with more groups than this are summarised by the number of groups meeting the target.
 MAX_GROUP_COLUMNS = 40
@@ -71,12 +73,13 @@ class Plan:
     money: np.ndarray  # candidates x sources, 万元
     objective: float
     indicators: pd.DataFrame | None = None  # the plan's own indicators table (deterministic)
+    values: np.ndarray | None = None  # the plan as its model's columns, when solved here: a warm start for a re-solve
 
 
 def plan_from_result(result: Result, name: str = "nominal") -> Plan:
     start = np.where(result.selected > 0, result.starts.argmax(axis=1), -1)
     return Plan(name=name, selected=result.selected.astype(float), start=start, money=result.money.copy(),
-                objective=result.objective, indicators=result.indicators)
+                objective=result.objective, indicators=result.indicators, values=result.solution.values)
 
 
 def plan_from_run(run: Run, scenario: Scenario, data: Data, name: str = "nominal") -> Plan:
@@ -374,55 +377,21 @@ def chunks(draws: int, workers: int) -> list[list[int]]:
 def run_draws(replay: Replay, draws: int, seed: int, *, workers: int | None = None, scheduler: str | None = None,
               client: Any = None, on_done: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Every chunk's output, in draw order. `scheduler` (an address) or `client`: a Dask cluster; else a
-    process pool of `workers` (default: one per CPU; 1 runs in this process)."""
+    process pool of `workers` (default: one per CPU; 1 runs in this process). See allocator.cluster."""
     if draws < 1:
         raise InputError("--draws must be at least 1", where="--draws")
-    if scheduler is not None or client is not None:
-        return _run_dask(replay, draws, seed, scheduler, client, on_done)
-    workers = workers or os.cpu_count() or 1
-    parts = chunks(draws, workers)
-    if workers == 1:
+    if scheduler is None and client is None and (workers or os.cpu_count() or 1) == 1:
         outputs = []
-        for part in parts:
+        for part in chunks(draws, 1):
             outputs.append(run_chunk(replay, seed, part))
             if on_done:
                 on_done(len(part))
         return outputs
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(parts))) as pool:
-        futures = {pool.submit(run_chunk, replay, seed, part): i for i, part in enumerate(parts)}
-        return _collect(futures, as_completed, on_done)
-
-
-def _run_dask(replay: Replay, draws: int, seed: int, scheduler: str | None, client: Any, on_done: Callable[[int], None] | None) -> list[dict[str, Any]]:
-    from distributed import Client, as_completed
-
-    own = client is None
-    if own:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", where="--scheduler") from None
-    try:
-        workers = max(1, sum(client.nthreads().values()))
-        shared = client.scatter(replay, broadcast=True)
-        parts = chunks(draws, workers)
-        futures = {client.submit(run_chunk, shared, seed, part, pure=False): i for i, part in enumerate(parts)}
-        return _collect(futures, as_completed, on_done)
-    finally:
-        if own:
-            client.close()
-
-
-def _collect(futures: dict[Any, int], as_completed: Callable[..., Any], on_done: Callable[[int], None] | None) -> list[dict[str, Any]]:
-    outputs: list[dict[str, Any] | None] = [None] * len(futures)
-    for future in as_completed(list(futures)):
-        output = future.result()
-        outputs[futures[future]] = output
-        if on_done:
-            on_done(output["draws"])
-    return outputs  # type: ignore[return-value]
+    with engine(workers=workers, scheduler=scheduler, client=client) as eng:
+        shared = eng.share(replay)
+        parts = chunks(draws, eng.slots)
+        futures = {eng.submit(run_chunk, shared, seed, part): i for i, part in enumerate(parts)}
+        return in_order(eng, futures, (lambda output: on_done(output["draws"])) if on_done else None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -647,9 +616,14 @@ def load_plan(target: str | Path, overrides: Sequence[str] = (), *, scenario_fil
     return scenario, data, plan_from_result(solve(scenario, data, marginal="none"))
 
 
-def robust_plan(scenario: Scenario, data: Data) -> tuple[Plan, dict[str, float]]:
-    from allocator.solve import solve
+def robust_plan(scenario: Scenario, data: Data, nominal: Plan | None = None) -> tuple[Plan, dict[str, float]]:
+    """The plan of :func:`robust_inputs`, solved from the `nominal` plan when that is feasible for it (allocator.warm)."""
+    from allocator.backends import Deadline
+    from allocator.solve import build
 
     robust_scenario, robust_data, factors = robust_inputs(scenario, data)
-    result = solve(robust_scenario, robust_data, marginal="none")
+    deadline = Deadline(robust_scenario.solver.time_limit)
+    model = build(robust_scenario, robust_data)
+    start = feasible_start(model.linear, nominal.values if nominal is not None else None)
+    result = model.solve(marginal="none", deadline=deadline, start=start)
     return plan_from_result(result, name="robust"), factors

@@ -95,11 +95,13 @@ class AllocationModel:
         write_model(self.linear, Path(path))
         return Path(path)
 
-    def solve(self, *, log: bool = False, marginal: MarginalMode = "auto", deadline: Deadline | None = None) -> Result:
+    def solve(self, *, log: bool = False, marginal: MarginalMode = "auto", deadline: Deadline | None = None,
+              start: np.ndarray | None = None) -> Result:
         """Solve and check the model; raise :class:`SolveFailed` when there is no allocation to report.
 
         `marginal`: see :mod:`allocator.marginal_modes`. `deadline`: when the whole solve must end (default:
-        ``solver.time_limit`` from now).
+        ``solver.time_limit`` from now). `start`: a feasible point of the model (allocator.warm.feasible_start), the
+        main solve's first incumbent (HiGHS; ignored by LP-first and with raise_lowest, which make their own).
         """
         scenario, data, built = self.scenario, self.data, self.built
         deadline = deadline if deadline is not None else Deadline(scenario.solver.time_limit)
@@ -113,7 +115,6 @@ class AllocationModel:
         shared = marginal != "none" and re_solves(built.linear, scenario, scope)
         main = deadline.portion(MAIN_SHARE * deadline.left()) if shared else deadline
         floor: dict[str, object] | None = None
-        start = None
         if scenario.raise_lowest is not None:
             with _timed(timings, "raise_lowest"):
                 linear, start, floor = raise_lowest(built.linear, scenario.solver, solve_model, main)
@@ -129,7 +130,7 @@ class AllocationModel:
         if not solution.status.has_solution:
             raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else ""), status=solution.status.value,
                               progress=progress(built.linear, solution))
-        if solution.status is SolveStatus.FEASIBLE:
+        if solution.status is SolveStatus.FEASIBLE and main.expired:
             gap = "gap not measured" if solution.mip_gap is None else f"gap {solution.mip_gap:.2e}"
             deadline.note(f"solve: stopped by the time limit before proving optimality ({gap}).{SHARE_NOTE if shared else ''}")
         if scenario.split == "even":

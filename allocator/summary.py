@@ -27,6 +27,7 @@ def summary(result: Result) -> str:
     lines = [
         f"{scenario.name}: {solution.status.value} ({solution.solver_version}{gap}, {solution.seconds:.2f} s)",
         *(f"cut short by solver.time_limit: {note}" for note in result.cut_short),
+        *_gap_lines(result),
         f"objective ({sense}): {result.objective:,.2f}",
         *_floor_lines(result),
         "",
@@ -42,6 +43,14 @@ def summary(result: Result) -> str:
     lines += _target_lines(result)
     lines += ["", equity_text(equity_table(result))]
     return "\n".join(lines)
+
+
+def _gap_lines(result: Result) -> list[str]:
+    """Why a plan that the time limit did not stop is short of the requested gap (the decomposition by blocks)."""
+    solution = result.solution
+    if solution.status.value != "feasible" or result.cut_short or solution.mip_gap is None:
+        return []
+    return [f"gap {solution.mip_gap:.2e} is above solver.mip_rel_gap {result.scenario.solver.mip_rel_gap:g}: {solution.message}"]
 
 
 def _floor_lines(result: Result) -> list[str]:

@@ -1,4 +1,4 @@
-"""One scenario solved at many values of one or two keys, each point in its own process.
+"""One scenario solved at many values of one or two keys, the points side by side (local processes, or a Dask cluster).
 
 ``--vary sources.central.budget=4亿:10亿:7`` is a linear range (start:stop:count; money with units is
 read into 万元), ``--vary key=a,b,c`` a list; two ``--vary`` make a grid. Every point is the scenario
@@ -15,11 +15,9 @@ the terminal table speak the scenario's language: the varied key named by the sc
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.cluster import Engine, engine
 from allocator.compare import RUN, headline
 from allocator.errors import AllocatorError, InputError, SolveFailed
 from allocator.outdir import Target, staged
@@ -42,6 +41,7 @@ from allocator.runformat.tables import write_csv
 from allocator.scenario import Scenario
 from allocator.scenario_toml import with_overrides
 from allocator.units import parse_money
+from allocator.warm import feasible_start
 
 #: Columns every sweep table has before the headline figures.
 POINT_COLUMNS = ("status", "message")
@@ -377,26 +377,30 @@ def _parts(axes: list[Column], columns: list[Column]) -> Iterator[list[Column]]:
 
 
 def sweep(scenario: Scenario, vary: Mapping[str, Sequence[Any] | str] | Sequence[Axis], *, out: str | Path | None = None,
-          force: bool = False, unique: bool = False, workers: int | None = None,
-          on_done: Callable[[int, str], None] | None = None, checked: Sequence[Point] | None = None) -> SweepResult:
+          force: bool = False, unique: bool = False, workers: int | None = None, scheduler: str | None = None,
+          client: Any = None, warm: bool = True, on_done: Callable[[int, str], None] | None = None,
+          checked: Sequence[Point] | None = None) -> SweepResult:
     """Solve `scenario` at every point of `vary` ({key: [values]} or {key: "start:stop:count"}), in parallel.
 
-    Each point runs in its own process (``workers``: default one per CPU) and writes its run directory
-    under ``out/runs/`` (a temporary folder when `out` is None); ``on_done(i, status)`` is called as
-    each finishes. `checked`: the points of ``checked_points(scenario, axes)`` when the caller has made them
-    already (each point is checked once). The sweep directory appears whole when every point is done
-    (allocator.outdir: `force` replaces a sweep already there, `unique` takes the first free of out,
-    out-2, …). The result holds the table, every run read back, and writes the chart on request.
+    The points run on a local process pool (``workers``: default one per CPU) in chains, each point of a chain
+    started from the plan of the one before when that plan is feasible for it (`warm`; see :func:`chains`), or,
+    with a Dask `scheduler` address or `client`, each on the cluster on its own (no warm starts). Each point
+    writes its run directory under ``out/runs/`` (a temporary folder when `out` is None); ``on_done(i, status)``
+    is called as each finishes. `checked`: the points of ``checked_points(scenario, axes)`` when the caller has made
+    them already (each point is checked once). The sweep directory appears whole when every point is done
+    (allocator.outdir: `force` replaces a sweep already there, `unique` takes the first free of out, out-2, …). The
+    result holds the table, every run read back, and writes the chart on request.
     """
     axes = list(vary) if not isinstance(vary, Mapping) else [
         parse_vary(f"{k}={v}") if isinstance(v, str) else axis(k, list(v)) for k, v in vary.items()]
     grid = list(checked) if checked is not None else checked_points(scenario, axes)
     names = names_of(scenario)
+    where = Where(workers=workers, scheduler=scheduler, client=client, warm=warm)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="allocator-sweep-") as scratch:
-            return _solve_points(axes, grid, names, Path(scratch), workers, on_done)
+            return _solve_points(axes, grid, names, Path(scratch), where, on_done)
     with staged(Target(Path(out), kind="sweep", force=force, unique=unique, inputs=inputs_of(scenario))) as slot:
-        result = _solve_points(axes, grid, names, slot.staging, workers, on_done)
+        result = _solve_points(axes, grid, names, slot.staging, where, on_done)
         result.write(slot.staging)
     result.out = slot.path
     for run in result.runs.values():
@@ -405,20 +409,25 @@ def sweep(scenario: Scenario, vary: Mapping[str, Sequence[Any] | str] | Sequence
     return result
 
 
-def _solve_points(axes: list[Axis], grid: list[Point], names: Names, folder: Path, workers: int | None,
+@dataclass(frozen=True)
+class Where:
+    """Where and how a sweep's points run: a local pool of `workers` with warm starts (`warm`), or a Dask cluster."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+    client: Any = None
+    warm: bool = True
+
+
+def _solve_points(axes: list[Axis], grid: list[Point], names: Names, folder: Path, where: Where,
                   on_done: Callable[[int, str], None] | None) -> SweepResult:
-    """Every point solved in its own process, its run written to ``folder/runs/`` and read back; the table of them all."""
+    """Every point solved, its run written to ``folder/runs/`` and read back; the table of them all."""
     root = folder / "runs"
     labels = [f"run-{i + 1:0{len(str(len(grid)))}d}" for i in range(len(grid))]
-    outcomes: dict[int, dict[str, Any]] = {}
-    workers = max(1, min(workers or os.cpu_count() or 1, len(grid)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:  # the platform's default start method
-        futures = {pool.submit(run_point, point, root / name): i for i, (name, point) in enumerate(zip(labels, grid))}
-        for future in as_completed(futures):
-            i = futures[future]
-            outcomes[i] = future.result()
-            if on_done:
-                on_done(i, outcomes[i]["status"])
+    with engine(workers=where.workers, scheduler=where.scheduler, client=where.client, tasks=len(grid)) as eng:
+        order = warm_order(axes, grid)
+        lines = [[i] for i in order] if eng.remote or not where.warm else chains(order, eng.slots)
+        outcomes = _run_chains(eng, grid, lines, [root / name for name in labels], on_done)
     runs = {name: read_run(root / name) for name in labels}
     rows = []
     for i, (name, point) in enumerate(zip(labels, grid)):
@@ -430,12 +439,79 @@ def _solve_points(axes: list[Axis], grid: list[Point], names: Names, folder: Pat
     return SweepResult(axes=axes, table=pd.DataFrame(rows, index=pd.Index(labels, name=RUN)), runs=runs, names=names)
 
 
-def run_point(point: Point, directory: Path) -> dict[str, Any]:
-    """Solve one point and write its run directory (in a worker process); never raises for a failed solve."""
-    from allocator.solve import solve
+def warm_order(axes: Sequence[Axis], grid: Sequence[Point]) -> list[int]:
+    """The points in the order in which a plan is most often feasible for the next point: each numeric axis from its
+    tightest value to its loosest (an upper limit such as a budget rising, a lower limit such as a ``min`` or a
+    ``target`` falling), the first axis slowest; other values in their given order. Any order gives the same
+    answers: a plan that is not feasible for the next point is simply not used as its start."""
+    def position(i: int) -> tuple[float, ...]:
+        key = []
+        for a in axes:
+            setting = a.settings.index(grid[i].overrides[a.key])
+            value = a.values[setting]
+            key.append(float(value) * (-1 if _lower_limit(a.key) else 1) if isinstance(value, float) else float(setting))
+        return tuple(key)
+
+    return sorted(range(len(grid)), key=position)
+
+
+def _lower_limit(key: str) -> bool:
+    """A key whose larger values are harder to meet: ``min``, ``min_spend``, ``min_projects_per_region``, ``target``."""
+    return key.rsplit(".", 1)[-1].startswith(("min", "target"))
+
+
+def chains(order: Sequence[int], count: int) -> list[list[int]]:
+    """`order` cut into `count` (at most one per point) consecutive chains of nearly equal length, solved side by side,
+    the points of each one after another."""
+    count = max(1, min(count, len(order)))
+    return [list(part) for part in np.array_split(np.asarray(order, dtype=np.int64), count) if len(part)]
+
+
+def _run_chains(eng: Engine, grid: Sequence[Point], lines: list[list[int]], folders: list[Path],
+                on_done: Callable[[int, str], None] | None) -> dict[int, dict[str, Any]]:
+    """Solve every chain's points one after another (the chains side by side), each from the last plan found in its
+    chain; on a cluster each point returns its run's files, written here. The outcome of each point by its index."""
+    task = run_point_files if eng.remote else run_point
+    outcomes: dict[int, dict[str, Any]] = {}
+    starts: list[np.ndarray | None] = [None] * len(lines)
+    pending: dict[Any, tuple[int, int]] = {}
+
+    def submit(line: int, step: int) -> None:
+        i = lines[line][step]
+        args = (grid[i],) if eng.remote else (grid[i], folders[i], starts[line])
+        pending[eng.submit(task, *args)] = (line, step)
+
+    for line in range(len(lines)):
+        submit(line, 0)
+    while pending:
+        for future in eng.first_done(set(pending)):
+            line, step = pending.pop(future)
+            i = lines[line][step]
+            outcome = future.result()
+            if "files" in outcome:
+                _write_files(folders[i], outcome.pop("files"))
+            values = outcome.pop("values", None)
+            starts[line] = values if values is not None else starts[line]
+            outcomes[i] = outcome
+            if on_done:
+                on_done(i, outcome["status"])
+            if step + 1 < len(lines[line]):
+                submit(line, step + 1)
+    return outcomes
+
+
+def run_point(point: Point, directory: Path, start: np.ndarray | None = None) -> dict[str, Any]:
+    """Solve one point and write its run directory (in a worker process), from `start` (the plan of a point solved
+    before) when it is feasible for this point's model; never raises for a failed solve. The outcome: status,
+    message and, when solved, ``values`` (the plan as the model's columns, the next point's start)."""
+    from allocator.backends import Deadline
+    from allocator.solve import build
 
     try:
-        result = solve(point.scenario, marginal="none")  # a sweep reports headline figures; marginal values would cost a re-solve each
+        deadline = Deadline(point.scenario.solver.time_limit)
+        model = build(point.scenario)
+        # A sweep reports headline figures; marginal values would cost a re-solve each.
+        result = model.solve(marginal="none", deadline=deadline, start=feasible_start(model.linear, start))
     except SolveFailed as failure:
         write_failure(point.scenario, failure, directory, force=True)
         return {"status": failure.status, "message": " ".join(str(failure).split())[:300]}
@@ -443,7 +519,25 @@ def run_point(point: Point, directory: Path) -> dict[str, Any]:
         write_failure(point.scenario, SolveFailed(str(error), status="error"), directory, force=True)
         return {"status": "error", "message": " ".join(str(error).split())[:300]}
     write_run(result, directory, force=True, reports=False)
-    return {"status": result.status.value, "message": ""}
+    return {"status": result.status.value, "message": "", "values": result.solution.values}
+
+
+def run_point_files(point: Point) -> dict[str, Any]:
+    """:func:`run_point` on a cluster's worker, in a folder of its own: the outcome with ``files``, the run directory's
+    files (path inside it -> bytes), for the caller to write (the worker need not see the caller's disk)."""
+    with tempfile.TemporaryDirectory(prefix="allocator-point-") as scratch:
+        folder = Path(scratch) / "run"
+        outcome = run_point(point, folder)
+        outcome.pop("values", None)
+        outcome["files"] = {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    return outcome
+
+
+def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
 
 
 def default_sweep_dir(scenario_path: Path, root: Path = Path("runs")) -> Path:

@@ -18,7 +18,7 @@ import time
 import highspy
 import numpy as np
 
-from allocator.backends.highs import _to_highs_lp
+from allocator.backends.highs_run import to_highs_lp
 from allocator.data import load_data
 from allocator.model import formulate
 from allocator.scenario_toml import load_scenario
@@ -48,7 +48,7 @@ def main() -> None:
     linear = formulate(scenario, data).linear
     seconds = {"build": time.perf_counter() - started}
     started = time.perf_counter()
-    lp = _to_highs_lp(linear)
+    lp = to_highs_lp(linear)
     seconds["to_highs_lp"] = time.perf_counter() - started
 
     highs = highspy.Highs()
@@ -69,7 +69,7 @@ def main() -> None:
         started = time.perf_counter()
         relaxed = highspy.Highs()
         relaxed.setOptionValue("output_flag", False)
-        relaxed.passModel(_to_highs_lp(linear.relaxed()))
+        relaxed.passModel(to_highs_lp(linear.relaxed()))
         relaxed.run()
         x = np.asarray(relaxed.getSolution().col_value)
         seconds["lp_relaxation"] = time.perf_counter() - started

@@ -87,7 +87,7 @@ CASES = [
     Case("data-path-is-folder", both(lambda f: (f / "projects.csv").unlink(), lambda f: (f / "projects.csv").mkdir()), 2,
          ("projects.csv", "a folder, not a data file")),
     Case("unsupported-format", both(move("projects.csv", "projects.txt"), toml('"projects.csv"', '"projects.txt"')), 2,
-         ("projects.txt", ".csv, .csv.gz or .xlsx")),
+         ("projects.txt", ".csv, .csv.gz, .xlsx or .parquet")),
     Case("gbk-is-read", both(reencode("regions.csv", "gbk"), reencode("projects.csv", "gb18030")), 0),
     Case("utf8-bom-is-read", both(reencode("regions.csv", "utf-8-sig"), reencode("projects.csv", "utf-8-sig")), 0),
     Case("csv-gz-is-read", both(lambda f: (f / "projects.csv.gz").write_bytes(gzip.compress((f / "projects.csv").read_bytes())),

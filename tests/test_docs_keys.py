@@ -24,6 +24,8 @@ description = "opens every table the parser reads"
 regions = "regions.csv"
 projects = "projects.csv"
 
+[projects]
+
 [types.my_centre]
 welfare = true
 

@@ -73,7 +73,7 @@ def test_lp_first_without_any_incumbent_reports_no_solution(monkeypatch):
         time.sleep(0.35)  # past the 0.3 s limit below
         return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version="test", message="Time limit reached")
 
-    monkeypatch.setattr(highs_backend, "_solve_restricted", restricted_until_time_is_up)
+    monkeypatch.setattr(highs_backend, "solve_restricted", restricted_until_time_is_up)
     solution = solve_highs(model, SolverOptions(strategy="lp_first", time_limit=0.3))
     assert solution.status is SolveStatus.NO_SOLUTION
     assert solution.values is None and solution.objective is None

@@ -1,0 +1,159 @@
+"""One HiGHS run through highspy: a model's arrays handed over whole (no Python object per variable), stopped at a
+deadline, with a truthful status. The strategies that combine runs (LP-first, the decomposition by blocks) build on it."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+import highspy
+import numpy as np
+
+from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
+from allocator.backends.options import SolverOptions
+from allocator.model.arrays import LinearModel
+
+#: A HiGHS option's value, as highspy's setOptionValue takes it.
+HighsOption = bool | int | float | str
+_STATUS = {
+    highspy.HighsModelStatus.kOptimal: SolveStatus.OPTIMAL,
+    highspy.HighsModelStatus.kInfeasible: SolveStatus.INFEASIBLE,
+    highspy.HighsModelStatus.kUnbounded: SolveStatus.UNBOUNDED,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: SolveStatus.INFEASIBLE_OR_UNBOUNDED,
+}
+_LIMITS = {
+    highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
+    highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt,
+    highspy.HighsModelStatus.kMemoryLimit, highspy.HighsModelStatus.kObjectiveBound,
+    highspy.HighsModelStatus.kObjectiveTarget,
+}
+#: Said of a solve that the deadline stopped (HiGHS's own word is "Interrupted by user").
+STOPPED = "Time limit reached (wall clock)"
+
+
+def new_highs(log: bool) -> highspy.Highs:
+    """A Highs instance; its start-up banner (printed by C++ to fd 1) is kept out of our output unless logging."""
+    if log:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+def _version(highs: highspy.Highs) -> str:
+    return f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()} (highspy)"
+
+
+def _stop_at(highs: highspy.Highs, deadline: Deadline) -> None:
+    """Interrupt HiGHS's simplex, interior point and MIP search once `deadline` has passed: on large models
+    its own time_limit can be overrun by minutes (docs/performance.md)."""
+    def interrupt(event: highspy.HighsCallbackEvent) -> None:
+        if deadline.expired:
+            event.interrupt()
+
+    for callback in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
+        callback.subscribe(interrupt)
+
+
+def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool, extra: Mapping[str, HighsOption] | None = None,
+         start: np.ndarray | None = None) -> Solution:
+    """One HiGHS run on `model` as it is, stopped at `deadline`, with a truthful status."""
+    highs = new_highs(log)
+    if deadline.expired:
+        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=_version(highs), message=NOT_STARTED)
+    highs.setOptionValue("time_limit", deadline.left())
+    _stop_at(highs, deadline)
+    highs.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
+    highs.setOptionValue("threads", int(options.threads))
+    highs.setOptionValue("random_seed", int(options.seed))
+    for key, value in (extra or {}).items():
+        highs.setOptionValue(key, value)
+    highs.passModel(to_highs_lp(model))
+    if start is not None:
+        incumbent = highspy.HighsSolution()
+        incumbent.col_value = list(start)
+        highs.setSolution(incumbent)
+    # HiGHS keeps one thread pool per process: a pool another Highs instance started at another size
+    # would make it refuse `threads` with an error (status "Not Set"), so it starts afresh.
+    highspy.Highs.resetGlobalScheduler(True)
+
+    started = time.perf_counter()
+    highs.run()
+    seconds = time.perf_counter() - started
+    model_status = highs.getModelStatus()
+    info = highs.getInfo()
+    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    status = _STATUS.get(model_status)
+    if status is SolveStatus.OPTIMAL and not has_primal:
+        status = SolveStatus.ERROR
+    elif status is None:
+        status = (SolveStatus.FEASIBLE if has_primal else SolveStatus.NO_SOLUTION) if model_status in _LIMITS else SolveStatus.ERROR
+    message = STOPPED if model_status == highspy.HighsModelStatus.kInterrupt else highs.modelStatusToString(model_status)
+    solution = Solution(status=status, solver="highs", solver_version=_version(highs), seconds=seconds, message=message)
+    if status.has_solution:
+        result = highs.getSolution()
+        solution.values = np.asarray(result.col_value, dtype=float)
+        solution.objective = float(info.objective_function_value)
+        if model.is_mip:
+            solution.dual_bound = float(info.mip_dual_bound)
+            solution.mip_gap = float(info.mip_gap)
+            solution.details["nodes"] = int(info.mip_node_count)
+        else:
+            solution.mip_gap = 0.0 if status is SolveStatus.OPTIMAL else None
+            if result.dual_valid:
+                solution.row_duals = np.asarray(result.row_dual, dtype=float)
+                solution.col_duals = np.asarray(result.col_dual, dtype=float)
+    return solution
+
+
+def to_highs_lp(model: LinearModel) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_cols
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = model.c
+    lp.offset_ = model.offset
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    csc = model.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = model.num_cols
+    lp.a_matrix_.num_row_ = model.num_rows
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    if model.is_mip:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous for flag in model.integer]
+    return lp
+
+
+def solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.ndarray, options: SolverOptions, deadline: Deadline,
+                      *, log: bool, extra: Mapping[str, HighsOption] | None, start: np.ndarray | None) -> Solution:
+    """Solve `model` with every column outside `keep` fixed at `fixed_values`, handing HiGHS only the kept
+    columns (the fixed ones move into the row bounds and the objective's constant); values come back full."""
+    fixed = ~keep
+    A = model.A.tocsc()
+    activity = A[:, fixed] @ fixed_values[fixed]
+    smaller = replace(model, c=model.c[keep], A=A[:, keep].tocsr(), row_lower=model.row_lower - activity,
+                      row_upper=model.row_upper - activity, col_lower=model.col_lower[keep], col_upper=model.col_upper[keep],
+                      integer=model.integer[keep], offset=model.offset + float(model.c[fixed] @ fixed_values[fixed]),
+                      col_blocks=[], row_blocks=[])
+    solution = run_highs(smaller, options, deadline, log=log, extra=extra, start=None if start is None else start[keep])
+    if solution.values is not None:
+        full = fixed_values.copy()
+        full[keep] = solution.values
+        solution.values = full
+    return solution

@@ -1,0 +1,102 @@
+"""Where independent tasks run: a local process pool by default, or an existing Dask cluster (``--scheduler``).
+
+``allocate simulate`` (chunks of draws) and ``allocate sweep`` (points) reach a cluster only through
+:func:`engine`, so there is one way to connect and one error for an unreachable scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from allocator.errors import InputError
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A running pool of workers: ``submit(fn, *args)`` gives a future (``.result()``), ``first_done(futures)`` the
+    futures among them that have finished (waiting for at least one), ``share(obj)`` what tasks receive for an
+    object every task reads (sent once to a cluster's workers), ``slots`` how many tasks run at once."""
+
+    submit: Callable[..., Any]
+    first_done: Callable[[Collection[Any]], set[Any]]
+    share: Callable[[Any], Any]
+    slots: int
+    remote: bool
+
+
+@contextmanager
+def engine(*, workers: int | None = None, scheduler: str | None = None, client: Any = None,
+           tasks: int | None = None) -> Iterator[Engine]:
+    """A local process pool of `workers` (default: one per CPU, at most `tasks`), or, with a scheduler address or a
+    Dask `client`, that cluster; an unreachable or malformed address is an :class:`InputError` (``--scheduler``)."""
+    if scheduler is not None or client is not None:
+        with _dask(scheduler, client) as found:
+            yield found
+        return
+    slots = max(1, min(workers or os.cpu_count() or 1, tasks or 1 << 30))
+    with ProcessPoolExecutor(max_workers=slots) as pool:  # the platform's default start method
+        yield Engine(submit=pool.submit, first_done=_first_done_local, share=lambda obj: obj, slots=slots, remote=False)
+
+
+def _first_done_local(futures: Collection[Any]) -> set[Any]:
+    return set(wait(futures, return_when=FIRST_COMPLETED).done)
+
+
+@contextmanager
+def _dask(scheduler: str | None, client: Any) -> Iterator[Engine]:
+    from distributed import wait as dask_wait
+
+    own = client is None
+    if own:
+        client = connect(scheduler)
+    try:
+        yield Engine(submit=lambda fn, *args: client.submit(fn, *args, pure=False),
+                     first_done=lambda futures: set(dask_wait(list(futures), return_when="FIRST_COMPLETED").done),
+                     share=lambda obj: client.scatter(obj, broadcast=True),
+                     slots=max(1, sum(client.nthreads().values())), remote=True)
+    finally:
+        if own:
+            client.close()
+
+
+def connect(scheduler: str | None) -> Any:
+    """A Dask client of the scheduler at `scheduler` (e.g. tcp://10.0.0.5:8786), tried for Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s unless configured); a malformed address fails before any connection."""
+    from distributed import Client
+
+    try:
+        _check_address(scheduler)
+        return Client(scheduler)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", where="--scheduler") from None
+
+
+def _check_address(address: str | None) -> None:
+    """Raise ValueError for an address Dask cannot read: an unknown scheme, or tcp/tls without a port."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    if address is None:
+        return
+    scheme, _ = parse_address(address)
+    get_backend(scheme)
+    if scheme in ("tcp", "tls"):
+        get_address_host_port(address)
+
+
+def in_order(eng: Engine, futures: dict[Any, int], on_done: Callable[[Any], None] | None = None) -> list[Any]:
+    """The results of `futures` (future -> position), in position order; ``on_done(result)`` as each finishes."""
+    outputs: list[Any] = [None] * len(futures)
+    pending = set(futures)
+    while pending:
+        for future in eng.first_done(pending):
+            pending.discard(future)
+            outputs[futures[future]] = future.result()
+            if on_done:
+                on_done(outputs[futures[future]])
+    return outputs

@@ -1,0 +1,166 @@
+"""The decomposition by blocks (county pooling): its blocks are the counties, its bound is proven against the exact
+optimum of the same scenario solved as one MIP, and the blocks priced in worker processes or on a Dask cluster give
+the same plan as in this process."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from allocator import load_scenario, solve
+from allocator.backends.blocks import find_blocks
+from allocator.solve import build
+from helpers import write_table
+
+COUNTIES = 120
+PER_COUNTY = 8
+
+
+def county_case(folder: Path) -> Path:
+    """120 counties in four provinces, each pooling its local money under a cap that funds about half its candidates,
+    and one national budget of central money matched by local money at the zone's ratio."""
+    rng = np.random.default_rng(7)
+    zones = ["east", "central", "west", "west"]
+    regions, projects = [], []
+    for c in range(COUNTIES):
+        province = c % 4
+        costs = rng.integers(5, 60, PER_COUNTY)
+        regions.append({"region_id": f"C{c:03d}", "name": f"县{c:03d}", "province": f"省{province}", "zone": zones[province],
+                        "cap": round(float(costs.sum()) * 0.3, 1)})
+        for p, cost in enumerate(costs):
+            kind = "centre" if p % 4 == 0 else "station"
+            projects.append({"project_id": f"P{c:03d}{p}", "region_id": f"C{c:03d}", "type": kind, "cost": int(cost),
+                             "benefit": int(cost * rng.uniform(0.5, 2.0) * (3 if kind == "centre" else 1))})
+    folder.mkdir(parents=True, exist_ok=True)
+    write_table(folder / "regions.csv", regions)
+    write_table(folder / "projects.csv", projects)
+    path = folder / "case.toml"
+    path.write_text("""name = "以县为单位统筹"
+[data]
+regions = "regions.csv"
+projects = "projects.csv"
+money_unit = "万元"
+[types.centre]
+label = "街道社区服务中心"
+welfare = true
+[types.station]
+label = "社区服务站"
+welfare = true
+[sources.central]
+label = "中央专项资金"
+budget = "2600万"
+max_share_of_cost = 0.5
+[sources.local]
+label = "地方配套资金"
+budget = "1亿"
+capacity = { column = "cap", by = "region" }
+matching = { ratio = { east = 2.0, central = 1.0, west = 0.5 }, of = ["central"] }
+[targets.counts.centres]
+type = "centre"
+min = 90
+max = 200
+[balance.shares.central_west]
+source = "central"
+zone = "west"
+min = 0.4
+[objective]
+sense = "max_benefit"
+benefit = { benefit = 1.0 }
+[model]
+split = "solver"
+[solver]
+strategy = "lp_first"
+mip_rel_gap = 1e-4
+time_limit = 120
+""", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    return county_case(tmp_path_factory.mktemp("counties"))
+
+
+@pytest.fixture(scope="module")
+def by_blocks(case):
+    return solve(load_scenario(case), marginal="none")
+
+
+@pytest.fixture(scope="module")
+def exact(case):
+    return solve(load_scenario(case, ['solver.strategy="mip"', "solver.mip_rel_gap=1e-9"]), marginal="none")
+
+
+def test_the_blocks_are_the_counties_tied_by_the_national_rows(case):
+    model = build(load_scenario(case)).linear
+    blocks = find_blocks(model)
+    assert blocks is not None and blocks.count == COUNTIES
+    linking = {model.row_blocks[i].name for i in range(len(model.row_blocks))
+               if blocks.linking[model.row_blocks[i].start:model.row_blocks[i].stop].any()}
+    assert linking == {"budget:central", "budget:local", "count:centres", "share_min:central_west"}
+    # every county's selections, money and capacity row sit in one block
+    columns, bounds = blocks.columns()
+    assert np.diff(bounds).min() >= PER_COUNTY
+
+
+def test_the_lp_first_solve_goes_by_blocks(by_blocks):
+    details = by_blocks.solution.details
+    assert details["fractional_selections"] >= 50
+    assert details["decomposition"]["blocks"] == COUNTIES and details["decomposition"]["rounds"] >= 2
+
+
+def test_the_lagrangian_bound_is_proven_and_tighter_than_the_lp_bound(by_blocks, exact):
+    sign = by_blocks.model_sign  # maximising: bounds are above every allocation
+    lagrangian = by_blocks.solution.details["decomposition"]["lagrangian_bound"] * sign
+    lp_bound = by_blocks.solution.details["lp_bound"] * sign
+    optimum = exact.objective
+    assert exact.solution.mip_gap <= 1e-6
+    assert lagrangian >= optimum - 1e-6 * abs(optimum)
+    assert lagrangian < lp_bound - 1e-3 * abs(optimum)  # the LP's fractional projects per county are gone
+
+
+def test_the_plan_by_blocks_is_within_its_reported_gap_of_the_exact_optimum(by_blocks, exact):
+    gap = by_blocks.solution.mip_gap
+    assert gap is not None and by_blocks.objective <= exact.objective + 1e-6 * abs(exact.objective)
+    assert by_blocks.objective >= exact.objective - gap * abs(by_blocks.objective) - 1e-6
+    assert gap <= 1e-3
+
+
+def test_a_decomposition_stopped_after_one_round_still_rounds_its_master_with_a_proven_gap(case, exact, monkeypatch):
+    import allocator.backends.decomposition as decomposition
+
+    monkeypatch.setattr(decomposition, "MAX_ROUNDS", 1)
+    early = solve(load_scenario(case), marginal="none")
+    assert early.solution.details["decomposition"]["rounds"] == 1
+    bound = early.solution.dual_bound * early.model_sign
+    assert bound >= exact.objective - 1e-6 * abs(exact.objective)
+    assert early.objective <= exact.objective + 1e-6
+    assert early.solution.mip_gap == pytest.approx((bound - early.objective) / early.objective, rel=1e-6)
+
+
+def test_blocks_priced_in_worker_processes_give_the_same_plan(case, by_blocks):
+    pooled = solve(load_scenario(case, ["solver.workers=2"]), marginal="none")
+    assert pooled.solution.details["decomposition"]["rounds"] == by_blocks.solution.details["decomposition"]["rounds"]
+    assert pooled.selected.tolist() == by_blocks.selected.tolist()
+
+
+def test_blocks_priced_on_a_dask_cluster_give_the_same_plan(case, by_blocks):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        scenario = load_scenario(case)
+        scenario = replace(scenario, solver=replace(scenario.solver, scheduler=cluster.scheduler_address))
+        on_cluster = solve(scenario, marginal="none")
+    assert on_cluster.selected.tolist() == by_blocks.selected.tolist()
+    assert on_cluster.objective == pytest.approx(by_blocks.objective, rel=1e-12)
+
+
+def test_a_malformed_scheduler_address_is_refused_before_solving(case, tmp_path):
+    from click.testing import CliRunner
+
+    from allocator.cli import main
+
+    outcome = CliRunner().invoke(main, ["run", str(case), "--out", str(tmp_path / "run"), "--scheduler", "nonsense://x"])
+    assert outcome.exit_code == 2 and "cannot reach the Dask scheduler at nonsense://x" in outcome.output
+    assert not (tmp_path / "run").exists()
