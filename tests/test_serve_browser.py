@@ -6,51 +6,15 @@ time from the click to the updated page is printed (docs/workbench.md records it
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import statistics
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
+from workbench_browser import CHROMIUM, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
-uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed (pip install -e .)")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """The workbench of a copy of scenarios/, on a free loopback port, in a thread."""
-    from allocator.serve.app import create_app
-
-    workspace = tmp_path / "scenarios"
-    shutil.copytree(ROOT / "scenarios", workspace)
-    port = free_port()
-    running = uvicorn.Server(uvicorn.Config(create_app(workspace), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=30)
-
+pytestmark = needs_chromium
 
 def funded(page: object, table: str = "#differences") -> dict[str, tuple[str, str, str]]:
     """The funded-count rows of the differences table: figure -> (before, after, difference)."""
@@ -60,7 +24,7 @@ def funded(page: object, table: str = "#differences") -> dict[str, tuple[str, st
 
 
 def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_path):
-    shots = [tmp_path / "shots", *([ROOT / "docs" / "img"] if os.environ.get("WORKBENCH_SCREENSHOTS") else [])]
+    shots = shot_folders(tmp_path)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
@@ -95,14 +59,3 @@ def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_
     print(f"\n求解 click -> updated page, national scenario: {', '.join(f'{t:.2f}' for t in timings)} s "
           f"(median {statistics.median(timings):.2f} s)")
 
-
-def save(page: object, folders: list[Path], name: str) -> None:
-    """A screenshot of `page` in each folder, reduced to 64 colours (a small PNG for the docs)."""
-    import io
-
-    from PIL import Image
-
-    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB").quantize(colors=64)  # type: ignore[attr-defined]
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-        shot.save(folder / name, optimize=True)

@@ -18,24 +18,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from allocator.errors import AllocatorError
 from allocator.runformat.names import WORKBOOK
 from allocator.serve import forms, views
+from allocator.serve.cache import RunCache
+from allocator.serve.pages import posted_scenario, language, page, problem, scenario_file, workbench
 from allocator.serve.workspace import OutsideWorkspace, Workspace
 
-COOKIE = "allocate_session"
-#: The interface language's cookie: "en" for English, anything else (or none) for Chinese.
-LANGUAGE_COOKIE = "allocate_lang"
 #: Everything from this server, nothing inline, no frames.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -43,7 +41,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 GRACE = 600.0
 
 STATIC = Path(__file__).parent / "static"
-templates = Environment(loader=PackageLoader("allocator.serve", "templates"), autoescape=select_autoescape(default=True))
 
 
 class Workbench:
@@ -54,6 +51,7 @@ class Workbench:
         self.key = secrets.token_bytes(32)
         self.make_pool = pool
         self.pool: Executor | None = None
+        self.runs = RunCache()  # runs read for their pages: a re-solve's page compares with the run read last time
 
     def token(self, session: str) -> str:
         return hmac.new(self.key, session.encode(), hashlib.sha256).hexdigest()
@@ -74,8 +72,16 @@ def create_app(folder: Path, pool: Callable[[], Executor] | None = None) -> Star
         finally:
             bench.pool.shutdown(wait=True, cancel_futures=True)  # a solve under way ends within its time limit
 
+    from allocator.serve import explains, language as language_switch, provinces, sweeps, uploads
+
     routes = [Route("/", index), Route("/scenario", scenario_page), Route("/solve", solve, methods=["POST"]),
-              Route("/run", run_page), Route("/download", download), Mount("/static", StaticFiles(directory=STATIC), name="static")]
+              Route("/run", run_page), Route("/download", download),
+              Route("/province", provinces.province_page), Route("/project-status", provinces.set_status, methods=["POST"]),
+              Route("/sweep", sweeps.sweep_page), Route("/sweep", sweeps.run_sweep, methods=["POST"]),
+              Route("/explain", explains.explain_page), Route("/language", language_switch.switch),
+              Route("/upload/scenario", uploads.scenario_upload, methods=["POST"]),
+              Route("/upload/workbook", uploads.workbook_upload, methods=["POST"]),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.bench = bench
     return app
@@ -90,50 +96,15 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-def _bench(request: Request) -> Workbench:
-    bench: Workbench = request.app.state.bench
-    return bench
-
-
-def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """`template` rendered with `context` and the session's CSRF token (a new session gets its cookie)."""
-    bench = _bench(request)
-    session = request.cookies.get(COOKIE)
-    fresh = not session
-    session = session or secrets.token_urlsafe(32)
-    english = request.cookies.get(LANGUAGE_COOKIE) == "en"
-
-    def t(chinese: str, english_text: str) -> str:
-        """A template's text in the session's language: every template writes both, ``t("求解", "Solve")``."""
-        return english_text if english else chinese
-
-    html = templates.get_template(template).render(csrf=bench.token(session), t=t, lang="en" if english else "zh", **context)
-    response = HTMLResponse(html, status_code=status)
-    if fresh:
-        response.set_cookie(COOKIE, session, httponly=True, samesite="strict")
-    return response
-
-
-def problem(request: Request, status: int, message: str) -> HTMLResponse:
-    return page(request, "problem.html", status=status, message=message)
-
-
 def index(request: Request) -> Response:
-    workspace = _bench(request).workspace
+    workspace = workbench(request).workspace
     return page(request, "index.html", root=str(workspace.root), scenarios=workspace.scenarios(), runs=workspace.recent_runs())
 
 
-def _scenario_file(workspace: Workspace, relative: str) -> Path:
-    path = workspace.path(relative)
-    if path.suffix != ".toml" or not path.is_file():
-        raise OutsideWorkspace(relative)
-    return path
-
-
 def scenario_page(request: Request) -> Response:
-    workspace = _bench(request).workspace
+    workspace = workbench(request).workspace
     try:
-        path = _scenario_file(workspace, request.query_params.get("path", ""))
+        path = scenario_file(workspace, request.query_params.get("path", ""))
     except OutsideWorkspace:
         return problem(request, 404, "工作区中没有这个情景文件 (no such scenario in the workspace)")
     return _form_page(request, workspace, path, [], previous=_latest_run(workspace, path))
@@ -165,16 +136,12 @@ def _shown(field: forms.Field, submitted: FormData | None) -> str | bool:
 
 
 async def solve(request: Request) -> Response:
-    bench = _bench(request)
+    bench = workbench(request)
     form = await request.form()
-    session = request.cookies.get(COOKIE, "")
-    if not session or not hmac.compare_digest(str(form.get("csrf", "")), bench.token(session)):
-        return problem(request, 403, "表单已过期或来源不明，请刷新页面后重试 (missing or wrong CSRF token)")
-    try:
-        path = _scenario_file(bench.workspace, str(form.get("path", "")))
-        runs = bench.workspace.runs_to_write()
-    except OutsideWorkspace:
-        return problem(request, 404, "工作区中没有这个情景文件，或 runs/ 指向工作区之外 (no such scenario, or runs/ leads outside the workspace)")
+    posted = posted_scenario(request, form)
+    if isinstance(posted, Response):
+        return posted
+    path, runs = posted
     from allocator.scenario_toml import load_scenario
 
     try:
@@ -223,33 +190,33 @@ def _latest_run(workspace: Workspace, path: Path) -> str:
 
 
 def run_page(request: Request) -> Response:
-    from allocator.runformat.run import read_run
-
-    workspace = _bench(request).workspace
+    bench = workbench(request)
+    workspace = bench.workspace
     try:
         folder = workspace.run(request.query_params.get("name", ""))
-        run = read_run(folder)
-        path = _scenario_file(workspace, workspace.name(Path(run.manifest.scenario.file)))
+        run = bench.runs.read(folder)
+        path = scenario_file(workspace, workspace.name(Path(run.manifest.scenario.file)))
     except (OutsideWorkspace, AllocatorError, ValueError, TypeError):
         return problem(request, 404, "工作区中没有这个运行结果 (no such run in the workspace)")
     overrides = [forms.as_override(o.key, o.new) for o in run.manifest.scenario.overrides]
     context: dict[str, Any] = {"run_name": folder.name, "run": run}
     if run.has_allocation:
-        context["tables"] = [("汇总", views.summary(run)), ("资金来源", views.by_source(run)), ("项目类型", views.by_type(run)),
-                             ("指标", views.indicators(run)), ("地区", views.by_zone(run)), ("省份", views.by_province(run))]
+        context["tables"] = views.tables(run, language(request))
         context["files"] = sorted(p.name for p in folder.iterdir() if p.suffix == ".csv") + [WORKBOOK]
+        from allocator.serve.provinces import map_context
+        context.update(map_context(request, run, path, overrides))
         previous_name = request.query_params.get("previous", "")
         if previous_name and previous_name != folder.name and _is_run(workspace, previous_name):
-            previous = read_run(workspace.run(previous_name))
+            previous = bench.runs.read(workspace.run(previous_name))
             if previous.has_allocation:
-                context["previous"], context["differences"] = previous_name, views.differences(previous, run)
+                context["previous"], context["differences"] = previous_name, views.differences(previous, run, language(request))
     else:
         context["diagnosis"], context["fixes"] = views.diagnosis(run)
     return _form_page(request, workspace, path, overrides, **context)
 
 
 def download(request: Request) -> Response:
-    workspace = _bench(request).workspace
+    workspace = workbench(request).workspace
     name = request.query_params.get("file", "")
     try:
         folder = workspace.run(request.query_params.get("run", ""))

@@ -11,10 +11,12 @@ from allocator.scenario import Scenario
 #: Units a budget may be entered in, with their size in 万元.
 MONEY_UNITS = {"亿": 10_000.0, "万": 1.0}
 #: Keys an override carried by a page (a diagnosis's fix, an earlier change) may set: the plan's rules, never its
-#: data files, output, solver or reference run.
-SETTABLE = ("sources.", "targets.", "balance.", "objective.", "model.")
+#: data files, output, solver or reference run; ``projects.`` holds the statuses set by id (锁定 / 排除).
+SETTABLE = ("sources.", "targets.", "balance.", "objective.", "model.", "projects.")
 #: The last part of a field's key, as the form names it.
 PARTS = {"budget": "预算", "min": "最少", "max": "最多", "target": "目标值", "hard": "硬约束（必须达到）"}
+#: The same in English, for the English interface.
+PARTS_EN = {"budget": "budget", "min": "minimum", "max": "maximum", "target": "target", "hard": "hard (must be met)"}
 
 
 class BadOverride(ValueError):
@@ -31,11 +33,17 @@ class Field:
     kind: str
     value: float | bool | None
     unit: str = ""  # money: 亿 or 万, the unit it is shown in
+    label_en: str = ""  # the English label when the page names it itself (not the scenario's own label)
 
     @property
     def part(self) -> str:
         """Which value of the rule this is, in the planner's words (预算, 最少, 最多, 目标值, 硬约束)."""
         return PARTS.get(self.key.rsplit(".", 1)[1], self.key.rsplit(".", 1)[1])
+
+    @property
+    def part_en(self) -> str:
+        """:attr:`part` in English."""
+        return PARTS_EN.get(self.key.rsplit(".", 1)[1], self.key.rsplit(".", 1)[1])
 
     @property
     def shown(self) -> str:
@@ -56,8 +64,9 @@ def fields(scenario: Scenario) -> list[Field]:
     found = [Field(f"sources.{s.key}.budget", "sources", s.label or s.key, "money", s.budget, _unit(s.budget))
              for s in scenario.sources.values()]
     for count in scenario.counts.values():
-        what = scenario.types[count.type].label if count.type else "全部项目"
-        found += [Field(f"targets.counts.{count.name}.{end}", "counts", what, "int", getattr(count, end)) for end in ("min", "max")]
+        what, what_en = (scenario.types[count.type].label, "") if count.type else ("全部项目", "All projects")
+        found += [Field(f"targets.counts.{count.name}.{end}", "counts", what, "int", getattr(count, end), label_en=what_en)
+                  for end in ("min", "max")]
     for indicator in scenario.indicators.values():
         found += [Field(f"targets.indicators.{indicator.name}.target", "indicators", indicator.label or indicator.name, "number", indicator.target),
                   Field(f"targets.indicators.{indicator.name}.hard", "indicators", indicator.label or indicator.name, "bool", indicator.hard)]

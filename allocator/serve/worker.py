@@ -4,6 +4,7 @@ and write an ordinary run directory, as ``allocate run --no-reports`` does. A wa
 from __future__ import annotations
 
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,11 @@ def pool(workers: int = 2) -> ProcessPoolExecutor:
 
 def solve_run(scenario_file: Path, overrides: list[str], runs: Path) -> Outcome:
     """Solve `scenario_file` with `overrides` and write its run directory under `runs` (a diagnosis when infeasible)."""
+    from allocator.data import load_data
     from allocator.errors import AllocatorError, SolveFailed
     from allocator.outdir import check
     from allocator.rundir import default_run_dir, run_target, write_failure, write_run
+    from allocator.serve.cache import TABLES_READ
     from allocator.scenario_toml import load_scenario
     from allocator.solve import solve
 
@@ -46,8 +49,12 @@ def solve_run(scenario_file: Path, overrides: list[str], runs: Path) -> Outcome:
         scenario = load_scenario(scenario_file, overrides)
         target = run_target(scenario, default_run_dir(scenario.path, root=runs), unique=True)
         check(target)
+        started = time.perf_counter()
+        data = load_data(scenario, read=TABLES_READ)  # a table read before and unchanged since is not read again
+        loaded = time.perf_counter() - started
         try:
-            result = solve(scenario, marginal=MARGINAL)
+            result = solve(scenario, data, marginal=MARGINAL)
+            result.timings["read_and_validate"] = result.timings.get("read_and_validate", 0.0) + loaded
         except SolveFailed as failure:
             return Outcome(run=write_failure(scenario, failure, target.path, unique=True))
         return Outcome(run=write_run(result, target.path, unique=True, reports=False))
