@@ -10,6 +10,7 @@ import re
 import statistics
 import time
 
+import openpyxl
 import pytest
 
 from workbench_browser import CHROMIUM, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
@@ -28,6 +29,7 @@ def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.set_default_timeout(180_000)  # an infeasible change is diagnosed by re-solves, on a shared machine
         page.goto(server + "/")
         page.click("text=eleventh_plan_national.toml")
         page.wait_for_selector("#scenario-form")
@@ -55,6 +57,26 @@ def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_
             assert float(difference.replace(",", "").replace("+", "") or 0) == pytest.approx(float(after.replace(",", "")) - float(before.replace(",", "")))
         assert page.locator('input[name="f:sources.central.budget"]').input_value() == "8"
         save(page, shots, "workbench-result.png")
+
+        # the workbook, made on request, opens and holds the funded counts the page shows
+        with page.expect_download() as download:
+            page.click('#downloads a:text-is("budget_proposal.xlsx")')
+        assert download.value.suggested_filename == "budget_proposal.xlsx"
+        download.value.save_as(tmp_path / "budget_proposal.xlsx")
+        workbook = openpyxl.load_workbook(tmp_path / "budget_proposal.xlsx", read_only=True)
+        cells = {str(cell) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for cell in row}
+        assert "社区服务站" in cells and len(workbook.worksheets) >= 3
+
+        # an infeasible change shows the diagnosis; a fix button solves it
+        page.fill('input[name="f:sources.central.budget"]', "0.5")
+        page.click("#solve")
+        page.wait_for_selector("#fixes button.fix")
+        fix = page.locator("#fixes button.fix").first
+        applied = fix.get_attribute("value") or ""
+        fix.click()
+        page.wait_for_selector("#run-name")
+        assert page.locator("#diagnosis").count() == 0 and page.locator("#differences, #downloads").count() >= 1
+        assert applied.partition("=")[0] in page.content()  # the fix is carried as an override of this run
         browser.close()
     print(f"\n求解 click -> updated page, national scenario: {', '.join(f'{t:.2f}' for t in timings)} s "
           f"(median {statistics.median(timings):.2f} s)")
