@@ -35,8 +35,10 @@ from allocator.model.arrays import LinearModel
 
 #: A pricing batch holds whole blocks, about this many columns (one HiGHS run each: its start-up costs ~1 ms).
 BATCH_COLUMNS = 400
-#: Each block's MIP is solved to this relative gap; the bound uses its proven dual bound whatever it is.
+#: Each block's MIP is solved to this relative gap, or for at most BATCH_SECONDS a batch (at some prices a few batches
+#: are hard: 150 s for one round at 200,000 candidates); the bound uses the batch's proven dual bound whatever it is.
 PRICING_GAP = 1e-7
+BATCH_SECONDS = 2.0
 #: Stop generating columns once the master LP is within this share of the requested gap of the Lagrangian bound.
 CONVERGED_SHARE = 0.25
 MAX_ROUNDS = 60
@@ -89,7 +91,7 @@ def price(batch: PricingBatch, costs: np.ndarray, until: float) -> Priced:
         raise _PricingFailed("the time limit came during pricing")
     model = LinearModel(c=costs, A=batch.A, row_lower=batch.row_lower, row_upper=batch.row_upper, col_lower=batch.col_lower,
                         col_upper=batch.col_upper, integer=batch.integer, col_blocks=[], row_blocks=[])
-    solution = run_highs(model, SolverOptions(mip_rel_gap=PRICING_GAP), Deadline(seconds), log=False)
+    solution = run_highs(model, SolverOptions(mip_rel_gap=PRICING_GAP), Deadline(min(seconds, BATCH_SECONDS)), log=False)
     if not solution.status.has_solution or solution.values is None or solution.objective is None:
         raise _PricingFailed(f"a block's own MIP ended {solution.status.value}: {solution.message}")
     bound = solution.dual_bound if model.is_mip and solution.dual_bound is not None else solution.objective

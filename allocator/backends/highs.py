@@ -90,23 +90,19 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     best: Solution | None = None
     details: dict[str, object] = {"strategy": "lp_first", "lp_bound": bound, "lp_seconds": round(relaxation.seconds, 3),
                                   "fractional_selections": int(fractional.sum())}
-    blocks = blocks if fractional.sum() >= DECOMPOSE_FROM_FRACTIONAL else None
-    if blocks is not None:
-        best = _by_blocks(model, blocks, relaxation, options, deadline, log=log)
-        details["decomposition"] = best.details.pop("decomposition", {})
-        if best.status.has_solution:
-            bound = _tighter(bound, best.dual_bound)
-            _prove_gap(best, bound, options)
-        else:
-            best = None
-    for stage, per_row in enumerate((0, NEIGHBOURHOOD_PER_ROW) if blocks is None else ()):
+    decompose = blocks is not None and fractional.sum() >= DECOMPOSE_FROM_FRACTIONAL
+    for stage, per_row in enumerate((0, NEIGHBOURHOOD_PER_ROW)):
+        if stage == 1 and decompose:
+            assert blocks is not None
+            best, bound = _decomposed(model, blocks, relaxation, options, deadline, best, bound, details, log=log)
+            break
         free = _neighbourhood(model, fractional, relaxation.col_duals, per_row)
         # The tiny first stage is solved close to optimal; the wider one only to the requested gap.
         stage_options = replace(options, mip_rel_gap=options.mip_rel_gap if stage else min(options.mip_rel_gap, RESTRICTED_GAP))
         # The wider stage stops as soon as an allocation is within half the requested gap of the LP bound.
         extra = {"objective_target": bound + 0.5 * options.mip_rel_gap * abs(bound)} if stage else None
         restricted = solve_restricted(model, ~model.integer | free, np.round(values), stage_options, deadline, log=log,
-                                       extra=extra, start=None if best is None else best.values)
+                                      extra=extra, start=None if best is None else best.values)
         details[f"stage{stage + 1}"] = {"free_selections": int((model.integer & free).sum()), "seconds": round(restricted.seconds, 3),
                                         "status": restricted.status.value}
         if restricted.status.has_solution and (best is None or _objective(restricted) < _objective(best)):
@@ -115,7 +111,7 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
         if (best is not None and best.status is SolveStatus.OPTIMAL) or deadline.expired:
             break
     # After the decomposition, the full MIP could neither beat its bound nor find a better plan in time (measured).
-    if (best is None or (best.status is not SolveStatus.OPTIMAL and blocks is None)) and not deadline.expired:
+    if (best is None or (best.status is not SolveStatus.OPTIMAL and not decompose)) and not deadline.expired:
         full = run_highs(model, options, deadline, log=log, start=None if best is None else best.values)
         details["full_mip"] = {"seconds": round(full.seconds, 3), "status": full.status.value}
         if not full.status.has_solution and best is None:
@@ -141,6 +137,22 @@ def lp_settings(model: LinearModel, blocks: Blocks | None) -> dict[str, HighsOpt
     if blocks is not None:
         return {**LP_RELAXATION_OPTIONS, "presolve": "on"}
     return {}
+
+
+def _decomposed(model: LinearModel, blocks: Blocks, relaxation: Solution, options: SolverOptions, deadline: Deadline,
+                best: Solution | None, bound: float, details: dict[str, object], *, log: bool) -> tuple[Solution | None, float]:
+    """The decomposition by blocks after a first restricted MIP that did not reach the gap: the better of its plan and
+    `best`, with the gap proven against the tighter of the Lagrangian bound and `bound`; and that bound."""
+    by_blocks = _by_blocks(model, blocks, relaxation, options, deadline, log=log)
+    details["decomposition"] = by_blocks.details.pop("decomposition", {})
+    if by_blocks.status.has_solution:
+        bound = _tighter(bound, by_blocks.dual_bound)
+        if best is None or _objective(by_blocks) < _objective(best):
+            best = by_blocks
+    if best is not None:
+        _prove_gap(best, bound, options)
+        best.message = by_blocks.message  # how the gap was proven (or why the decomposition stopped)
+    return best, bound
 
 
 def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, options: SolverOptions, deadline: Deadline, *,
