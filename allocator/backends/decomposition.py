@@ -246,6 +246,9 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, op
     if solution.status.has_solution and not stopped and not generation.expired:
         solution.message = (f"{DONE}: the plan's gap to the Lagrangian bound is what remains between whole blocks and "
                             "their convex combinations; a smaller gap would need branching on the blocks")
+    elif solution.status.has_solution:
+        solution.message = (f"Decomposition by blocks stopped by the time limit in round {rounds} ({stopped or 'column generation'}); "
+                            "the plan rounds the last master and its gap is proven against the best bound so far")
     return solution
 
 
