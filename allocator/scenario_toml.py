@@ -569,7 +569,7 @@ def _solver(table: Table | None) -> SolverOptions:
         threads=table.whole("threads", defaults.threads, low=1, high=MAX_THREADS),
         seed=table.whole("seed", defaults.seed, low=0, high=MAX_SEED),
         strategy=table.choice("strategy", STRATEGIES, defaults.strategy),
-        workers=table.whole("workers", defaults.workers, low=1, high=MAX_THREADS),
+        workers=table.whole("workers", None, low=1, high=MAX_THREADS),
     )
     table.close()
     return options

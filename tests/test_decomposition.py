@@ -84,7 +84,7 @@ def case(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def by_blocks(case):
-    return solve(load_scenario(case), marginal="none")
+    return solve(load_scenario(case, ["solver.workers=1"]), marginal="none")  # priced in this process
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ with HiGHS's own writer."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -157,13 +158,14 @@ def _decomposed(model: LinearModel, blocks: Blocks, relaxation: Solution, option
 
 def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, options: SolverOptions, deadline: Deadline, *,
                log: bool) -> Solution:
-    """:func:`solve_by_blocks`, its blocks priced in this process, in `options.workers` processes or on the Dask
-    scheduler `options.scheduler`."""
-    if options.workers <= 1 and options.scheduler is None:
+    """:func:`solve_by_blocks`, its blocks priced in `options.workers` local processes (default one per CPU; 1: in
+    this process) or on the Dask scheduler `options.scheduler`."""
+    workers = options.workers or os.cpu_count() or 1
+    if workers <= 1 and options.scheduler is None:
         return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log)
     from allocator.cluster import engine
 
-    with engine(workers=options.workers, scheduler=options.scheduler) as pool:
+    with engine(workers=workers, scheduler=options.scheduler) as pool:
         def mapper(function: Callable[..., Priced], *arguments: Iterable[object]) -> list[Priced]:
             futures = [pool.submit(function, *each) for each in zip(*arguments, strict=True)]
             return [future.result() for future in futures]

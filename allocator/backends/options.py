@@ -17,5 +17,5 @@ class SolverOptions:
     threads: int = 1
     seed: int = 0
     strategy: Strategy = "auto"  # HiGHS only
-    workers: int = 1  # processes that solve a decomposed model's blocks (1: this process)
+    workers: int | None = None  # processes that solve a decomposed model's blocks (None: one per CPU; 1: this process)
     scheduler: str | None = None  # or a Dask scheduler's address that solves them (allocate run --scheduler)
