@@ -9,10 +9,11 @@ so its bound sits percent above any allocation, and a MIP search must close that
   with each block's part of the LP relaxation's solution, charged a penalty that grows until whole plans replace it.
 - Pricing solves every block's own small MIP with the master's prices on the linking rows (independent: in this
   process, a local process pool or a Dask cluster through `mapper`) and adds each block's plan that would improve the
-  master. Each pricing round also proves a Lagrangian lower bound: the blocks' proven MIP bounds plus the prices times
+  master (every plan priced enters; the master's simplex ignores those that cannot help). Each pricing round also proves a Lagrangian lower bound: the blocks' proven MIP bounds plus the prices times
   the linking rows' bounds. It equals the LP bound with the blocks' integrality convexified, far tighter here.
 - The master LP's basic solution is fractional in at most as many blocks as it has linking rows. The plan fixes every
-  other block at its column and solves the small MIP of the original model over the fractional blocks' columns.
+  other block at its column and solves the small MIP of the original model over the fractional blocks' columns and
+  the blocks with the nearest rival plans.
 
 The gap is proven against the best Lagrangian bound.
 """
@@ -36,8 +37,8 @@ from allocator.model.arrays import LinearModel
 #: A pricing batch holds whole blocks, about this many columns (one HiGHS run each: its start-up costs ~1 ms).
 BATCH_COLUMNS = 400
 #: Each block's MIP is solved to this relative gap (1e-7 took 25% longer at 20,000 for a bound 1e-7 tighter), or for
-#: at most BATCH_SECONDS a batch (at some prices a few batches
-#: are hard: 150 s for one round at 200,000 candidates); the bound uses the batch's proven dual bound whatever it is.
+#: at most BATCH_SECONDS a batch (at some prices a few batches are hard: 150 s for one round at 200,000 candidates);
+#: the bound uses the batch's proven dual bound whatever it is.
 PRICING_GAP = 1e-5
 BATCH_SECONDS = 2.0
 #: Stop generating columns once the master LP is within this share of the requested gap of the Lagrangian bound.
@@ -50,8 +51,6 @@ START_PENALTY = 0.01
 PENALTY_GROWTH = 10.0
 #: Column generation may use this share of the time left; the rounding MIP has the rest.
 GENERATION_SHARE = 0.8
-#: A column enters when its reduced cost is below -this x (1 + |the block's price|).
-
 #: Said of a decomposition that converged (the time limit did not stop it).
 DONE = "Decomposition by blocks converged"
 
@@ -63,10 +62,9 @@ Mapper = Callable[..., Iterable["Priced"]]
 
 @dataclass(frozen=True)
 class PricingBatch:
-    """Whole blocks as one small model: their columns (indices into the full model), each column's block, and their rows."""
+    """Whole blocks as one small model: their columns (indices into the full model) and their rows."""
 
     columns: np.ndarray
-    block_of_column: np.ndarray
     A: sp.csr_matrix
     row_lower: np.ndarray
     row_upper: np.ndarray
@@ -115,9 +113,9 @@ def batches(model: LinearModel, blocks: Blocks) -> list[PricingBatch]:
             stop += 1
         cols = columns[column_bounds[start]:column_bounds[stop]]
         batch_rows = rows[row_bounds[start]:row_bounds[stop]]
-        result.append(PricingBatch(columns=cols, block_of_column=blocks.block_of_column[cols], A=A[batch_rows][:, cols].tocsr(),
-                                   row_lower=model.row_lower[batch_rows], row_upper=model.row_upper[batch_rows],
-                                   col_lower=model.col_lower[cols], col_upper=model.col_upper[cols], integer=model.integer[cols]))
+        result.append(PricingBatch(columns=cols, A=A[batch_rows][:, cols].tocsr(), row_lower=model.row_lower[batch_rows],
+                                   row_upper=model.row_upper[batch_rows], col_lower=model.col_lower[cols],
+                                   col_upper=model.col_upper[cols], integer=model.integer[cols]))
         start = stop
     return result
 
