@@ -30,6 +30,10 @@ LP_RELAXATION_OPTIONS: dict[str, HighsOption] = {"solver": "ipm", "presolve": "o
 #: A model has few rows when it has at most this many per column (the national rules: 415 rows at 20,000 candidates),
 #: not once rules grow with n (a capacity per county: 19,660 rows); see :func:`lp_settings`.
 FEW_ROWS_SHARE = 0.05
+#: An LP (not a relaxation) with at least this many rows, and many per column, is solved by interior point with presolve
+#: and crossover: measured on the even split's LP of county pooling at 20,000 (40,721 rows), 11.7 s against the dual
+#: simplex's 27.7 s.
+LARGE_LP_ROWS = 10_000
 #: LP-first decomposes the model by blocks (allocator.backends.decomposition) when its relaxation leaves at least this
 #: many selections fractional and the model falls into blocks; fewer, and the restricted MIPs close the gap at once.
 DECOMPOSE_FROM_FRACTIONAL = 50
@@ -52,7 +56,8 @@ def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False
     lp_first = options.strategy == "lp_first" or (options.strategy == "auto" and int(model.integer.sum()) >= LP_FIRST_MIN_INTEGERS)
     if model.is_mip and lp_first:
         return solve_lp_first(model, options, deadline, log=log)
-    return run_highs(model, options, deadline, log=log, start=start)
+    large_lp = not model.is_mip and model.num_rows >= LARGE_LP_ROWS and model.num_rows > FEW_ROWS_SHARE * model.num_cols
+    return run_highs(model, options, deadline, log=log, start=start, extra={**LP_RELAXATION_OPTIONS, "presolve": "on"} if large_lp else None)
 
 
 def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool = False) -> Solution:
