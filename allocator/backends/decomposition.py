@@ -189,9 +189,10 @@ class _MasterSolution:
 
 
 def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, options: SolverOptions, deadline: Deadline, *,
-                    log: bool = False, mapper: Mapper = map) -> Solution:
-    """Solve `model` by column generation over `blocks`, starting from the LP `relaxation` (its duals and values);
-    `mapper(price, batches, costs, seconds)` prices the batches (the built-in map runs them here, one by one)."""
+                    log: bool = False, mapper: Mapper = map, incumbent: np.ndarray | None = None) -> Solution:
+    """Solve `model` by column generation over `blocks`, starting from the LP `relaxation` (its duals and values) and
+    an `incumbent` allocation when there is one (its block plans make the master feasible from the first round, so its
+    prices are sane); `mapper(price, batches, costs, until)` prices the batches (the built-in map runs them here)."""
     started = time.perf_counter()
     assert relaxation.values is not None and relaxation.row_duals is not None and relaxation.objective is not None
     A = model.A.tocsr()
@@ -202,6 +203,8 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, op
     lp_costs = _add_plans(master, relaxation.values, model, linking_A, columns, column_bounds, artificial=True)
     penalty = START_PENALTY * float(np.abs(lp_costs).max(initial=0.0)) + 1e-9
     master.charge(lp_costs, penalty)
+    if incumbent is not None:
+        _add_plans(master, incumbent, model, linking_A, columns, column_bounds, artificial=False)
     prices = _valid_prices(model, blocks, relaxation.row_duals[blocks.linking])
     best_bound, rounds, solved, stopped = -np.inf, 0, None, ""
     generation = deadline.portion(GENERATION_SHARE * deadline.left())

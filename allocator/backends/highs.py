@@ -149,7 +149,7 @@ def _decomposed(model: LinearModel, blocks: Blocks, relaxation: Solution, option
                 best: Solution | None, bound: float, details: dict[str, object], *, log: bool) -> tuple[Solution | None, float]:
     """The decomposition by blocks after a first restricted MIP that did not reach the gap: the better of its plan and
     `best`, with the gap proven against the tighter of the Lagrangian bound and `bound`; and that bound."""
-    by_blocks = _by_blocks(model, blocks, relaxation, options, deadline, log=log)
+    by_blocks = _by_blocks(model, blocks, relaxation, options, deadline, log=log, incumbent=None if best is None else best.values)
     details["decomposition"] = by_blocks.details.pop("decomposition", {})
     if by_blocks.status.has_solution:
         bound = _tighter(bound, by_blocks.dual_bound)
@@ -162,12 +162,12 @@ def _decomposed(model: LinearModel, blocks: Blocks, relaxation: Solution, option
 
 
 def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, options: SolverOptions, deadline: Deadline, *,
-               log: bool) -> Solution:
+               log: bool, incumbent: np.ndarray | None) -> Solution:
     """:func:`solve_by_blocks`, its blocks priced in `options.workers` local processes (default one per CPU; 1: in
     this process) or on the Dask scheduler `options.scheduler`."""
     workers = options.workers or os.cpu_count() or 1
     if workers <= 1 and options.scheduler is None:
-        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log)
+        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, incumbent=incumbent)
     from allocator.cluster import engine
 
     with engine(workers=workers, scheduler=options.scheduler) as pool:
@@ -175,7 +175,7 @@ def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, options
             futures = [pool.submit(function, *each) for each in zip(*arguments, strict=True)]
             return [future.result() for future in futures]
 
-        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, mapper=mapper)
+        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, mapper=mapper, incumbent=incumbent)
 
 
 def _finish(solution: Solution, details: dict[str, object], started: float) -> Solution:
