@@ -6,6 +6,7 @@ from functools import partial
 
 import numpy as np
 
+from allocator.backends import SolveStatus
 from allocator.data import Data
 from allocator.equity import equity_table, equity_text
 from allocator.floor import floor_text
@@ -48,7 +49,7 @@ def summary(result: Result) -> str:
 def _gap_lines(result: Result) -> list[str]:
     """Why a plan that the time limit did not stop is short of the requested gap (the decomposition by blocks)."""
     solution = result.solution
-    if solution.status.value != "feasible" or result.cut_short or solution.mip_gap is None:
+    if solution.status is not SolveStatus.FEASIBLE or result.cut_short or solution.mip_gap is None:
         return []
     return [f"gap {solution.mip_gap:.2e} is above solver.mip_rel_gap {result.scenario.solver.mip_rel_gap:g}: {solution.message}"]
 

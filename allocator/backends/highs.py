@@ -27,6 +27,8 @@ LP_FIRST_MIN_INTEGERS = 5_000
 #: The relaxation of a model with few rows: interior point then crossover (a vertex, so few fractional selections), no
 #: presolve (HiGHS's presolve spends longer on the long rows than the solve itself; docs/performance.md).
 LP_RELAXATION_OPTIONS: dict[str, HighsOption] = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
+#: ... and of a model with many rows that falls into blocks, or of a large LP: the same with presolve.
+IPM_WITH_PRESOLVE: dict[str, HighsOption] = {**LP_RELAXATION_OPTIONS, "presolve": "on"}
 #: A model has few rows when it has at most this many per column (the national rules: 415 rows at 20,000 candidates),
 #: not once rules grow with n (a capacity per county: 19,660 rows); see :func:`lp_settings`.
 FEW_ROWS_SHARE = 0.05
@@ -57,7 +59,7 @@ def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False
     if model.is_mip and lp_first:
         return solve_lp_first(model, options, deadline, log=log)
     large_lp = not model.is_mip and model.num_rows >= LARGE_LP_ROWS and model.num_rows > FEW_ROWS_SHARE * model.num_cols
-    return run_highs(model, options, deadline, log=log, start=start, extra={**LP_RELAXATION_OPTIONS, "presolve": "on"} if large_lp else None)
+    return run_highs(model, options, deadline, log=log, start=start, extra=IPM_WITH_PRESOLVE if large_lp else None)
 
 
 def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool = False) -> Solution:
@@ -141,7 +143,7 @@ def lp_settings(model: LinearModel, blocks: Blocks | None) -> dict[str, HighsOpt
     if model.num_rows <= FEW_ROWS_SHARE * model.num_cols:
         return dict(LP_RELAXATION_OPTIONS)
     if blocks is not None:
-        return {**LP_RELAXATION_OPTIONS, "presolve": "on"}
+        return dict(IPM_WITH_PRESOLVE)
     return {}
 
 

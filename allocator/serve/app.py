@@ -31,14 +31,13 @@ from allocator.errors import AllocatorError
 from allocator.runformat.names import WORKBOOK
 from allocator.serve import forms, views
 from allocator.serve.cache import RunCache
+from allocator.serve.jobs import GRACE
 from allocator.serve.pages import posted_scenario, language, page, problem, scenario_file, workbench
 from allocator.serve.workspace import OutsideWorkspace, Workspace
 
 #: Everything from this server, nothing inline, no frames.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-#: Longest wait for a worker, in seconds, beyond the scenario's own time limit (which the solve keeps itself).
-GRACE = 600.0
 
 STATIC = Path(__file__).parent / "static"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Longest wait for a job, in seconds, beyond the time limits of the solves it makes (as a solve's, app.GRACE).
+#: Longest wait for a worker's job (a solve, a sweep, an explain), in seconds, beyond the time limits of its solves.
 GRACE = 600.0
 #: 万元 in one 亿元: "what one more 亿 is worth" is the marginal value per 万元 times this.
 WAN_PER_YI = 10_000.0
