@@ -19,6 +19,7 @@ from allocator.backends.blocks import Blocks, find_blocks
 from allocator.backends.decomposition import Priced, solve_by_blocks
 from allocator.backends.highs_run import STOPPED, HighsOption, new_highs, run_highs, solve_restricted, to_highs_lp
 from allocator.backends.options import SolverOptions
+from allocator.backends.start_years import find_start_years, solve_by_start_years
 from allocator.errors import InputError
 from allocator.model.arrays import Block, LinearModel
 
@@ -83,7 +84,7 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     """
     started = time.perf_counter()
     blocks = find_blocks(model)
-    relaxation = run_highs(model.relaxed(), options, deadline, log=log, extra=lp_settings(model, blocks))
+    relaxation = solve_relaxation(model, blocks, options, deadline, log=log)
     if relaxation.status is SolveStatus.INFEASIBLE:
         return relaxation  # no relaxed solution: the MIP has none either
     if relaxation.status in (SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE_OR_UNBOUNDED):
@@ -97,7 +98,7 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     fractional = model.integer & (np.abs(values - np.round(values)) > INTEGRALITY_TOLERANCE)
     best: Solution | None = None
     details: dict[str, object] = {"strategy": "lp_first", "lp_bound": bound, "lp_seconds": round(relaxation.seconds, 3),
-                                  "fractional_selections": int(fractional.sum())}
+                                  "fractional_selections": int(fractional.sum()), **relaxation.details}
     decompose = blocks is not None and fractional.sum() >= DECOMPOSE_FROM_FRACTIONAL
     for stage, per_row in enumerate((0, NEIGHBOURHOOD_PER_ROW)):
         if stage == 1 and decompose:
@@ -132,6 +133,18 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
         best = Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=relaxation.solver_version,
                         message=f"{STOPPED}: no restricted MIP found an allocation")
     return _finish(best, details, started)
+
+
+def solve_relaxation(model: LinearModel, blocks: Blocks | None, options: SolverOptions, deadline: Deadline, *, log: bool) -> Solution:
+    """The LP relaxation of `model`: a phased model's by pricing its start years (:mod:`allocator.backends.start_years`),
+    whose restricted LPs have the base model's few rows; any other, or one the pricing could not finish before the
+    deadline, whole with :func:`lp_settings`."""
+    years = find_start_years(model)
+    if years is not None:
+        priced = solve_by_start_years(model.relaxed(), years, options, deadline, log=log, extra=dict(LP_RELAXATION_OPTIONS))
+        if priced.status is SolveStatus.OPTIMAL or deadline.expired:
+            return priced
+    return run_highs(model.relaxed(), options, deadline, log=log, extra=lp_settings(model, blocks))
 
 
 def lp_settings(model: LinearModel, blocks: Blocks | None) -> dict[str, HighsOption]:

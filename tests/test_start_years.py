@@ -1,0 +1,153 @@
+"""The relaxation of a phased model by pricing its start years: the same optimum as HiGHS on the whole relaxation, a
+solution feasible for the whole model, duals that price every column of it correctly, and a fall-back to the whole LP
+when the first working set leaves the rules no room."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from allocator import load_scenario, solve
+from allocator.backends import Deadline, SolveStatus
+from allocator.backends.highs import LP_RELAXATION_OPTIONS, solve_relaxation
+from allocator.backends.highs_run import STOPPED, run_highs
+from allocator.backends.options import SolverOptions
+from allocator.backends.start_years import StartYears, find_start_years, solve_by_start_years
+from allocator.model.arrays import LinearModel
+from allocator.solve import build
+from helpers import DATA, write_case
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.generate import generate  # noqa: E402
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def phased(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generated")
+    for variant in ("base", "county_pooling"):
+        generate(300, 0, out, variant=variant)
+    return generate(300, 0, out, variant="phasing")
+
+
+def model_of(path: Path, overrides: list[str] | None = None) -> LinearModel:
+    return build(load_scenario(path, overrides or [])).linear
+
+
+def priced(model: LinearModel, years: StartYears):
+    return solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(120), log=False, extra=dict(LP_RELAXATION_OPTIONS))
+
+
+def assert_optimal_for_the_whole(model: LinearModel, solution) -> None:
+    """`solution` is feasible for the whole relaxation, and its duals are feasible and complementary for it, computed
+    here from the whole matrix (so its objective is the whole relaxation's optimum, independently of HiGHS)."""
+    x, y = solution.values, solution.row_duals
+    activity = model.A @ x
+    scale = 1.0 + np.abs(activity)
+    assert np.all(activity >= model.row_lower - TOLERANCE * scale) and np.all(activity <= model.row_upper + TOLERANCE * scale)
+    assert np.all(x >= model.col_lower - TOLERANCE) and np.all(x <= model.col_upper + TOLERANCE)
+    reduced = model.c - model.A.T @ y
+    np.testing.assert_allclose(reduced, solution.col_duals, atol=1e-6 * np.abs(model.c).max())
+    slack = 1e-7 * np.abs(model.c).max()
+    at_lower, at_upper = x <= model.col_lower + TOLERANCE, x >= model.col_upper - TOLERANCE
+    inside = ~at_lower & ~at_upper
+    assert np.all(reduced[at_lower & ~at_upper] >= -slack)  # a minimisation: nothing at its lower bound would improve it
+    assert np.all(reduced[at_upper & ~at_lower] <= slack)
+    assert np.all(np.abs(reduced[inside]) <= slack)
+    # The dual objective (rows and columns at their active bounds) equals the primal one: strong duality.
+    priced_rows, priced_cols = np.abs(y) > slack, np.abs(reduced) > slack
+    row_bound = np.where(y > 0, model.row_lower, model.row_upper)[priced_rows]
+    col_bound = np.where(reduced > 0, model.col_lower, model.col_upper)[priced_cols]
+    assert np.isfinite(row_bound).all() and np.isfinite(col_bound).all()
+    dual = row_bound @ y[priced_rows] + col_bound @ reduced[priced_cols]
+    assert dual + model.offset == pytest.approx(solution.objective, rel=1e-8)
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["sources.central.profile=[0.4, 0.3, 0.0, 0.2, 0.1]", "sources.lottery.profile=[0.0, 0.5, 0.5, 0.0, 0.0]"],
+    ["phasing.cost_profile=[0.8, 0.2]"],
+    ["phasing.discount_rate=0.2"],
+], ids=["generated", "uneven-budgets", "front-loaded-costs", "steep-discount"])
+def test_the_priced_relaxation_is_the_whole_relaxation(phased: Path, overrides: list[str]):
+    model = model_of(phased, overrides)
+    years = find_start_years(model)
+    assert years is not None and years.starts.shape == (300, 4)
+    whole = run_highs(model.relaxed(), SolverOptions(), Deadline(120), log=False)
+    solution = priced(model, years)
+    assert whole.status is solution.status is SolveStatus.OPTIMAL
+    assert solution.objective == pytest.approx(whole.objective, rel=1e-9)
+    assert_optimal_for_the_whole(model.relaxed(), solution)
+    rounds = solution.details["start_years"]["rounds"]
+    assert rounds[-1]["priced_in"] == 0 and rounds[0]["one_start_rows"] == 0
+    if "phasing.discount_rate=0.2" in overrides:  # years worth trading: projects split between years keep their rows
+        assert max(r["one_start_rows"] for r in rounds) > 100
+
+
+def test_the_plan_from_a_priced_relaxation_is_within_its_gap_of_highs_on_the_whole_mip(phased: Path):
+    lp_first = solve(load_scenario(phased, ["solver.strategy=\"lp_first\""]))
+    whole = solve(load_scenario(phased, ["solver.strategy=\"mip\""]))
+    assert lp_first.status is whole.status is SolveStatus.OPTIMAL
+    details = lp_first.solution.details
+    assert "start_years" in details
+    # Minimised objectives: the priced relaxation's bound is below HiGHS's plan, and each plan within 1e-4 of the other.
+    assert details["lp_bound"] <= whole.solution.objective + 1e-9 * abs(whole.solution.objective)
+    assert lp_first.solution.objective == pytest.approx(whole.solution.objective, rel=1e-4)
+
+
+def test_models_without_several_start_years_are_left_to_the_whole_lp(phased: Path):
+    assert find_start_years(model_of(phased.parent / "scenario.toml")) is None
+    assert find_start_years(model_of(phased.parent / "scenario_county_pooling.toml")) is None
+
+
+def test_a_deadline_stops_the_pricing_without_a_bound(phased: Path):
+    model = model_of(phased)
+    years = find_start_years(model)
+    assert years is not None
+    stopped = solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(0), log=False, extra={})
+    assert stopped.status is SolveStatus.NO_SOLUTION and stopped.message == STOPPED and stopped.values is None
+
+
+PROJECTS = [{"project_id": f"P{i}", "region_id": "R1", "type": "centre", "cost": 100, "benefit": 10 - i} for i in range(4)]
+FORCED = DATA + """
+[phasing]
+first_year = 2021
+last_year = 2022
+carry_over = false
+
+[types.centre]
+welfare = true
+
+[sources.central]
+budget_by_year = ["200万", "0"]
+
+[projects]
+must_fund = ["P1"]
+
+[objective]
+sense = "max_benefit"
+benefit = { benefit = 1.0 }
+
+[solver]
+mip_rel_gap = 0.0
+strategy = "lp_first"
+"""
+
+
+def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: Path):
+    # The spread first working set starts P1 (must be funded) in 2022, which has no money: that restricted LP is
+    # infeasible, so the relaxation is solved whole; the plan funds P1 and P0 in 2021.
+    scenario = load_scenario(write_case(tmp_path, FORCED, PROJECTS))
+    model = build(scenario).linear
+    years = find_start_years(model)
+    assert years is not None
+    assert priced(model, years).status is SolveStatus.NO_SOLUTION
+    relaxation = solve_relaxation(model, None, SolverOptions(), Deadline(60), log=False)
+    assert relaxation.status is SolveStatus.OPTIMAL and "start_years" not in relaxation.details
+    result = solve(scenario)
+    funded = result.allocation.set_index("project_id")["start_year"].dropna().astype(int).to_dict()
+    assert funded == {"P0": 2021, "P1": 2021}
