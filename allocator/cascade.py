@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pandas as pd
 from allocator.backends import FormulaStatus, Solution
 from allocator.baseline import factor_shares
 from allocator.checks import rule_violations
+from allocator.cluster import local_pool
 from allocator.data import Data, load_data
 from allocator.errors import InputError, SolveFailed
 from allocator.importing.derived import derive_document, toml_text
@@ -146,7 +146,7 @@ def _solve_all(scenarios: dict[str, Path], workers: int | None) -> dict[str, Res
     workers = max(1, min(workers or os.cpu_count() or 1, len(scenarios)))
     if workers == 1:
         return {province: solve_province(path) for province, path in scenarios.items()}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with local_pool(workers) as pool:
         futures = {province: pool.submit(solve_province, path) for province, path in scenarios.items()}
         return {province: future.result() for province, future in futures.items()}
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -14,6 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from allocator.errors import InputError
+
+#: Local workers start from a fork server, not by forking this process: a solve here may already run threads (HiGHS's
+#: scheduler, pyarrow's pools) whose locks a fork would copy mid-use. The server imports what tasks run once, and each
+#: worker forks from it (single-threaded) with those modules loaded.
+_LOCAL_START = multiprocessing.get_context("forkserver")
+_LOCAL_START.set_forkserver_preload(["allocator.backends.decomposition", "allocator.sweep", "allocator.simulate",
+                                     "allocator.cascade"])
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,13 @@ def engine(*, workers: int | None = None, scheduler: str | None = None, client: 
             yield found
         return
     slots = max(1, min(workers or os.cpu_count() or 1, tasks or 1 << 30))
-    with ProcessPoolExecutor(max_workers=slots) as pool:  # the platform's default start method
+    with local_pool(slots) as pool:
         yield Engine(submit=pool.submit, first_done=_first_done_local, share=lambda obj: obj, slots=slots, remote=False)
+
+
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` local processes, started from the fork server."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_LOCAL_START)
 
 
 def _first_done_local(futures: Collection[Any]) -> set[Any]:

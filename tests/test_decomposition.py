@@ -2,6 +2,7 @@
 optimum of the same scenario solved as one MIP, and the blocks priced in worker processes or on a Dask cluster give
 the same plan as in this process."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -164,3 +165,17 @@ def test_a_malformed_scheduler_address_is_refused_before_solving(case, tmp_path)
     outcome = CliRunner().invoke(main, ["run", str(case), "--out", str(tmp_path / "run"), "--scheduler", "nonsense://x"])
     assert outcome.exit_code == 2 and "cannot reach the Dask scheduler at nonsense://x" in outcome.output
     assert not (tmp_path / "run").exists()
+
+
+def _parent() -> int:
+    return os.getppid()
+
+
+def test_local_workers_start_from_the_fork_server_not_from_this_process():
+    # A fork of this process would copy the locks of the threads it runs (HiGHS's scheduler, pyarrow's pools) mid-use:
+    # the workers are children of the fork server instead.
+    from allocator.cluster import engine
+
+    with engine(workers=2, tasks=2) as pool:
+        parents = {pool.submit(_parent).result() for _ in range(2)}
+    assert os.getpid() not in parents
