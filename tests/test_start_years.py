@@ -151,3 +151,13 @@ def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: P
     result = solve(scenario)
     funded = result.allocation.set_index("project_id")["start_year"].dropna().astype(int).to_dict()
     assert funded == {"P0": 2021, "P1": 2021}
+
+
+def test_a_phased_lp_is_solved_by_pricing_its_start_years(phased: Path):
+    # model.selection = "continuous": the LP itself goes by start years, to HiGHS's optimum on the whole LP.
+    scenario = load_scenario(phased, ["model.selection=\"continuous\""])
+    model = build(scenario).linear
+    whole = run_highs(model, SolverOptions(), Deadline(120), log=False)
+    result = solve(scenario)
+    assert result.status is SolveStatus.OPTIMAL and "start_years" in result.solution.details
+    assert result.solution.objective == pytest.approx(whole.objective, rel=1e-9)

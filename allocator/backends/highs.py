@@ -59,6 +59,8 @@ def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False
     lp_first = options.strategy == "lp_first" or (options.strategy == "auto" and int(model.integer.sum()) >= LP_FIRST_MIN_INTEGERS)
     if model.is_mip and lp_first:
         return solve_lp_first(model, options, deadline, log=log)
+    if not model.is_mip and start is None and find_start_years(model) is not None:
+        return solve_relaxation(model, None, options, deadline, log=log)  # a phased LP (model.selection = "continuous")
     large_lp = not model.is_mip and model.num_rows >= LARGE_LP_ROWS and model.num_rows > FEW_ROWS_SHARE * model.num_cols
     return run_highs(model, options, deadline, log=log, start=start, extra=IPM_WITH_PRESOLVE if large_lp else None)
 
