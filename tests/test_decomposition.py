@@ -140,6 +140,51 @@ def test_a_decomposition_stopped_after_one_round_still_rounds_its_master_with_a_
     assert early.solution.mip_gap == pytest.approx((bound - early.objective) / early.objective, rel=1e-6)
 
 
+def test_pricing_stops_as_soon_as_its_bound_proves_the_incumbent(case, exact):
+    # With the optimum as incumbent, round 1's Lagrangian bound (within 3.4e-4 of it here) proves it within 1e-3: no
+    # further round and no rounding. Asked for 1e-9, the rounds go on and the rounding gives the plan.
+    from allocator.backends import Deadline
+    from allocator.backends.decomposition import solve_by_blocks
+    from allocator.backends.highs_run import run_highs
+    from allocator.backends.options import SolverOptions
+
+    model = build(load_scenario(case)).linear
+    blocks = find_blocks(model)
+    assert blocks is not None
+    relaxation = run_highs(model.relaxed(), SolverOptions(), Deadline(60), log=False)
+    optimum = exact.solution.values
+    minimised = float(model.c @ optimum + model.offset)
+
+    proven = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60), incumbent=optimum)
+    assert proven.details["decomposition"] == {**proven.details["decomposition"], "rounds": 1, "incumbent_proven": True}
+    assert proven.values.tolist() == optimum.tolist() and proven.objective == pytest.approx(minimised)
+    assert minimised - 1e-3 * abs(minimised) <= proven.dual_bound <= minimised + 1e-9
+
+    polished = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-9, workers=1), Deadline(60), incumbent=optimum)
+    assert polished.details["decomposition"]["rounds"] >= 2 and "rounding" in polished.details["decomposition"]
+
+
+def test_a_rounding_between_rounds_ends_the_pricing_once_its_plan_is_within_the_gap(case, exact):
+    # Asked for 1e-3, the master after round 2 is within 10x that of the bound: its rounding is tried, lands within
+    # 1e-3, and no third round is priced. Asked for 1e-4, the rounds go on to 4.
+    from allocator.backends import Deadline
+    from allocator.backends.decomposition import DONE, solve_by_blocks
+    from allocator.backends.highs_run import run_highs
+    from allocator.backends.options import SolverOptions
+
+    model = build(load_scenario(case)).linear
+    blocks = find_blocks(model)
+    assert blocks is not None
+    relaxation = run_highs(model.relaxed(), SolverOptions(), Deadline(60), log=False)
+    optimum = float(model.c @ exact.solution.values + model.offset)
+    early = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60))
+    rounds = early.details["decomposition"]["rounds"]
+    assert early.message == f"{DONE}: the plan rounded after round {rounds} is within the requested gap of the Lagrangian bound"
+    assert early.dual_bound <= optimum <= early.objective <= early.dual_bound + 1e-3 * abs(early.objective)
+    full = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-4, workers=1), Deadline(60))
+    assert full.details["decomposition"]["rounds"] > rounds
+
+
 def test_blocks_priced_in_worker_processes_give_the_same_plan(case, by_blocks):
     pooled = solve(load_scenario(case, ["solver.workers=2"]), marginal="none")
     assert pooled.solution.details["decomposition"]["rounds"] == by_blocks.solution.details["decomposition"]["rounds"]
