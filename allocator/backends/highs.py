@@ -82,7 +82,8 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     When the relaxation leaves many selections fractional because rules grow with n (a capacity per county fills
     with a fraction of a project in every county), and the model falls into many blocks tied by a few linking rows
     (:func:`find_blocks`), the restricted MIPs give way to the decomposition by blocks (:func:`solve_by_blocks`),
-    whose Lagrangian bound is far tighter than the LP's.
+    whose Lagrangian bound is far tighter than the LP's. A phased model's relaxation, whose one-start rows grow with n,
+    is solved by pricing its start years (:func:`solve_relaxation`).
     """
     started = time.perf_counter()
     blocks = find_blocks(model)

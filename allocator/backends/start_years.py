@@ -34,8 +34,9 @@ from allocator.backends.highs_run import STOPPED, HighsOption, run_highs
 from allocator.backends.options import SolverOptions
 from allocator.model.arrays import ColumnKind, LinearModel, RowKind
 
-#: A start year joins its project's working set when its reduced cost is below minus this share of the largest
-#: objective coefficient (HiGHS's own dual feasibility tolerance is 1e-7 on the scaled model).
+#: A start year joins its project's working set when its reduced cost is below minus this share of the largest start
+#: column's cost (not of every cost: a soft target's penalty can be far larger), so no project's best start year is missed
+#: by more than 1e-9 of the dearest project (HiGHS's own dual feasibility tolerance is 1e-7, on its scaled model).
 PRICING_TOLERANCE = 1e-9
 #: Rounds in which a project whose working start year carries nothing swaps it for a better one instead of adding
 #: one; after them start years are only added, so the rounds end.
@@ -133,7 +134,7 @@ class _Pricing:
         self.upper = model.col_upper[years.starts]
         self.funded_lower, self.funded_upper = model.col_lower[years.funded], model.col_upper[years.funded]
         self.allowed = (self.upper > 0) & (self.funded_upper[:, None] > 0)
-        self.tolerance = PRICING_TOLERANCE * max(1.0, float(np.abs(model.c).max(initial=0.0)))
+        self.tolerance = PRICING_TOLERANCE * max(1.0, float(np.abs(self.cost).max(initial=0.0)))
 
     def first_working_set(self) -> np.ndarray:
         """One allowed start year per project, spread over the years (project i takes its (i mod m)-th of m allowed
