@@ -113,7 +113,7 @@ def test_a_deadline_stops_the_pricing_without_a_bound(phased: Path):
 
 
 PROJECTS = [{"project_id": f"P{i}", "region_id": "R1", "type": "centre", "cost": 100, "benefit": 10 - i} for i in range(4)]
-FORCED = DATA + """
+TWO_YEARS = DATA + """
 [phasing]
 first_year = 2021
 last_year = 2022
@@ -123,14 +123,13 @@ carry_over = false
 welfare = true
 
 [sources.central]
-budget_by_year = ["200万", "0"]
+budget_by_year = {budgets}
 
-[projects]
-must_fund = ["P1"]
+{rules}
 
 [objective]
 sense = "max_benefit"
-benefit = { benefit = 1.0 }
+benefit = {{ benefit = 1.0 }}
 
 [solver]
 mip_rel_gap = 0.0
@@ -138,19 +137,36 @@ strategy = "lp_first"
 """
 
 
-def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: Path):
-    # The spread first working set starts P1 (must be funded) in 2022, which has no money: that restricted LP is
-    # infeasible, so the relaxation is solved whole; the plan funds P1 and P0 in 2021.
-    scenario = load_scenario(write_case(tmp_path, FORCED, PROJECTS))
+def two_years(tmp_path: Path, budgets: str, rules: str):
+    scenario = load_scenario(write_case(tmp_path, TWO_YEARS.format(budgets=budgets, rules=rules), PROJECTS))
     model = build(scenario).linear
     years = find_start_years(model)
     assert years is not None
+    return scenario, model, years
+
+
+def funded(result) -> dict[str, int]:
+    return result.allocation.set_index("project_id")["start_year"].dropna().astype(int).to_dict()
+
+
+def test_a_project_a_rule_forces_into_the_plan_starts_with_every_year(tmp_path: Path):
+    # P1 must be funded; spread, it would start in 2022, which has no money. It gets both years from the start (with its
+    # one-start row), so the first restricted LP has room, and the plan funds P0 and P1 in 2021.
+    scenario, model, years = two_years(tmp_path, '["200万", "0"]', '[projects]\nmust_fund = ["P1"]')
+    solution = priced(model, years)
+    assert solution.status is SolveStatus.OPTIMAL
+    assert solution.details["start_years"]["rounds"][0]["one_start_rows"] == 1
+    assert funded(solve(scenario)) == {"P0": 2021, "P1": 2021}
+
+
+def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: Path):
+    # Three centres must be funded and only 2022 has money: spread, P0 and P2 start in 2021, so only two can be funded and
+    # that restricted LP is infeasible. The relaxation is then solved whole, and the plan funds all four in 2022.
+    scenario, model, years = two_years(tmp_path, '["0", "400万"]', '[targets.counts.centres]\ntype = "centre"\nmin = 3')
     assert priced(model, years).status is SolveStatus.NO_SOLUTION
     relaxation = solve_relaxation(model, None, SolverOptions(), Deadline(60), log=False)
     assert relaxation.status is SolveStatus.OPTIMAL and "start_years" not in relaxation.details
-    result = solve(scenario)
-    funded = result.allocation.set_index("project_id")["start_year"].dropna().astype(int).to_dict()
-    assert funded == {"P0": 2021, "P1": 2021}
+    assert funded(solve(scenario)) == {f"P{i}": 2022 for i in range(4)}
 
 
 def test_a_phased_lp_is_solved_by_pricing_its_start_years(phased: Path):

@@ -115,6 +115,23 @@ def solve_by_start_years(model: LinearModel, years: StartYears, options: SolverO
     return solution
 
 
+def _forced_projects(rules: sp.csr_matrix, lower: np.ndarray, years: StartYears) -> np.ndarray:
+    """The projects a rule row forces into the plan: a row with a positive lower bound over start columns of that
+    project alone (bool per project)."""
+    project_of = np.full(rules.shape[1], -1)
+    project_of[years.starts] = np.arange(len(years.starts))[:, None]
+    forced = np.zeros(len(years.starts), dtype=bool)
+    nonempty = np.flatnonzero(np.diff(rules.indptr) > 0)
+    if len(nonempty) == 0:
+        return forced
+    owners = project_of[rules.indices]
+    starts = rules.indptr[nonempty]  # consecutive non-empty rows: each segment is one row's entries
+    lowest, highest = np.minimum.reduceat(owners, starts), np.maximum.reduceat(owners, starts)
+    alone = (lowest == highest) & (lowest >= 0) & (lower[nonempty] > 0)
+    forced[lowest[alone]] = True
+    return forced
+
+
 class _Pricing:
     """The whole relaxation's arrays as start-year pricing reads them, and the restricted LPs built from them."""
 
@@ -124,7 +141,9 @@ class _Pricing:
         rule_rows = np.ones(model.num_rows, dtype=bool)
         rule_rows[years.rows] = False
         self.rule_rows = np.flatnonzero(rule_rows)
-        A = model.A.tocsr()[self.rule_rows].tocsc()
+        rules = model.A.tocsr()[self.rule_rows]
+        self.forced = _forced_projects(rules, model.row_lower[self.rule_rows], years)
+        A = rules.tocsc()
         self.A_starts = A[:, years.starts.ravel()].tocsc()
         rest = np.ones(model.num_cols, dtype=bool)
         rest[years.starts.ravel()] = rest[years.funded] = False
@@ -138,11 +157,14 @@ class _Pricing:
 
     def first_working_set(self) -> np.ndarray:
         """One allowed start year per project, spread over the years (project i takes its (i mod m)-th of m allowed
-        years), so that the first restricted LP does not pile every project into one year's budget."""
+        years), so that the first restricted LP does not pile every project into one year's budget; every allowed
+        year for a project a rule forces into the plan (must_fund, continuing, kept), which one year might not fit."""
         ordinal = np.cumsum(self.allowed, axis=1) - 1
         allowed_count = self.allowed.sum(axis=1)
         pick = np.arange(self.n) % np.maximum(allowed_count, 1)
-        return self.allowed & (ordinal == pick[:, None])
+        first = self.allowed & (ordinal == pick[:, None])
+        first[self.forced] = self.allowed[self.forced]
+        return first
 
     def solve(self, active: np.ndarray, options: SolverOptions, deadline: Deadline, *, log: bool,
               extra: dict[str, HighsOption]) -> Solution:
