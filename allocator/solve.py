@@ -128,7 +128,8 @@ class AllocationModel:
             raise SolveFailed(f"{failure_message(scenario, solution)}\n{diagnosis.text()}\nNo allocation was written.",
                               status=solution.status.value, report=diagnosis.text())
         if not solution.status.has_solution:
-            raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else ""), status=solution.status.value,
+            raise SolveFailed(failure_message(scenario, solution) + (SHARE_NOTE if shared else "")
+                              + "".join(f" {note}." for note in deadline.cut_short), status=solution.status.value,
                               progress=progress(built.linear, solution))
         if solution.status is SolveStatus.FEASIBLE and main.expired:
             gap = "gap not measured" if solution.mip_gap is None else f"gap {solution.mip_gap:.2e}"

@@ -258,3 +258,24 @@ def test_reports_are_skipped_by_default_above_the_stated_size_and_written_when_a
     assert not (tmp_path / "skipped" / "budget_proposal.xlsx").exists() and (tmp_path / "skipped" / "allocation.csv").exists()
     asked = CliRunner().invoke(main, ["run", str(DEMO), "--out", str(tmp_path / "asked"), "--marginal", "none", "--reports"])
     assert asked.exit_code == 0 and (tmp_path / "asked" / "budget_proposal.xlsx").exists() and "are skipped above" not in asked.output
+
+
+def test_a_highs_run_that_ends_long_after_its_deadline_says_so(monkeypatch):
+    # Some HiGHS phases check neither its time limit nor our interrupt (116 s past a 60 s limit, measured at 200,000
+    # phased candidates): a run that ends more than OVERRUN_NOTED after its deadline is noted, one that ends in time is not.
+    from allocator.backends.highs_run import OVERRUN_NOTED, run_highs
+
+    model, *_ = knapsack(8, 2, seed=0)
+    now = [0.0]
+    monkeypatch.setattr(Deadline, "clock", staticmethod(lambda: now[0]))
+    on_time = Deadline(60)
+    run_highs(model, SolverOptions(), on_time, log=False)
+    assert on_time.overrun() == 0.0 and on_time.cut_short == []
+
+    late = Deadline(60)
+    now[0] = 60 + 116  # the clock when HiGHS returns
+    assert late.overrun() == 116.0 > OVERRUN_NOTED
+    monkeypatch.setattr(late, "left", lambda: 60.0)  # HiGHS is handed 60 s, and the interrupt never fires
+    run_highs(model, SolverOptions(), late, log=False)
+    assert late.cut_short == ["HiGHS ran 116 s past solver.time_limit, in a phase that checks neither its time limit nor "
+                              "our interrupt (HiGHS issues #1278, #885; docs/performance.md)"]

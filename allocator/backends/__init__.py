@@ -82,6 +82,10 @@ class Deadline:
     def expired(self) -> bool:
         return self.left() <= 0.0
 
+    def overrun(self) -> float:
+        """Seconds past this deadline (0 before it)."""
+        return max(self.clock() - self.at, 0.0)
+
     def portion(self, seconds: float) -> Deadline:
         """A deadline `seconds` from now, never later than this one."""
         return Deadline(min(seconds, self.left()), cut_short=self.cut_short)
