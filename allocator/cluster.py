@@ -10,6 +10,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -51,9 +52,21 @@ def engine(*, workers: int | None = None, scheduler: str | None = None, client: 
         yield Engine(submit=pool.submit, first_done=_first_done_local, share=lambda obj: obj, slots=slots, remote=False)
 
 
-def local_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of `workers` local processes, started from the fork server."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_LOCAL_START)
+#: Why a local worker can die before finishing, and what to do.
+WORKER_DIED = ("a local worker process stopped before finishing its task: it was killed (for example out of memory), or "
+               "a Python script calls allocator without `if __name__ == \"__main__\":` around it (workers start from a "
+               "fork server, which imports the main script again); solver.workers = 1 (workers=1) works in this process")
+
+
+@contextmanager
+def local_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` local processes, started from the fork server; a worker that dies is an :class:`InputError`
+    saying why that happens (:data:`WORKER_DIED`)."""
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_LOCAL_START) as pool:
+        try:
+            yield pool
+        except BrokenProcessPool:
+            raise InputError(WORKER_DIED, where="solver.workers") from None
 
 
 def _first_done_local(futures: Collection[Any]) -> set[Any]:

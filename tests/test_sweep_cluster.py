@@ -67,3 +67,22 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in lines[0]
     assert not (tmp_path / "s").exists()
+
+
+UNGUARDED = """
+from allocator import load_scenario, sweep
+sweep(load_scenario({demo!r}), {{"sources.central.budget": "500万:1500万:2"}}, workers=2, out={out!r})
+"""
+
+
+def test_a_script_without_a_main_guard_gets_the_reason_not_a_broken_pool(tmp_path):
+    # Workers start from a fork server, which imports the main script again: unguarded, the script starts another sweep
+    # in each worker, which Python refuses, and the worker dies. The caller is told why, and how to fix it.
+    script = tmp_path / "sweep_script.py"
+    script.write_text(UNGUARDED.format(demo=str(DEMO), out=str(tmp_path / "sweep")), encoding="utf-8")
+    finished = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert finished.returncode != 0
+    raised = [line for line in finished.stderr.splitlines() if line.startswith("allocator.errors.InputError")]
+    assert raised and raised[-1].startswith("allocator.errors.InputError: solver.workers: a local worker process stopped")
+    assert 'if __name__ == "__main__":' in raised[-1]
+    assert not (tmp_path / "sweep").exists()  # nothing written as if complete
