@@ -89,14 +89,14 @@ def test_the_priced_relaxation_is_the_whole_relaxation(phased: Path, overrides: 
 
 
 def test_the_plan_from_a_priced_relaxation_is_within_its_gap_of_highs_on_the_whole_mip(phased: Path):
-    lp_first = solve(load_scenario(phased, ["solver.strategy=\"lp_first\""]))
-    whole = solve(load_scenario(phased, ["solver.strategy=\"mip\""]))
+    lp_first = solve(load_scenario(phased, ["solver.strategy=\"lp_first\"", "solver.mip_rel_gap=1e-3"]), marginal="none")
+    whole = solve(load_scenario(phased, ["solver.strategy=\"mip\"", "solver.mip_rel_gap=1e-3"]), marginal="none")
     assert lp_first.status is whole.status is SolveStatus.OPTIMAL
     details = lp_first.solution.details
     assert "start_years" in details
-    # Minimised objectives: the priced relaxation's bound is below HiGHS's plan, and each plan within 1e-4 of the other.
+    # Minimised objectives: the priced relaxation's bound is below HiGHS's plan, and each plan within 1e-3 of the other.
     assert details["lp_bound"] <= whole.solution.objective + 1e-9 * abs(whole.solution.objective)
-    assert lp_first.solution.objective == pytest.approx(whole.solution.objective, rel=1e-4)
+    assert lp_first.solution.objective == pytest.approx(whole.solution.objective, rel=1e-3)
 
 
 def test_models_without_several_start_years_are_left_to_the_whole_lp(phased: Path):
@@ -156,7 +156,7 @@ def test_a_project_a_rule_forces_into_the_plan_starts_with_every_year(tmp_path: 
     solution = priced(model, years)
     assert solution.status is SolveStatus.OPTIMAL
     assert solution.details["start_years"]["rounds"][0]["one_start_rows"] == 1
-    assert funded(solve(scenario)) == {"P0": 2021, "P1": 2021}
+    assert funded(solve(scenario, marginal="none")) == {"P0": 2021, "P1": 2021}
 
 
 def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: Path):
@@ -166,7 +166,7 @@ def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: P
     assert priced(model, years).status is SolveStatus.NO_SOLUTION
     relaxation = solve_relaxation(model, None, SolverOptions(), Deadline(60), log=False)
     assert relaxation.status is SolveStatus.OPTIMAL and "start_years" not in relaxation.details
-    assert funded(solve(scenario)) == {f"P{i}": 2022 for i in range(4)}
+    assert funded(solve(scenario, marginal="none")) == {f"P{i}": 2022 for i in range(4)}
 
 
 def test_a_phased_lp_is_solved_by_pricing_its_start_years(phased: Path):
@@ -174,6 +174,6 @@ def test_a_phased_lp_is_solved_by_pricing_its_start_years(phased: Path):
     scenario = load_scenario(phased, ["model.selection=\"continuous\""])
     model = build(scenario).linear
     whole = run_highs(model, SolverOptions(), Deadline(120), log=False)
-    result = solve(scenario)
+    result = solve(scenario, marginal="none")
     assert result.status is SolveStatus.OPTIMAL and "start_years" in result.solution.details
     assert result.solution.objective == pytest.approx(whole.objective, rel=1e-9)
