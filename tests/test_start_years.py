@@ -12,7 +12,7 @@ import pytest
 
 from allocator import load_scenario, solve
 from allocator.backends import Deadline, SolveStatus
-from allocator.backends.highs import LP_RELAXATION_OPTIONS, solve_relaxation
+from allocator.backends.highs import solve_relaxation, start_year_settings
 from allocator.backends.highs_run import STOPPED, run_highs
 from allocator.backends.options import SolverOptions
 from allocator.backends.start_years import StartYears, find_start_years, solve_by_start_years
@@ -39,7 +39,8 @@ def model_of(path: Path, overrides: list[str] | None = None) -> LinearModel:
 
 
 def priced(model: LinearModel, years: StartYears):
-    return solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(120), log=False, extra=dict(LP_RELAXATION_OPTIONS))
+    return solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(120), log=False,
+                                settings=start_year_settings(model, years))
 
 
 def assert_optimal_for_the_whole(model: LinearModel, solution) -> None:
@@ -71,8 +72,7 @@ def assert_optimal_for_the_whole(model: LinearModel, solution) -> None:
     [],
     ["sources.central.profile=[0.4, 0.3, 0.0, 0.2, 0.1]", "sources.lottery.profile=[0.0, 0.5, 0.5, 0.0, 0.0]"],
     ["phasing.cost_profile=[0.8, 0.2]"],
-    ["phasing.discount_rate=0.2"],
-], ids=["generated", "uneven-budgets", "front-loaded-costs", "steep-discount"])
+], ids=["generated", "uneven-budgets", "front-loaded-costs"])
 def test_the_priced_relaxation_is_the_whole_relaxation(phased: Path, overrides: list[str]):
     model = model_of(phased, overrides)
     years = find_start_years(model)
@@ -84,8 +84,23 @@ def test_the_priced_relaxation_is_the_whole_relaxation(phased: Path, overrides: 
     assert_optimal_for_the_whole(model.relaxed(), solution)
     rounds = solution.details["start_years"]["rounds"]
     assert rounds[-1]["priced_in"] == 0 and rounds[0]["one_start_rows"] == 0
-    if "phasing.discount_rate=0.2" in overrides:  # years worth trading: projects split between years keep their rows
-        assert max(r["one_start_rows"] for r in rounds) > 100
+    if overrides:  # years that differ in worth: some projects keep two years, with their one-start rows
+        assert max(r["one_start_rows"] for r in rounds) > 0
+
+
+def test_when_most_projects_would_keep_two_years_the_whole_relaxation_is_solved(phased: Path):
+    # A 20% discount rate makes every year worth trading: after the second LP, 290 of 300 projects price in, more than
+    # WHOLE_FROM_SHARE would keep their one-start rows, and the relaxation is solved whole, saying why.
+    model = model_of(phased, ["phasing.discount_rate=0.2"])
+    years = find_start_years(model)
+    assert years is not None
+    gave_way = priced(model, years)
+    assert gave_way.status is SolveStatus.NO_SOLUTION and gave_way.values is None
+    assert gave_way.message.startswith("start-year pricing gave way: ") and "would keep two or more start years" in gave_way.message
+    relaxation = solve_relaxation(model, None, SolverOptions(), Deadline(60), log=False)
+    whole = run_highs(model.relaxed(), SolverOptions(), Deadline(60), log=False)
+    assert relaxation.status is SolveStatus.OPTIMAL and relaxation.objective == pytest.approx(whole.objective, rel=1e-9)
+    assert relaxation.details["start_years"]["gave_way"] == gave_way.message
 
 
 def test_the_plan_from_a_priced_relaxation_is_within_its_gap_of_highs_on_the_whole_mip(phased: Path):
@@ -108,7 +123,7 @@ def test_a_deadline_stops_the_pricing_without_a_bound(phased: Path):
     model = model_of(phased)
     years = find_start_years(model)
     assert years is not None
-    stopped = solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(0), log=False, extra={})
+    stopped = solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(0), log=False, settings=lambda _: {})
     assert stopped.status is SolveStatus.NO_SOLUTION and stopped.message == STOPPED and stopped.values is None
 
 
@@ -165,7 +180,8 @@ def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: P
     scenario, model, years = two_years(tmp_path, '["0", "400万"]', '[targets.counts.centres]\ntype = "centre"\nmin = 3')
     assert priced(model, years).status is SolveStatus.NO_SOLUTION
     relaxation = solve_relaxation(model, None, SolverOptions(), Deadline(60), log=False)
-    assert relaxation.status is SolveStatus.OPTIMAL and "start_years" not in relaxation.details
+    assert relaxation.status is SolveStatus.OPTIMAL
+    assert relaxation.details["start_years"] == {"rounds": [], "gave_way": "start-year pricing gave way: Infeasible"}
     assert funded(solve(scenario, marginal="none")) == {f"P{i}": 2022 for i in range(4)}
 
 

@@ -24,6 +24,7 @@ extended to the one-start rows, are optimal duals of the whole.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,6 +39,12 @@ from allocator.model.arrays import ColumnKind, LinearModel, RowKind
 #: column's cost (not of every cost: a soft target's penalty can be far larger), so no project's best start year is missed
 #: by more than 1e-9 of the dearest project (HiGHS's own dual feasibility tolerance is 1e-7, on its scaled model).
 PRICING_TOLERANCE = 1e-9
+#: Once more than this share of the projects would keep two or more start years (and their one-start rows), the
+#: whole relaxation is solved instead. Measured at 20,000 with a 20% discount rate: 55% after the second LP, and six more
+#: rounds took 11-31 s where the whole relaxation takes 7.3 s.
+WHOLE_FROM_SHARE = 0.25
+#: The HiGHS options for a restricted LP, by its shape (few rows at first; more once projects keep two years).
+Settings = Callable[[LinearModel], Mapping[str, HighsOption]]
 #: Rounds in which a project whose working start year carries nothing swaps it for a better one instead of adding
 #: one; after them start years are only added, so the rounds end.
 SWAP_ROUNDS = 3
@@ -80,15 +87,15 @@ def find_start_years(model: LinearModel) -> StartYears | None:
 
 
 def solve_by_start_years(model: LinearModel, years: StartYears, options: SolverOptions, deadline: Deadline, *, log: bool,
-                         extra: dict[str, HighsOption]) -> Solution:
+                         settings: Settings) -> Solution:
     """The LP `model` (a relaxation: no integer columns) solved over working sets of start years (module docstring),
-    each restricted LP with HiGHS options `extra`; values and duals come back for the whole model. Not optimal (stopped
+    each restricted LP with the HiGHS options `settings` gives for its shape; values and duals come back for the whole model. Not optimal (stopped
     by `deadline`, or a restricted LP that failed) means no bound: the caller solves the whole LP instead."""
     started = time.perf_counter()
     pricing = _Pricing(model, years)
     active = pricing.first_working_set()
     rounds: list[dict[str, object]] = []
-    solution = pricing.solve(active, options, deadline, log=log, extra=extra)
+    solution = pricing.solve(active, options, deadline, log=log, settings=settings)
     for round_number in range(1, 10_000):
         if solution.status is not SolveStatus.OPTIMAL:
             break
@@ -102,12 +109,17 @@ def solve_by_start_years(model: LinearModel, years: StartYears, options: SolverO
             widened = pricing.best_years(reduced)
         else:
             widened = pricing.widen(active, solution, reduced, better, swap=round_number <= SWAP_ROUNDS + 1)
-        attempt = pricing.solve(widened, options, deadline, log=log, extra=extra)
+        keeping_rows = float((widened.sum(axis=1) > 1).mean())
+        if keeping_rows > WHOLE_FROM_SHARE:
+            solution.message = (f"{keeping_rows:.0%} of the projects would keep two or more start years: the restricted LP "
+                                "would be the whole one in all but name")
+            break
+        attempt = pricing.solve(widened, options, deadline, log=log, settings=settings)
         if attempt.status is SolveStatus.INFEASIBLE:  # a swap left the rules no room: keep the old start years as well
             widened |= active
-            attempt = pricing.solve(widened, options, deadline, log=log, extra=extra)
+            attempt = pricing.solve(widened, options, deadline, log=log, settings=settings)
         active, solution = widened, attempt
-    solution.message = STOPPED if deadline.expired else f"start-year pricing: {solution.message}"
+    solution.message = STOPPED if deadline.expired else f"start-year pricing gave way: {solution.message}"
     solution.status = SolveStatus.NO_SOLUTION
     solution.values = solution.row_duals = solution.col_duals = None
     solution.seconds = time.perf_counter() - started
@@ -167,7 +179,7 @@ class _Pricing:
         return first
 
     def solve(self, active: np.ndarray, options: SolverOptions, deadline: Deadline, *, log: bool,
-              extra: dict[str, HighsOption]) -> Solution:
+              settings: Settings) -> Solution:
         """The restricted LP over the start years in `active`: a single start year is a column whose bounds also carry
         z_p's; two or more keep their project's one-start row."""
         projects, years = np.nonzero(active)
@@ -189,7 +201,7 @@ class _Pricing:
                              col_lower=np.concatenate([lower, model.col_lower[self.rest]]),
                              col_upper=np.concatenate([upper, model.col_upper[self.rest]]),
                              integer=np.zeros(len(projects) + len(self.rest), dtype=bool), col_blocks=[], row_blocks=[])
-        return run_highs(restricted, options, deadline, log=log, extra=extra)
+        return run_highs(restricted, options, deadline, log=log, extra=settings(restricted))
 
     def one_start_duals(self, active: np.ndarray, solution: Solution) -> np.ndarray:
         """The dual of every project's one-start row: the LP's own where the row is in it; else the one that makes the
