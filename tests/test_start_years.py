@@ -12,7 +12,7 @@ import pytest
 
 from allocator import load_scenario, solve
 from allocator.backends import Deadline, SolveStatus
-from allocator.backends.highs import solve_relaxation, start_year_settings
+from allocator.backends.highs import solve_relaxation
 from allocator.backends.highs_run import STOPPED, run_highs
 from allocator.backends.options import SolverOptions
 from allocator.backends.start_years import StartYears, find_start_years, solve_by_start_years
@@ -39,8 +39,7 @@ def model_of(path: Path, overrides: list[str] | None = None) -> LinearModel:
 
 
 def priced(model: LinearModel, years: StartYears):
-    return solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(120), log=False,
-                                settings=start_year_settings(model, years))
+    return solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(120), log=False)
 
 
 def assert_optimal_for_the_whole(model: LinearModel, solution) -> None:
@@ -97,7 +96,7 @@ def test_when_most_projects_would_keep_two_years_the_whole_relaxation_is_solved(
     gave_way = priced(model, years)
     assert gave_way.status is SolveStatus.NO_SOLUTION and gave_way.values is None
     assert gave_way.message.startswith("start-year pricing gave way: ") and "would keep two or more start years" in gave_way.message
-    relaxation = solve_relaxation(model, None, SolverOptions(), Deadline(60), log=False)
+    relaxation = solve_relaxation(model, None, years, SolverOptions(), Deadline(60), log=False)
     whole = run_highs(model.relaxed(), SolverOptions(), Deadline(60), log=False)
     assert relaxation.status is SolveStatus.OPTIMAL and relaxation.objective == pytest.approx(whole.objective, rel=1e-9)
     assert relaxation.details["start_years"]["gave_way"] == gave_way.message
@@ -123,7 +122,7 @@ def test_a_deadline_stops_the_pricing_without_a_bound(phased: Path):
     model = model_of(phased)
     years = find_start_years(model)
     assert years is not None
-    stopped = solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(0), log=False, settings=lambda _: {})
+    stopped = solve_by_start_years(model.relaxed(), years, SolverOptions(), Deadline(0), log=False)
     assert stopped.status is SolveStatus.NO_SOLUTION and stopped.message == STOPPED and stopped.values is None
 
 
@@ -179,7 +178,7 @@ def test_a_first_working_set_with_no_room_falls_back_to_the_whole_lp(tmp_path: P
     # that restricted LP is infeasible. The relaxation is then solved whole, and the plan funds all four in 2022.
     scenario, model, years = two_years(tmp_path, '["0", "400万"]', '[targets.counts.centres]\ntype = "centre"\nmin = 3')
     assert priced(model, years).status is SolveStatus.NO_SOLUTION
-    relaxation = solve_relaxation(model, None, SolverOptions(), Deadline(60), log=False)
+    relaxation = solve_relaxation(model, None, years, SolverOptions(), Deadline(60), log=False)
     assert relaxation.status is SolveStatus.OPTIMAL
     assert relaxation.details["start_years"] == {"rounds": [], "gave_way": "start-year pricing gave way: Infeasible"}
     assert funded(solve(scenario, marginal="none")) == {f"P{i}": 2022 for i in range(4)}

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.backends.blocks import Blocks
-from allocator.backends.highs_run import new_highs, run_highs, solve_restricted
+from allocator.backends.highs_run import minimised, new_highs, relative_gap, run_highs, solve_restricted
 from allocator.backends.options import SolverOptions
 from allocator.model.arrays import LinearModel
 
@@ -223,7 +223,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, op
             for batch, result in zip(pricing, priced, strict=True):
                 plan[batch.columns] = result.values
             best_bound = max(best_bound, _lagrangian_bound(model, blocks, prices, reduced, priced))
-            if incumbent is not None and _within(float(model.c @ incumbent + model.offset), best_bound, options.mip_rel_gap):
+            if incumbent is not None and relative_gap(float(model.c @ incumbent + model.offset), best_bound) <= options.mip_rel_gap:
                 return _incumbent_proven(model, relaxation, incumbent, best_bound, rounds, started)
             _add_plans(master, plan, model, linking_A, columns, column_bounds, artificial=False)
             priced_at = time.perf_counter()
@@ -235,14 +235,14 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, op
                 master.charge(lp_costs, penalty)
                 solved = master.solve()
             if not _leans_on_lp_plans(solved, blocks):
-                if _within(solved.objective, best_bound, CONVERGED_SHARE * options.mip_rel_gap):
+                if relative_gap(solved.objective, best_bound) <= CONVERGED_SHARE * options.mip_rel_gap:
                     break
-                if _within(solved.objective, best_bound, TRIAL_SHARE * options.mip_rel_gap):
+                if relative_gap(solved.objective, best_bound) <= TRIAL_SHARE * options.mip_rel_gap:
                     # Close enough that a rounded plan may already be within the gap (it can beat the master, whose
                     # columns are whole-block plans only): a rounding (seconds) before another round of pricing (a
                     # minute at 200,000 county-pooling candidates).
                     rounded = _round(model, master, solved, columns, column_bounds, options, deadline, log=log)
-                    if rounded.status.has_solution and _within(_minimised(rounded), best_bound, options.mip_rel_gap):
+                    if rounded.status.has_solution and relative_gap(minimised(rounded), best_bound) <= options.mip_rel_gap:
                         break
                     rounded = None
             prices = _valid_prices(model, blocks, solved.prices)
@@ -273,16 +273,6 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, op
 def _leans_on_lp_plans(solved: _MasterSolution, blocks: Blocks) -> bool:
     """Does the master's solution still use a block's fractional LP plan (the first `blocks.count` columns)?"""
     return bool(solved.weights[:blocks.count].sum() > 1e-9)
-
-
-def _minimised(solution: Solution) -> float:
-    assert solution.objective is not None
-    return solution.objective
-
-
-def _within(objective: float, bound: float, gap: float) -> bool:
-    """Is a minimised `objective` within the relative `gap` of a proven lower `bound`?"""
-    return objective - bound <= gap * max(abs(objective), 1e-9)
 
 
 def _incumbent_proven(model: LinearModel, relaxation: Solution, incumbent: np.ndarray, bound: float, rounds: int,

@@ -17,18 +17,17 @@ import numpy as np
 from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.backends.blocks import Blocks, find_blocks
 from allocator.backends.decomposition import Priced, solve_by_blocks
-from allocator.backends.highs_run import STOPPED, HighsOption, new_highs, run_highs, solve_restricted, to_highs_lp
+from allocator.backends.highs_run import (LP_RELAXATION_OPTIONS, STOPPED, HighsOption, minimised, new_highs, relative_gap,
+                                         run_highs, solve_restricted, to_highs_lp)
 from allocator.backends.options import SolverOptions
-from allocator.backends.start_years import Settings, StartYears, find_start_years, solve_by_start_years
+from allocator.backends.start_years import StartYears, find_start_years, solve_by_start_years
 from allocator.errors import InputError
 from allocator.model.arrays import Block, LinearModel
 
 #: A MIP with at least this many integer columns is solved LP-first (strategy "auto").
 LP_FIRST_MIN_INTEGERS = 5_000
-#: The relaxation of a model with few rows: interior point then crossover (a vertex, so few fractional selections), no
-#: presolve (HiGHS's presolve spends longer on the long rows than the solve itself; docs/performance.md).
-LP_RELAXATION_OPTIONS: dict[str, HighsOption] = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
-#: ... and of a model with many rows that falls into blocks, or of a large LP: the same with presolve.
+#: The relaxation of a model with few rows is solved with LP_RELAXATION_OPTIONS (highs_run); of a model with many rows
+#: that falls into blocks, or a large LP, the same with presolve.
 IPM_WITH_PRESOLVE: dict[str, HighsOption] = {**LP_RELAXATION_OPTIONS, "presolve": "on"}
 #: A model has few rows when it has at most this many per column (the national rules: 415 rows at 20,000 candidates),
 #: not once rules grow with n (a capacity per county: 19,660 rows); see :func:`lp_settings`.
@@ -59,8 +58,9 @@ def solve_highs(model: LinearModel, options: SolverOptions, *, log: bool = False
     lp_first = options.strategy == "lp_first" or (options.strategy == "auto" and int(model.integer.sum()) >= LP_FIRST_MIN_INTEGERS)
     if model.is_mip and lp_first:
         return solve_lp_first(model, options, deadline, log=log)
-    if not model.is_mip and start is None and find_start_years(model) is not None:
-        return solve_relaxation(model, None, options, deadline, log=log)  # a phased LP (model.selection = "continuous")
+    years = find_start_years(model) if not model.is_mip and start is None else None
+    if years is not None:  # a phased LP (model.selection = "continuous")
+        return solve_relaxation(model, None, years, options, deadline, log=log)
     large_lp = not model.is_mip and model.num_rows >= LARGE_LP_ROWS and model.num_rows > FEW_ROWS_SHARE * model.num_cols
     return run_highs(model, options, deadline, log=log, start=start, extra=IPM_WITH_PRESOLVE if large_lp else None)
 
@@ -87,7 +87,7 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     """
     started = time.perf_counter()
     blocks = find_blocks(model)
-    relaxation = solve_relaxation(model, blocks, options, deadline, log=log)
+    relaxation = solve_relaxation(model, blocks, find_start_years(model), options, deadline, log=log)
     if relaxation.status is SolveStatus.INFEASIBLE:
         return relaxation  # no relaxed solution: the MIP has none either
     if relaxation.status in (SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE_OR_UNBOUNDED):
@@ -117,7 +117,7 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
                                       extra=extra, start=None if best is None else best.values)
         details[f"stage{stage + 1}"] = {"free_selections": int((model.integer & free).sum()), "seconds": round(restricted.seconds, 3),
                                         "status": restricted.status.value}
-        if restricted.status.has_solution and (best is None or _objective(restricted) < _objective(best)):
+        if restricted.status.has_solution and (best is None or minimised(restricted) < minimised(best)):
             best = restricted
             _prove_gap(best, bound, options)
         if (best is not None and best.status is SolveStatus.OPTIMAL) or deadline.expired:
@@ -129,7 +129,7 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
         if not full.status.has_solution and best is None:
             return _finish(full, details, started)  # e.g. proven infeasible: the diagnosis takes over
         if full.status.has_solution:
-            if best is None or _objective(full) < _objective(best):
+            if best is None or minimised(full) < minimised(best):
                 best = full
             _prove_gap(best, _tighter(bound, full.dual_bound), options)  # a tie keeps the full MIP's proof
     if best is None:
@@ -138,29 +138,19 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     return _finish(best, details, started)
 
 
-def solve_relaxation(model: LinearModel, blocks: Blocks | None, options: SolverOptions, deadline: Deadline, *, log: bool) -> Solution:
-    """The LP relaxation of `model`: a phased model's by pricing its start years (:mod:`allocator.backends.start_years`),
-    whose restricted LPs have the base model's few rows; any other, or one the pricing could not finish before the
-    deadline, whole with :func:`lp_settings`."""
-    years = find_start_years(model)
-    if years is not None:
-        priced = solve_by_start_years(model.relaxed(), years, options, deadline, log=log, settings=start_year_settings(model, years))
-        if priced.status is SolveStatus.OPTIMAL or deadline.expired:
-            return priced
-        whole = run_highs(model.relaxed(), options, deadline, log=log, extra=lp_settings(model, blocks))
-        whole.seconds += priced.seconds  # the relaxation's time includes the pricing that gave way
-        rounds = priced.details.get("start_years", {})
-        whole.details["start_years"] = {**(rounds if isinstance(rounds, dict) else {}), "gave_way": priced.message}
-        return whole
-    return run_highs(model.relaxed(), options, deadline, log=log, extra=lp_settings(model, blocks))
-
-
-def start_year_settings(model: LinearModel, years: StartYears) -> Settings:
-    """How start-year pricing solves its restricted LPs: by interior point and crossover without presolve, whose prices
-    send few start years in (measured: the relaxation at 20,000 in 2 rounds and 1.7 s, where HiGHS's default simplex
-    takes 4 rounds and 5.9 s; on the 300-candidate test case, simplex's or presolved prices sent in 291 of 300 projects
-    where these sent 24)."""
-    return lambda restricted: dict(LP_RELAXATION_OPTIONS)
+def solve_relaxation(model: LinearModel, blocks: Blocks | None, years: StartYears | None, options: SolverOptions,
+                     deadline: Deadline, *, log: bool) -> Solution:
+    """The LP relaxation of `model`: a phased model's (its start `years`) by pricing them
+    (:mod:`allocator.backends.start_years`), whose restricted LPs have the base model's few rows; any other, or one the
+    pricing gave way on before the deadline (its reason in ``details["start_years"]``), whole with :func:`lp_settings`."""
+    priced = None if years is None else solve_by_start_years(model.relaxed(), years, options, deadline, log=log)
+    if priced is not None and (priced.status is SolveStatus.OPTIMAL or deadline.expired):
+        return priced
+    whole = run_highs(model.relaxed(), options, deadline, log=log, extra=lp_settings(model, blocks))
+    if priced is not None:  # the relaxation's time and details include the pricing that gave way
+        whole.seconds += priced.seconds
+        whole.details.update(priced.details)
+    return whole
 
 
 def lp_settings(model: LinearModel, blocks: Blocks | None) -> dict[str, HighsOption]:
@@ -184,7 +174,7 @@ def _decomposed(model: LinearModel, blocks: Blocks, relaxation: Solution, option
     details["decomposition"] = by_blocks.details.pop("decomposition", {})
     if by_blocks.status.has_solution:
         bound = _tighter(bound, by_blocks.dual_bound)
-        if best is None or _objective(by_blocks) < _objective(best):
+        if best is None or minimised(by_blocks) < minimised(best):
             best = by_blocks
     if best is not None:
         _prove_gap(best, bound, options)
@@ -216,12 +206,6 @@ def _finish(solution: Solution, details: dict[str, object], started: float) -> S
     return solution
 
 
-def _objective(solution: Solution) -> float:
-    """The objective of a solve that found an allocation."""
-    assert solution.objective is not None, solution.status
-    return solution.objective
-
-
 def _tighter(lp_bound: float, dual_bound: float | None) -> float:
     """The higher of two proven lower bounds (a MIP's dual bound may be missing or infinite)."""
     return max(lp_bound, dual_bound) if dual_bound is not None and np.isfinite(dual_bound) else lp_bound
@@ -242,8 +226,7 @@ def _neighbourhood(model: LinearModel, fractional: np.ndarray, reduced_costs: np
 
 def _prove_gap(solution: Solution, bound: float, options: SolverOptions) -> None:
     """Set the gap of a minimising `solution` against a proven lower `bound`, and its status by the requested gap."""
-    objective = _objective(solution)
-    gap = max(objective - bound, 0.0) / max(abs(objective), 1e-9)
+    gap = relative_gap(minimised(solution), bound)
     gap = 0.0 if gap < GAP_NOISE else gap
     solution.dual_bound, solution.mip_gap = bound, gap
     solution.status = SolveStatus.OPTIMAL if gap <= options.mip_rel_gap else SolveStatus.FEASIBLE

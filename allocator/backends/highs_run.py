@@ -30,6 +30,10 @@ _LIMITS = {
     highspy.HighsModelStatus.kMemoryLimit, highspy.HighsModelStatus.kObjectiveBound,
     highspy.HighsModelStatus.kObjectiveTarget,
 }
+#: An LP relaxation by interior point then crossover (a vertex, so few fractional selections), without presolve (HiGHS's
+#: presolve spends longer on long rows than the solve itself; docs/performance.md). Its optimal prices sit near the
+#: middle of the optimal ones, which start-year pricing relies on (allocator.backends.start_years).
+LP_RELAXATION_OPTIONS: dict[str, HighsOption] = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
 #: Said of a solve that the deadline stopped (HiGHS's own word is "Interrupted by user").
 STOPPED = "Time limit reached (wall clock)"
 #: A HiGHS run that ends more than this many seconds after its deadline is noted in ``cut_short``: on large models some
@@ -122,6 +126,17 @@ def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *,
                 solution.row_duals = np.asarray(result.row_dual, dtype=float)
                 solution.col_duals = np.asarray(result.col_dual, dtype=float)
     return solution
+
+
+def minimised(solution: Solution) -> float:
+    """The minimised objective of a solve that found an allocation."""
+    assert solution.objective is not None, solution.status
+    return solution.objective
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """How far a minimised `objective` lies above a proven lower `bound`, relative to the objective (0 below it)."""
+    return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
 
 
 def to_highs_lp(model: LinearModel) -> highspy.HighsLp:
