@@ -37,3 +37,28 @@ regions = "regions.csv"
 projects = "projects.csv"
 money_unit = "万元"
 """
+
+
+#: One centre type, central money matched 1:1 by local money under a capacity per province, and the west's local money
+#: arriving uncertainly (robust planning at the 10% quantile). The capacities come from the regions table.
+ROBUST = DATA + """
+[types.centre]
+welfare = true
+
+[sources.central]
+budget = "300万"
+max_share_of_cost = 0.5
+
+[sources.local]
+budget = "1000万"
+matching = { ratio = 1.0, of = ["central"] }
+capacity = { column = "capacity", by = "province" }
+
+[objective]
+sense = "max_benefit"
+benefit = { benefit = 1.0 }
+
+[uncertainty]
+local_arrival = { west = { low = 0.5, mode = 0.8, high = 1.0 } }
+robust_quantile = 0.1
+"""

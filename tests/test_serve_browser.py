@@ -13,7 +13,7 @@ import time
 import openpyxl
 import pytest
 
-from workbench_browser import CHROMIUM, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
+from workbench_browser import launch, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
 
 pytestmark = needs_chromium
 
@@ -27,7 +27,7 @@ def funded(page: object, table: str = "#differences") -> dict[str, tuple[str, st
 def test_change_the_central_budget_and_see_the_funded_counts_change(server, tmp_path):
     shots = shot_folders(tmp_path)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.set_default_timeout(180_000)  # an infeasible change is diagnosed by re-solves, on a shared machine
         page.goto(server + "/")

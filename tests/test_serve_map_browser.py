@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 
 
-from workbench_browser import CHROMIUM, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
+from workbench_browser import launch, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
 
 pytestmark = needs_chromium
 
 def test_the_map_opens_a_province_where_a_locked_project_is_kept(server, tmp_path):
     shots = shot_folders(tmp_path)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(server + "/")
         page.click("text=eleventh_plan_national.toml")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 
-from workbench_browser import CHROMIUM, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
+from workbench_browser import launch, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
 
 pytestmark = needs_chromium
 
@@ -19,7 +19,7 @@ NATIONAL = "eleventh_plan_national.toml"
 def test_sweep_the_central_budget_and_see_the_curve_then_what_binds(server, tmp_path):
     shots = shot_folders(tmp_path)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(180_000)  # a sweep of the national scenario, or its explain, on a shared machine
         page.goto(f"{server}/scenario?path={NATIONAL}")

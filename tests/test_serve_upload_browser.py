@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 
-from workbench_browser import CHROMIUM, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
+from workbench_browser import launch, needs_chromium, playwright, save, shot_folders, workbench_server  # noqa: F401
 
 pytestmark = needs_chromium
 
@@ -20,7 +20,7 @@ UNITS = re.compile(r"[（(]?(万元|亿元|元/人)[）)]?")
 def test_the_switch_shows_the_scenario_page_in_english_and_back(server, tmp_path):
     folders = shot_folders(tmp_path)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(server + "/scenario?path=eleventh_plan_national.toml")
         assert page.locator("#solve").inner_text() == "求解" and page.locator("html").get_attribute("lang") == "zh-CN"

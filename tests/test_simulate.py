@@ -20,7 +20,7 @@ from allocator.rundir import write_run
 from allocator.runformat.tables import CSV_ENCODING
 from allocator.simulate import load_plan, robust_inputs, robust_plan, simulate
 from allocator.scenario import Triangular
-from helpers import DATA, REGIONS, write_case
+from helpers import DATA, REGIONS, ROBUST, write_case
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo"
 RISK = """
@@ -250,35 +250,13 @@ def test_worker_counts_and_executors_give_identical_results(risky):
 
 # --- robust planning ------------------------------------------------------------------------------
 
-TIGHT = DATA + """
-[types.centre]
-welfare = true
-
-[sources.central]
-budget = "300万"
-max_share_of_cost = 0.5
-
-[sources.local]
-budget = "1000万"
-matching = { ratio = 1.0, of = ["central"] }
-capacity = { column = "capacity", by = "province" }
-
-[objective]
-sense = "max_benefit"
-benefit = { benefit = 1.0 }
-
-[uncertainty]
-local_arrival = { west = { low = 0.5, mode = 0.8, high = 1.0 } }
-robust_quantile = 0.1
-"""
-
 
 def test_the_robust_plan_stalls_no_more_often_under_the_same_draws(tmp_path):
     # West capacity 200: the nominal plan promises all of it (4 projects of 50 + 50) and stalls whenever
     # less than all of it arrives. The robust plan keeps to 200 x q10 = 124 (2 projects), which every draw covers.
     projects = [{"project_id": f"P{i}", "region_id": "R2", "type": "centre", "cost": 100, "benefit": 10 - i} for i in range(6)]
     regions = [dict(r, capacity=200) for r in REGIONS]
-    scenario, data, nominal = load_plan(write_case(tmp_path, TIGHT, projects, regions))
+    scenario, data, nominal = load_plan(write_case(tmp_path, ROBUST, projects, regions))
     robust_scenario, robust_data, factors = robust_inputs(scenario, data)
     assert factors["west"] == pytest.approx(0.5 + (0.1 * 0.5 * 0.3) ** 0.5)
     assert robust_data.regions.set_index("region_id").loc["R2", "capacity"] == pytest.approx(200 * factors["west"])

@@ -13,7 +13,7 @@ from allocator.simulate import load_plan, robust_inputs, robust_plan
 from allocator.solve import build
 from allocator.sweep import Axis, checked_points, chains, parse_vary, run_point, warm_order
 from allocator.warm import feasible_start
-from helpers import DATA, REGIONS, write_case
+from helpers import REGIONS, ROBUST, write_case
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
 
@@ -72,33 +72,10 @@ def test_warm_and_cold_sweeps_give_the_same_objectives_within_the_gap():
     assert warm.table["objective"].is_monotonic_increasing  # more money, at least as much benefit
 
 
-ROOMY = DATA + """
-[types.centre]
-welfare = true
-
-[sources.central]
-budget = "300万"
-max_share_of_cost = 0.5
-
-[sources.local]
-budget = "1000万"
-matching = { ratio = 1.0, of = ["central"] }
-capacity = { column = "capacity", by = "province" }
-
-[objective]
-sense = "max_benefit"
-benefit = { benefit = 1.0 }
-
-[uncertainty]
-local_arrival = { west = { low = 0.5, mode = 0.8, high = 1.0 } }
-robust_quantile = 0.1
-"""
-
-
 def test_the_robust_plan_starts_from_the_nominal_one_when_it_fits(tmp_path):
     # Capacity 1000 per region: the nominal plan's 300万 of matching money fits the robust capacity (~622) and budget.
     projects = [{"project_id": f"P{i}", "region_id": "R2", "type": "centre", "cost": 100, "benefit": 10 - i} for i in range(6)]
-    scenario, data, nominal = load_plan(write_case(tmp_path, ROOMY, projects, REGIONS))
+    scenario, data, nominal = load_plan(write_case(tmp_path, ROBUST, projects, REGIONS))
     robust_scenario, robust_data, _ = robust_inputs(scenario, data)
     assert feasible_start(build(robust_scenario, robust_data).linear, nominal.values) is not None
     warm, _ = robust_plan(scenario, data, nominal)

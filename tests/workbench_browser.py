@@ -14,12 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from browser import CHROMIUM, needs_chromium  # noqa: F401  (re-exported: the workbench's browser tests import it from here)
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
 uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed (pip install -e .)")
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it)")
+
+
+def launch(driver: object) -> object:
+    """Chromium (the one the report tests render with: Debian's, never downloaded), headless, under a Playwright driver."""
+    return driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)  # type: ignore[attr-defined]
 
 
 def free_port() -> int:
