@@ -1,7 +1,8 @@
 """Where independent tasks run: a local process pool by default, or an existing Dask cluster (``--scheduler``).
 
-``allocate simulate`` (chunks of draws) and ``allocate sweep`` (points) reach a cluster only through
-:func:`engine`, so there is one way to connect and one error for an unreachable scheduler.
+``allocate simulate`` (chunks of draws), ``allocate sweep`` (points) and the decomposition by blocks (pricing batches)
+reach a cluster only through :func:`engine`, so there is one way to connect and one error for an unreachable
+scheduler; ``allocate cascade`` takes :func:`local_pool` directly.
 """
 
 from __future__ import annotations

@@ -99,9 +99,10 @@ def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *,
     started = time.perf_counter()
     highs.run()
     seconds = time.perf_counter() - started
-    if deadline.overrun() > OVERRUN_NOTED:
-        deadline.note(f"HiGHS ran {deadline.overrun():.0f} s past solver.time_limit, in a phase that checks neither its time "
-                      "limit nor our interrupt (HiGHS issues #1278, #885; docs/performance.md)")
+    late = deadline.overrun()
+    if late > OVERRUN_NOTED:
+        deadline.note(f"HiGHS ran {late:.0f} s past solver.time_limit, in a phase that checks neither its time limit nor "
+                      "our interrupt (HiGHS issues #1278, #885; docs/performance.md)")
     model_status = highs.getModelStatus()
     info = highs.getInfo()
     has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
