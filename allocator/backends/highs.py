@@ -20,6 +20,7 @@ from allocator.backends.decomposition import Priced, solve_by_blocks
 from allocator.backends.highs_run import (LP_RELAXATION_OPTIONS, STOPPED, HighsOption, minimised, new_highs, relative_gap,
                                          run_highs, solve_restricted, to_highs_lp)
 from allocator.backends.options import SolverOptions
+from allocator.backends.repair import repair
 from allocator.backends.start_years import StartYears, find_start_years, solve_by_start_years
 from allocator.errors import InputError
 from allocator.model.arrays import Block, LinearModel
@@ -75,7 +76,8 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     nearest the margin (smallest |reduced cost|, NEIGHBOURHOOD_PER_ROW per row), so that projects can
     be traded, and stops once within the requested gap. HiGHS's own MIP search on the full model
     spends its time in presolve and root heuristics over rows as long as the candidate list
-    (docs/performance.md). If neither restricted MIP reaches the requested gap, the full MIP runs with
+    (docs/performance.md). If neither finds an allocation (rounding left a hard rule no room), a repair frees the
+    selections of the rows they cannot meet (:func:`repair`). If none of these reaches the requested gap, the full MIP runs with
     the time left, started from the incumbent when there is one; its dual bound then proves the gap
     whether or not it improves the incumbent.
 
@@ -122,6 +124,11 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
             _prove_gap(best, bound, options)
         if (best is not None and best.status is SolveStatus.OPTIMAL) or deadline.expired:
             break
+    if best is None and not decompose and not deadline.expired:  # rounding left a hard rule no room
+        repaired, details["repair"] = repair(model, free, np.round(values), options, deadline, log=log)
+        if repaired is not None:
+            best = repaired
+            _prove_gap(best, bound, options)
     # After the decomposition, the full MIP could neither beat its bound nor find a better plan in time (measured).
     if (best is None or (best.status is not SolveStatus.OPTIMAL and not decompose)) and not deadline.expired:
         full = run_highs(model, options, deadline, log=log, start=None if best is None else best.values)

@@ -1,0 +1,68 @@
+"""LP-first's repair: when rounding the LP relaxation leaves a hard rule no room (each province's money within a narrow
+range), the restricted MIPs find no allocation, and the repair frees the selections of the rows they cannot meet."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from allocator.backends import Deadline
+from allocator.backends.highs import solve_lp_first
+from allocator.backends.highs_run import run_highs
+from allocator.backends.options import SolverOptions
+from allocator.model.arrays import Block, LinearModel, RowKind
+
+
+def provinces_in_narrow_ranges(provinces: int, per_province: int, seed: int) -> LinearModel:
+    """Projects of whole costs in `provinces`; each province's money within [T, T + 3] (T: 40% of its candidates'
+    cost) and a national budget: the LP fills each range with a fraction of a project, which no rounding can mend."""
+    rng = np.random.default_rng(seed)
+    n = provinces * per_province
+    cost = rng.integers(20, 60, n).astype(float)
+    benefit = cost * rng.uniform(0.8, 1.2, n)
+    province = np.repeat(np.arange(provinces), per_province)
+    target = np.bincount(province, weights=cost) * 0.4
+    A = sp.csr_matrix((np.concatenate([cost, cost]), (np.concatenate([province, np.full(n, provinces)]), np.tile(np.arange(n), 2))),
+                      shape=(provinces + 1, n))
+    names = np.array([f"省{p}" for p in range(provinces)], dtype=object)
+    return LinearModel(c=-benefit, A=A, row_lower=np.append(target, -np.inf), row_upper=np.append(target + 3, target.sum() + 1.5 * provinces),
+                       col_lower=np.zeros(n), col_upper=np.ones(n), integer=np.ones(n, dtype=bool), col_blocks=[],
+                       row_blocks=[Block(RowKind.CAPACITY, "local", 0, provinces, names), Block(RowKind.BUDGET, "central", provinces, provinces + 1)])
+
+
+def direct_optimum(model: LinearModel) -> float:
+    solution = run_highs(model, SolverOptions(mip_rel_gap=1e-9), Deadline(60), log=False)
+    assert solution.status.value == "optimal" and solution.objective is not None
+    return solution.objective
+
+
+def assert_keeps_every_row(model: LinearModel, values: np.ndarray) -> None:
+    activity = model.A @ values
+    assert np.all(activity >= model.row_lower - 1e-6) and np.all(activity <= model.row_upper + 1e-6)
+    assert np.allclose(values, np.round(values))
+
+
+def test_the_repair_frees_the_provinces_rounding_left_no_room_and_its_plan_is_within_the_gap():
+    model = provinces_in_narrow_ranges(10, 60, seed=0)
+    gap = 1e-2
+    solution = solve_lp_first(model, SolverOptions(strategy="lp_first", mip_rel_gap=gap), Deadline(60))
+    details = solution.details
+    assert details["stage1"]["status"] == "infeasible" and details["stage2"]["status"] == "infeasible"
+    (step,) = details["repair"]["rounds"]
+    assert step["missed_rows"] >= 1 and step["status"] == "optimal"
+    assert all(name.startswith("capacity:local[省") for name in step["rows"])  # the provinces, by name
+    assert "full_mip" not in details  # the repaired plan is within the gap: no full MIP
+    assert solution.values is not None and solution.objective is not None
+    assert_keeps_every_row(model, solution.values)
+    optimum = direct_optimum(model)
+    assert solution.dual_bound <= optimum + 1e-6  # the LP bound is below every allocation ...
+    assert solution.objective <= optimum + gap * abs(solution.objective)  # ... and the plan within the gap of it
+    assert solution.mip_gap <= gap
+
+
+def test_a_repair_that_would_free_half_the_selections_leaves_it_to_the_full_mip():
+    model = provinces_in_narrow_ranges(10, 60, seed=3)
+    solution = solve_lp_first(model, SolverOptions(strategy="lp_first", mip_rel_gap=1e-4), Deadline(60))
+    (step,) = solution.details["repair"]["rounds"]
+    assert "full MIP" in step["status"] and step["free_selections"] > 300
+    assert solution.details["full_mip"]["status"] == "optimal"
+    assert solution.objective == pytest.approx(direct_optimum(model), rel=1e-4)
