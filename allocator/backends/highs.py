@@ -125,7 +125,8 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
         if (best is not None and best.status is SolveStatus.OPTIMAL) or deadline.expired:
             break
     if best is None and not decompose and not deadline.expired:  # rounding left a hard rule no room
-        repaired, details["repair"] = repair(model, free, np.round(values), options, deadline, log=log)
+        repaired, details["repair"] = repair(model, free, np.round(values), relaxation.col_duals, options, deadline,
+                                            log=log)
         if repaired is not None:
             best = repaired
             _prove_gap(best, bound, options)
