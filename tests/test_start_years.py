@@ -87,19 +87,21 @@ def test_the_priced_relaxation_is_the_whole_relaxation(phased: Path, overrides: 
         assert max(r["one_start_rows"] for r in rounds) > 0
 
 
-def test_when_most_projects_would_keep_two_years_the_whole_relaxation_is_solved(phased: Path):
-    # A 20% discount rate makes every year worth trading: after the second LP, 290 of 300 projects price in, more than
-    # WHOLE_FROM_SHARE would keep their one-start rows, and the relaxation is solved whole, saying why.
+def test_when_most_projects_keep_two_years_the_rounds_go_on_from_the_last_basis(phased: Path):
+    # A 20% discount rate makes every year worth trading: after the second LP, most projects price in and keep two or
+    # more start years with their one-start rows. The rounds after the second change the LP in place and re-solve it
+    # by simplex from the last basis, and end at the whole relaxation's optimum.
     model = model_of(phased, ["phasing.discount_rate=0.2"])
     years = find_start_years(model)
     assert years is not None
-    gave_way = priced(model, years)
-    assert gave_way.status is SolveStatus.NO_SOLUTION and gave_way.values is None
-    assert gave_way.message.startswith("start-year pricing gave way: ") and "would keep two or more start years" in gave_way.message
-    relaxation = solve_relaxation(model, None, years, SolverOptions(), Deadline(60), log=False)
+    solution = priced(model, years)
     whole = run_highs(model.relaxed(), SolverOptions(), Deadline(60), log=False)
-    assert relaxation.status is SolveStatus.OPTIMAL and relaxation.objective == pytest.approx(whole.objective, rel=1e-9)
-    assert relaxation.details["start_years"]["gave_way"] == gave_way.message
+    assert solution.status is whole.status is SolveStatus.OPTIMAL
+    assert solution.objective == pytest.approx(whole.objective, rel=1e-9)
+    assert_optimal_for_the_whole(model.relaxed(), solution)
+    rounds = solution.details["start_years"]["rounds"]
+    assert [r["method"] for r in rounds[:2]] == ["interior point"] * 2 and all(r["method"] == "simplex" for r in rounds[2:])
+    assert len(rounds) > 3 and rounds[-1]["one_start_rows"] > 0.25 * 300
 
 
 def test_the_plan_from_a_priced_relaxation_is_within_its_gap_of_highs_on_the_whole_mip(phased: Path):

@@ -80,22 +80,47 @@ def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *,
     highs = new_highs(log)
     if deadline.expired:
         return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=_version(highs), message=NOT_STARTED)
-    highs.setOptionValue("time_limit", deadline.left())
+    configure(highs, options, deadline, extra)
+    highs.passModel(to_highs_lp(model))
+    if start is not None:
+        incumbent = highspy.HighsSolution()
+        incumbent.col_value = list(start)
+        highs.setSolution(incumbent)
+    solution = run_configured(highs, deadline)
+    if solution.status.has_solution:
+        result = highs.getSolution()
+        solution.values = np.asarray(result.col_value, dtype=float)
+        solution.objective = float(highs.getInfo().objective_function_value)
+        if model.is_mip:
+            info = highs.getInfo()
+            solution.dual_bound = float(info.mip_dual_bound)
+            solution.mip_gap = float(info.mip_gap)
+            solution.details["nodes"] = int(info.mip_node_count)
+        else:
+            solution.mip_gap = 0.0 if solution.status is SolveStatus.OPTIMAL else None
+            if result.dual_valid:
+                solution.row_duals = np.asarray(result.row_dual, dtype=float)
+                solution.col_duals = np.asarray(result.col_dual, dtype=float)
+    return solution
+
+
+def configure(highs: highspy.Highs, options: SolverOptions, deadline: Deadline, extra: Mapping[str, HighsOption] | None) -> None:
+    """`options` (gap, threads, seed) and `extra` HiGHS options on `highs`, and its runs stopped at `deadline`."""
     _stop_at(highs, deadline)
     highs.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
     highs.setOptionValue("threads", int(options.threads))
     highs.setOptionValue("random_seed", int(options.seed))
     for key, value in (extra or {}).items():
         highs.setOptionValue(key, value)
-    highs.passModel(to_highs_lp(model))
-    if start is not None:
-        incumbent = highspy.HighsSolution()
-        incumbent.col_value = list(start)
-        highs.setSolution(incumbent)
+
+
+def run_configured(highs: highspy.Highs, deadline: Deadline) -> Solution:
+    """Run `highs` (its model passed, :func:`configure`d with `deadline`) and say truthfully how it ended: status,
+    message and seconds, without its values (the caller reads them in its own order)."""
+    highs.setOptionValue("time_limit", max(deadline.left(), 0.0))
     # HiGHS keeps one thread pool per process: a pool another Highs instance started at another size
     # would make it refuse `threads` with an error (status "Not Set"), so it starts afresh.
     highspy.Highs.resetGlobalScheduler(True)
-
     started = time.perf_counter()
     highs.run()
     seconds = time.perf_counter() - started
@@ -104,29 +129,14 @@ def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *,
         deadline.note(f"HiGHS ran {late:.0f} s past solver.time_limit, in a phase that checks neither its time limit nor "
                       "our interrupt (HiGHS issues #1278, #885; docs/performance.md)")
     model_status = highs.getModelStatus()
-    info = highs.getInfo()
-    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    has_primal = highs.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
     status = _STATUS.get(model_status)
     if status is SolveStatus.OPTIMAL and not has_primal:
         status = SolveStatus.ERROR
     elif status is None:
         status = (SolveStatus.FEASIBLE if has_primal else SolveStatus.NO_SOLUTION) if model_status in _LIMITS else SolveStatus.ERROR
     message = STOPPED if model_status == highspy.HighsModelStatus.kInterrupt else highs.modelStatusToString(model_status)
-    solution = Solution(status=status, solver="highs", solver_version=_version(highs), seconds=seconds, message=message)
-    if status.has_solution:
-        result = highs.getSolution()
-        solution.values = np.asarray(result.col_value, dtype=float)
-        solution.objective = float(info.objective_function_value)
-        if model.is_mip:
-            solution.dual_bound = float(info.mip_dual_bound)
-            solution.mip_gap = float(info.mip_gap)
-            solution.details["nodes"] = int(info.mip_node_count)
-        else:
-            solution.mip_gap = 0.0 if status is SolveStatus.OPTIMAL else None
-            if result.dual_valid:
-                solution.row_duals = np.asarray(result.row_dual, dtype=float)
-                solution.col_duals = np.asarray(result.col_dual, dtype=float)
-    return solution
+    return Solution(status=status, solver="highs", solver_version=_version(highs), seconds=seconds, message=message)
 
 
 def minimised(solution: Solution) -> float:

@@ -18,23 +18,29 @@ So the relaxation is solved over a working set of start years, as column generat
    end).
 
 When no start year prices out, the restricted LP's optimum is the whole relaxation's, and its duals,
-extended to the one-start rows, are optimal duals of the whole. The pricing gives way (the caller solves the whole
-relaxation) when a restricted LP has no room, or once more than :data:`WHOLE_FROM_SHARE` of the projects would keep
-two start years. Every restricted LP is solved by interior point and crossover without presolve: the LP is degenerate,
-and the optimal prices HiGHS's simplex or presolve returns priced in 291 of the test case's 300 projects where these
-priced in 24.
+extended to the one-start rows, are optimal duals of the whole. The first two restricted LPs (one start year per
+project, then each project's best) are built whole and solved by interior point and crossover without presolve: the
+LP is degenerate, and the optimal prices HiGHS's simplex or presolve returns priced in 291 of the test case's 300
+projects where these priced in 24; and the second LP moves nearly every column, so a warm start has nothing to keep
+(at 200,000 candidates: 35 s from the last basis against 7 s whole). After them the LP is changed in place in one
+HiGHS instance (start years join as columns, a project with two gets its one-start row, a swapped-out year is fixed
+at 0) and solved by simplex from the last basis, so a scenario in which most projects trade years (a steep discount
+rate) still ends in a few cheap rounds. The pricing gives way (the caller solves the whole relaxation) only when a
+restricted LP ends without an optimum: no room for the rules, or the time limit.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.backends import Deadline, Solution, SolveStatus
-from allocator.backends.highs_run import LP_RELAXATION_OPTIONS, STOPPED, run_highs
+import highspy
+
+from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
+from allocator.backends.highs_run import LP_RELAXATION_OPTIONS, STOPPED, configure, new_highs, run_configured
 from allocator.backends.options import SolverOptions
 from allocator.model.arrays import ColumnKind, LinearModel, RowKind
 
@@ -42,10 +48,6 @@ from allocator.model.arrays import ColumnKind, LinearModel, RowKind
 #: column's cost (not of every cost: a soft target's penalty can be far larger), so no project's best start year is missed
 #: by more than 1e-9 of the dearest project (HiGHS's own dual feasibility tolerance is 1e-7, on its scaled model).
 PRICING_TOLERANCE = 1e-9
-#: Once more than this share of the projects would keep two or more start years (and their one-start rows), the
-#: whole relaxation is solved instead. Measured at 20,000 with a 20% discount rate: 55% after the second LP; the pricing
-#: then took 18.6-32.8 s in all, where the whole relaxation takes 7.3 s.
-WHOLE_FROM_SHARE = 0.25
 #: Rounds in which a project whose working start year carries nothing swaps it for a better one instead of adding
 #: one; after them start years are only added, so the rounds end.
 SWAP_ROUNDS = 3
@@ -93,31 +95,28 @@ def solve_by_start_years(model: LinearModel, years: StartYears, options: SolverO
     reason in ``details["start_years"]["gave_way"]``) means no bound: the caller solves the whole LP instead."""
     started = time.perf_counter()
     pricing = _Pricing(model, years)
+    restricted = _RestrictedLP(pricing, options, deadline, log=log)
     active = pricing.first_working_set()
     rounds: list[dict[str, object]] = []
-    solution = pricing.solve(active, options, deadline, log=log)
+    solution = restricted.build(active)
     for round_number in range(1, 10_000):
         if solution.status is not SolveStatus.OPTIMAL:
             break
         reduced = pricing.reduced_costs(active, solution)
         better = pricing.allowed & ~active & (reduced < -pricing.tolerance)
         rounds.append({"columns": int(active.sum()), "one_start_rows": int((active.sum(axis=1) > 1).sum()),
-                       "seconds": round(solution.seconds, 3), "priced_in": int(better.any(axis=1).sum())})
+                       "seconds": round(solution.seconds, 3), "method": restricted.method, "priced_in": int(better.any(axis=1).sum())})
         if not better.any():
             return pricing.whole(active, solution, started, rounds)
         if round_number == 1:
             widened = pricing.best_years(reduced)
+            attempt = restricted.build(widened)
         else:
             widened = pricing.widen(active, solution, reduced, better, swap=round_number <= SWAP_ROUNDS + 1)
-        keeping_rows = float((widened.sum(axis=1) > 1).mean())
-        if keeping_rows > WHOLE_FROM_SHARE:
-            solution.message = (f"{keeping_rows:.0%} of the projects would keep two or more start years: the restricted LP "
-                                "would be the whole one in all but name")
-            break
-        attempt = pricing.solve(widened, options, deadline, log=log)
+            attempt = restricted.update(widened)
         if attempt.status is SolveStatus.INFEASIBLE:  # a swap left the rules no room: keep the old start years as well
-            widened |= active
-            attempt = pricing.solve(widened, options, deadline, log=log)
+            widened = widened | active
+            attempt = restricted.update(widened)
         active, solution = widened, attempt
     solution.message = STOPPED if deadline.expired else f"start-year pricing gave way: {solution.message}"
     solution.status = SolveStatus.NO_SOLUTION
@@ -177,30 +176,6 @@ class _Pricing:
         first = self.allowed & (ordinal == pick[:, None])
         first[self.forced] = self.allowed[self.forced]
         return first
-
-    def solve(self, active: np.ndarray, options: SolverOptions, deadline: Deadline, *, log: bool) -> Solution:
-        """The restricted LP over the start years in `active`: a single start year is a column whose bounds also carry
-        z_p's; two or more keep their project's one-start row."""
-        projects, years = np.nonzero(active)
-        several = active.sum(axis=1) > 1
-        multi = np.flatnonzero(several)
-        single = ~several[projects]
-        lower = np.where(single, self.funded_lower[projects], 0.0)
-        upper = np.where(single, np.minimum(self.upper[projects, years], self.funded_upper[projects]), self.upper[projects, years])
-        position = np.full(self.n, -1)
-        position[multi] = np.arange(len(multi))
-        in_row = np.flatnonzero(~single)
-        one_start = sp.csr_matrix((np.ones(len(in_row)), (position[projects[in_row]], in_row)), shape=(len(multi), len(projects)))
-        A = sp.csr_matrix(sp.vstack([sp.hstack([self.A_starts[:, projects * self.k + years], self.A_rest]),
-                                     sp.hstack([one_start, sp.csr_matrix((len(multi), len(self.rest)))])]))
-        model = self.model
-        restricted = replace(model, c=np.concatenate([self.cost[projects, years], model.c[self.rest]]), A=A,
-                             row_lower=np.concatenate([model.row_lower[self.rule_rows], self.funded_lower[multi]]),
-                             row_upper=np.concatenate([model.row_upper[self.rule_rows], self.funded_upper[multi]]),
-                             col_lower=np.concatenate([lower, model.col_lower[self.rest]]),
-                             col_upper=np.concatenate([upper, model.col_upper[self.rest]]),
-                             integer=np.zeros(len(projects) + len(self.rest), dtype=bool), col_blocks=[], row_blocks=[])
-        return run_highs(restricted, options, deadline, log=log, extra=LP_RELAXATION_OPTIONS)
 
     def one_start_duals(self, active: np.ndarray, solution: Solution) -> np.ndarray:
         """The dual of every project's one-start row: the LP's own where the row is in it; else the one that makes the
@@ -264,3 +239,110 @@ class _Pricing:
         solution.seconds = time.perf_counter() - started
         solution.details["start_years"] = {"rounds": rounds}
         return solution
+
+
+class _RestrictedLP:
+    """The restricted LP over a working set of start years, in one HiGHS instance. A single start year is a column whose
+    bounds also carry z_p's; a project with two or more has its one-start row over all its columns in the instance
+    (those out of the working set fixed at 0). Its values and duals are read back in the order :class:`_Pricing`
+    reads: the working start columns as ``np.nonzero(active)``, then the other columns; the rules' rows, then the
+    one-start rows of the projects with two or more start years, by project."""
+
+    def __init__(self, pricing: _Pricing, options: SolverOptions, deadline: Deadline, *, log: bool) -> None:
+        self.pricing, self.options, self.deadline, self.log = pricing, options, deadline, log
+        self.highs: highspy.Highs | None = None
+        self.method = ""
+
+    def build(self, active: np.ndarray) -> Solution:
+        """A new instance over `active`, solved by interior point and crossover without presolve."""
+        pricing = self.pricing
+        highs = new_highs(self.log)
+        configure(highs, self.options, self.deadline, LP_RELAXATION_OPTIONS)
+        projects, years = np.nonzero(active)
+        self.column = np.full(active.shape, -1, dtype=np.int64)
+        self.column[projects, years] = np.arange(len(projects))
+        self.rest = len(projects) + np.arange(len(pricing.rest))
+        self.row = np.full(pricing.n, -1, dtype=np.int64)
+        self.active = np.zeros_like(active)
+        A = sp.hstack([pricing.A_starts[:, projects * pricing.k + years], pricing.A_rest]).tocsc()
+        model = pricing.model
+        highs.passModel(_lp(np.concatenate([pricing.cost[projects, years], model.c[pricing.rest]]), model.offset, A,
+                            np.concatenate([np.zeros(len(projects)), model.col_lower[pricing.rest]]),
+                            np.concatenate([np.zeros(len(projects)), model.col_upper[pricing.rest]]),
+                            model.row_lower[pricing.rule_rows], model.row_upper[pricing.rule_rows]))
+        self.highs, self.method = highs, "interior point"
+        self._change(active)
+        return self._solve()
+
+    def update(self, active: np.ndarray) -> Solution:
+        """The instance changed in place to the working set `active`, solved by simplex from the last basis."""
+        assert self.highs is not None
+        if self.method != "simplex":
+            self.highs.setOptionValue("solver", "simplex")
+            self.method = "simplex"
+        self._change(active)
+        return self._solve()
+
+    def _change(self, active: np.ndarray) -> None:
+        """Add the start columns `active` has and the instance has not, and the one-start rows of projects that now have
+        two; then set the bounds of every column of the projects whose working set changed."""
+        assert self.highs is not None
+        pricing, highs = self.pricing, self.highs
+        projects, years = np.nonzero(active & (self.column < 0))
+        if len(projects):
+            rules = pricing.A_starts[:, projects * pricing.k + years].tocoo()
+            own = np.flatnonzero(self.row[projects] >= 0)
+            rows = np.concatenate([rules.row, self.row[projects[own]]])
+            entries = sp.csc_matrix((np.concatenate([rules.data, np.ones(len(own))]), (rows, np.concatenate([rules.col, own]))),
+                                    shape=(highs.getNumRow(), len(projects)))
+            first = highs.getNumCol()
+            highs.addCols(len(projects), pricing.cost[projects, years], np.zeros(len(projects)), np.zeros(len(projects)),
+                          entries.nnz, entries.indptr[:-1].astype(np.int32), entries.indices.astype(np.int32), entries.data)
+            self.column[projects, years] = first + np.arange(len(projects))
+        two = np.flatnonzero((active.sum(axis=1) > 1) & (self.row < 0))
+        if len(two):
+            owner, year = np.nonzero(self.column[two] >= 0)
+            counts = np.bincount(owner, minlength=len(two))
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
+            first = highs.getNumRow()
+            highs.addRows(len(two), pricing.funded_lower[two], pricing.funded_upper[two], len(owner), starts,
+                          self.column[two[owner], year].astype(np.int32), np.ones(len(owner)))
+            self.row[two] = first + np.arange(len(two))
+        changed = np.flatnonzero((active != self.active).any(axis=1))
+        owner, year = np.nonzero(self.column[changed] >= 0)
+        p = changed[owner]
+        working = active[p, year]
+        alone = self.row[p] < 0  # a single start year: its bounds carry z_p's
+        lower = np.where(working & alone, pricing.funded_lower[p], 0.0)
+        upper = np.where(working, np.where(alone, np.minimum(pricing.upper[p, year], pricing.funded_upper[p]), pricing.upper[p, year]), 0.0)
+        highs.changeColsBounds(len(p), self.column[p, year].astype(np.int32), lower, upper)
+        self.active = active.copy()
+
+    def _solve(self) -> Solution:
+        assert self.highs is not None
+        if self.deadline.expired:
+            return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version="", message=NOT_STARTED)
+        solution = run_configured(self.highs, self.deadline)
+        if solution.status is SolveStatus.OPTIMAL:
+            result = self.highs.getSolution()
+            values, col_duals = np.asarray(result.col_value), np.asarray(result.col_dual)
+            order = np.concatenate([self.column[np.nonzero(self.active)], self.rest])
+            several = np.flatnonzero(self.active.sum(axis=1) > 1)
+            solution.values, solution.col_duals = values[order], col_duals[order]
+            solution.row_duals = np.asarray(result.row_dual)[np.concatenate([np.arange(len(self.pricing.rule_rows)), self.row[several]])]
+            solution.objective = float(self.highs.getInfo().objective_function_value)
+        return solution
+
+
+def _lp(cost: np.ndarray, offset: float, A: sp.csc_matrix, col_lower: np.ndarray, col_upper: np.ndarray, row_lower: np.ndarray,
+        row_upper: np.ndarray) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.offset_ = offset
+    lp.col_cost_, lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_ = cost, col_lower, col_upper, row_lower, row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data
+    return lp
