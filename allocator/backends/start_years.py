@@ -32,15 +32,14 @@ restricted LP ends without an optimum: no room for the rules, or the time limit.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
-import highspy
-
 from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
-from allocator.backends.highs_run import LP_RELAXATION_OPTIONS, STOPPED, configure, new_highs, run_configured
+from allocator.backends.highs_run import LP_RELAXATION_OPTIONS, STOPPED, configure, new_highs, run_configured, to_highs_lp
 from allocator.backends.options import SolverOptions
 from allocator.model.arrays import ColumnKind, LinearModel, RowKind
 
@@ -264,12 +263,14 @@ class _RestrictedLP:
         self.rest = len(projects) + np.arange(len(pricing.rest))
         self.row = np.full(pricing.n, -1, dtype=np.int64)
         self.active = np.zeros_like(active)
-        A = sp.hstack([pricing.A_starts[:, projects * pricing.k + years], pricing.A_rest]).tocsc()
+        A = sp.csr_matrix(sp.hstack([pricing.A_starts[:, projects * pricing.k + years], pricing.A_rest]))
         model = pricing.model
-        highs.passModel(_lp(np.concatenate([pricing.cost[projects, years], model.c[pricing.rest]]), model.offset, A,
-                            np.concatenate([np.zeros(len(projects)), model.col_lower[pricing.rest]]),
-                            np.concatenate([np.zeros(len(projects)), model.col_upper[pricing.rest]]),
-                            model.row_lower[pricing.rule_rows], model.row_upper[pricing.rule_rows]))
+        starts = np.zeros(len(projects))  # bounds set by _change
+        highs.passModel(to_highs_lp(replace(
+            model, c=np.concatenate([pricing.cost[projects, years], model.c[pricing.rest]]), A=A,
+            row_lower=model.row_lower[pricing.rule_rows], row_upper=model.row_upper[pricing.rule_rows],
+            col_lower=np.concatenate([starts, model.col_lower[pricing.rest]]), col_upper=np.concatenate([starts, model.col_upper[pricing.rest]]),
+            integer=np.zeros(A.shape[1], dtype=bool), col_blocks=[], row_blocks=[])))
         self.highs, self.method = highs, "interior point"
         self._change(active)
         return self._solve()
@@ -333,16 +334,3 @@ class _RestrictedLP:
             solution.objective = float(self.highs.getInfo().objective_function_value)
         return solution
 
-
-def _lp(cost: np.ndarray, offset: float, A: sp.csc_matrix, col_lower: np.ndarray, col_upper: np.ndarray, row_lower: np.ndarray,
-        row_upper: np.ndarray) -> highspy.HighsLp:
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
-    lp.offset_ = offset
-    lp.col_cost_, lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_ = cost, col_lower, col_upper, row_lower, row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data
-    return lp
