@@ -49,3 +49,18 @@ def test_a_repair_that_would_free_half_the_selections_leaves_it_to_the_full_mip(
     assert "full MIP" in step["status"] and step["free_selections"] > 300
     assert solution.details["full_mip"]["status"] == "optimal"
     assert solution.objective == pytest.approx(direct_optimum(model), rel=1e-4)
+
+
+def test_a_model_no_integral_plan_meets_is_still_proven_infeasible():
+    # Even coefficients and an odd right-hand side: the relaxation has plans, no 0/1 choice does. The repair cannot
+    # help; the full MIP proves it, and the answer says infeasible (the diagnosis takes over from there).
+    import scipy.sparse as sp
+
+    n = 12
+    model = LinearModel(c=-np.arange(1.0, n + 1), A=sp.csr_matrix(np.full((1, n), 2.0)), row_lower=np.array([3.0]),
+                        row_upper=np.array([3.0]), col_lower=np.zeros(n), col_upper=np.ones(n), integer=np.ones(n, dtype=bool),
+                        col_blocks=[], row_blocks=[])
+    solution = solve_lp_first(model, SolverOptions(strategy="lp_first"), Deadline(60))
+    assert solution.status.value == "infeasible" and solution.values is None
+    (step,) = solution.details["repair"]["rounds"]
+    assert step["missed_rows"] == 1 and "full MIP" in step["status"]
