@@ -2,18 +2,21 @@
 
 ``allocate simulate`` (chunks of draws), ``allocate sweep`` (points) and the decomposition by blocks (pricing batches)
 reach a cluster only through :func:`engine`, so there is one way to connect and one error for an unreachable
-scheduler; ``allocate cascade`` takes :func:`local_pool` directly.
+scheduler; ``allocate cascade`` takes :func:`local_pool` directly. :func:`run_with_hard_limit` runs one call in a
+process of its own that is killed at a time limit (a large HiGHS run, :mod:`allocator.backends.highs_run`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 from allocator.errors import InputError
@@ -23,7 +26,7 @@ from allocator.errors import InputError
 #: worker forks from it (single-threaded) with those modules loaded.
 _LOCAL_START = multiprocessing.get_context("forkserver")
 _LOCAL_START.set_forkserver_preload(["allocator.backends.decomposition", "allocator.sweep", "allocator.simulate",
-                                     "allocator.cascade"])
+                                     "allocator.cascade", "allocator.backends.highs_run"])
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,62 @@ def local_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
             yield pool
         except BrokenProcessPool:
             raise InputError(WORKER_DIED, where="solver.workers") from None
+
+
+class ChildStopped(Exception):
+    """A call :func:`run_with_hard_limit` ran did not return: killed at its limit, or its process died. ``started`` says
+    whether the call itself had begun (a process that dies before it, such as a script without a main guard that a
+    fork server imports again, could not run it at all)."""
+
+    def __init__(self, reason: str, *, started: bool) -> None:
+        super().__init__(reason)
+        self.started = started
+
+
+def run_with_hard_limit(function: Callable[..., Any], arguments: tuple[Any, ...], seconds: float) -> Any:
+    """``function(*arguments)`` in a process of its own, started from the fork server, killed once `seconds` have passed
+    without its result: a C extension that checks no clock in some phase cannot overrun it. The result, or the
+    exception the call raised, comes back; :class:`ChildStopped` when it did not return."""
+    receive, send = _LOCAL_START.Pipe(duplex=False)
+    process = _LOCAL_START.Process(target=_call_and_send, args=(send, function, arguments), daemon=True)
+    try:
+        process.start()
+    except (AssertionError, OSError) as exc:  # a daemon process (a Dask worker's) may have no children
+        receive.close()
+        raise ChildStopped(f"could not start a process: {exc}", started=False) from None
+    finally:
+        send.close()
+    started = False
+    try:
+        until = time.monotonic() + seconds
+        while receive.poll(max(until - time.monotonic(), 0.0)):
+            try:
+                kind, value = receive.recv()
+            except EOFError:
+                process.join()
+                raise ChildStopped(f"its process ended with exit code {process.exitcode}", started=started) from None
+            if kind == "started":
+                started = True
+                continue
+            if kind == "raised":
+                raise value
+            return value
+        raise ChildStopped(f"stopped by force after {seconds:.0f} s", started=started)
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receive.close()
+
+
+def _call_and_send(connection: Connection, function: Callable[..., Any], arguments: tuple[Any, ...]) -> None:
+    connection.send(("started", None))
+    try:
+        outcome = ("returned", function(*arguments))
+    except Exception as exc:  # the caller re-raises it
+        outcome = ("raised", exc)
+    connection.send(outcome)
+    connection.close()
 
 
 def _first_done_local(futures: Collection[Any]) -> set[Any]:

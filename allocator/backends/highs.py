@@ -17,7 +17,7 @@ import numpy as np
 from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.backends.blocks import Blocks, find_blocks
 from allocator.backends.decomposition import Priced, solve_by_blocks
-from allocator.backends.highs_run import (LP_RELAXATION_OPTIONS, STOPPED, HighsOption, minimised, new_highs, relative_gap,
+from allocator.backends.highs_run import (FEW_ROWS_SHARE, LP_RELAXATION_OPTIONS, STOPPED, HighsOption, minimised, new_highs, relative_gap,
                                          run_highs, solve_restricted, to_highs_lp)
 from allocator.backends.options import SolverOptions
 from allocator.backends.repair import repair
@@ -30,9 +30,6 @@ LP_FIRST_MIN_INTEGERS = 5_000
 #: The relaxation of a model with few rows is solved with LP_RELAXATION_OPTIONS (highs_run); of a model with many rows
 #: that falls into blocks, or a large LP, the same with presolve.
 IPM_WITH_PRESOLVE: dict[str, HighsOption] = {**LP_RELAXATION_OPTIONS, "presolve": "on"}
-#: A model has few rows when it has at most this many per column (the national rules: 415 rows at 20,000 candidates),
-#: not once rules grow with n (a capacity per county: 19,660 rows); see :func:`lp_settings`.
-FEW_ROWS_SHARE = 0.05
 #: An LP (not a relaxation) with at least this many rows, and many per column, is solved by interior point with presolve
 #: and crossover: measured on the even split's LP of county pooling at 20,000 (40,721 rows), 11.7 s against the dual
 #: simplex's 27.7 s.

@@ -14,6 +14,7 @@ import numpy as np
 
 from allocator.backends import NOT_STARTED, Deadline, Solution, SolveStatus
 from allocator.backends.options import SolverOptions
+from allocator.cluster import ChildStopped, run_with_hard_limit
 from allocator.model.arrays import LinearModel
 
 #: A HiGHS option's value, as highspy's setOptionValue takes it.
@@ -39,6 +40,16 @@ STOPPED = "Time limit reached (wall clock)"
 #: A HiGHS run that ends more than this many seconds after its deadline is noted in ``cut_short``: on large models some
 #: of its phases check neither its time limit nor the interrupt callbacks (measured: 116 s past a 60 s limit).
 OVERRUN_NOTED = 5.0
+#: A model has few rows when it has at most this many per column (the national rules: 415 rows at 20,000 candidates),
+#: not once rules grow with n (a capacity per county: 19,660 rows); see :func:`allocator.backends.highs.lp_settings`.
+FEW_ROWS_SHARE = 0.05
+#: A model with many rows (more than FEW_ROWS_SHARE per column) and at least this many nonzeros is solved in a process
+#: of its own, killed FORCE_STOP_AFTER seconds past the deadline. Measured: the whole phased relaxation at 200,000
+#: candidates (201,915 rows, 6.7 million nonzeros) ran 176 s past a 60 s limit before its simplex's first iteration.
+#: The process costs 1.6 s to start once and 1.5 s to send that model, so models with few rows, which HiGHS solves by
+#: interior point without presolve (checking our interrupt), stay here (600,000 candidates: 2.4 s more otherwise).
+HARD_LIMIT_FROM_NONZEROS = 1_000_000
+FORCE_STOP_AFTER = 10.0
 
 
 def new_highs(log: bool) -> highspy.Highs:
@@ -76,7 +87,37 @@ def _stop_at(highs: highspy.Highs, deadline: Deadline) -> None:
 
 def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool, extra: Mapping[str, HighsOption] | None = None,
          start: np.ndarray | None = None) -> Solution:
-    """One HiGHS run on `model` as it is, stopped at `deadline`, with a truthful status."""
+    """One HiGHS run on `model` as it is, stopped at `deadline`, with a truthful status. A large model with many rows
+    (:data:`HARD_LIMIT_FROM_NONZEROS`) runs in a process of its own that is killed :data:`FORCE_STOP_AFTER` seconds past
+    the deadline, since some phases of HiGHS check neither its time limit nor our interrupt."""
+    if model.A.nnz < HARD_LIMIT_FROM_NONZEROS or model.num_rows <= FEW_ROWS_SHARE * model.num_cols or deadline.expired:
+        return _run_here(model, options, deadline, log=log, extra=extra, start=start)
+    started = time.perf_counter()
+    try:
+        solution, notes = run_with_hard_limit(_run_and_notes, (model, options, deadline, log, extra, start),
+                                              deadline.left() + FORCE_STOP_AFTER)
+    except ChildStopped as stopped:
+        if not stopped.started:  # e.g. a script without a main guard: no process of its own, so no hard limit
+            return _run_here(model, options, deadline, log=log, extra=extra, start=start)
+        deadline.note(f"HiGHS did not stop at solver.time_limit, in a phase that checks neither its time limit nor our "
+                      f"interrupt (HiGHS issues #1278, #885): {stopped}")
+        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=_version(new_highs(False)),
+                        message=f"{STOPPED}: HiGHS was {stopped}", seconds=time.perf_counter() - started)
+    deadline.cut_short.extend(notes)
+    return solution
+
+
+def _run_and_notes(model: LinearModel, options: SolverOptions, deadline: Deadline, log: bool, extra: Mapping[str, HighsOption] | None,
+                   start: np.ndarray | None) -> tuple[Solution, list[str]]:
+    """:func:`_run_here` in a process of its own, with the notes it adds to `deadline` (a copy of the caller's)."""
+    before = len(deadline.cut_short)
+    solution = _run_here(model, options, deadline, log=log, extra=extra, start=start)
+    return solution, deadline.cut_short[before:]
+
+
+def _run_here(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool, extra: Mapping[str, HighsOption] | None,
+              start: np.ndarray | None) -> Solution:
+    """One HiGHS run on `model` in this process."""
     highs = new_highs(log)
     if deadline.expired:
         return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=_version(highs), message=NOT_STARTED)
