@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -120,6 +121,7 @@ def run_with_hard_limit(function: Callable[..., Any], arguments: tuple[Any, ...]
 
 
 def _call_and_send(connection: Connection, function: Callable[..., Any], arguments: tuple[Any, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the caller, which kills this process: no second traceback
     connection.send(("started", None))
     try:
         outcome = ("returned", function(*arguments))
