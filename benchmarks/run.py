@@ -4,7 +4,8 @@
     python benchmarks/run.py --sizes 20000 --reference --variants all --csv-only --time-limit 120 --timeout 300
 
 For each size it generates the scenario (benchmarks/generate.py, cached under benchmarks/generated/),
-runs ``allocate run`` in a child process under ``/usr/bin/time -v`` (peak resident memory) with a
+runs ``allocate run`` in a child process under ``/usr/bin/time -v`` (peak resident memory of its largest process;
+the sum over all its processes is sampled from /proc) with a
 hard wall-clock timeout, and reads the phase seconds, objective and proven gap from the run's
 manifest.json. The reference formulation (benchmarks/reference_model.py) is solved at the
 ``--reference`` sizes the same way. The 1-minute load average is recorded before and after every
@@ -29,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from importlib import metadata
@@ -72,11 +74,14 @@ def machine() -> dict[str, object]:
 
 
 def timed_child(command: list[str], timeout: float) -> dict[str, object]:
-    """Run `command` under /usr/bin/time -v; wall seconds, peak RSS (MiB), exit code, stdout, load before/after."""
+    """Run `command` under /usr/bin/time -v; wall seconds, peak RSS (MiB) of its largest process, peak RSS of all its
+    processes together (a large HiGHS run has a process of its own), exit code, stdout, load before/after."""
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     child = subprocess.Popen(["/usr/bin/time", "-v", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
+    sampler = SessionMemory(child.pid)
+    sampler.start()
     try:
         out, err = child.communicate(timeout=timeout)
         code = child.returncode
@@ -84,11 +89,45 @@ def timed_child(command: list[str], timeout: float) -> dict[str, object]:
         os.killpg(child.pid, signal.SIGKILL)  # the whole group: /usr/bin/time and the run under it
         out, err = child.communicate()
         code = "timeout"
+    finally:
+        sampler.stop()
     wall = time.perf_counter() - started
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
     return {"exit": code, "wall_s": round(wall, 3), "peak_rss_mib": round(int(peak.group(1)) / 1024, 1) if peak else None,
-            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+            "peak_rss_all_mib": sampler.peak_mib, "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
             "stdout_tail": out[-2000:], "stderr_tail": err[-3000:] if code != 0 else ""}
+
+
+class SessionMemory(threading.Thread):
+    """The largest sum of resident memory over the processes of one session (a run and every process it starts),
+    sampled every SAMPLE_SECONDS from /proc (a peak shorter than that can be missed); None where /proc is missing."""
+
+    SAMPLE_SECONDS = 0.2
+
+    def __init__(self, session: int) -> None:
+        super().__init__(daemon=True)
+        self.session, self.peak_bytes, self.done = session, 0, threading.Event()
+
+    def run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self.done.wait(self.SAMPLE_SECONDS):
+            total = 0
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command, which may hold spaces
+                except (OSError, IndexError):
+                    continue  # ended meanwhile
+                if int(fields[3]) == self.session:  # field 6 of stat: the session id
+                    total += int(fields[21]) * page  # field 24: resident pages
+            self.peak_bytes = max(self.peak_bytes, total)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+    @property
+    def peak_mib(self) -> float | None:
+        return round(self.peak_bytes / 2**20, 1) if self.peak_bytes else None
 
 
 def run_engine(scenario: Path, out: Path, timeout: float, options: list[str]) -> Record:
@@ -151,7 +190,7 @@ def table(rows: list[Record]) -> str:
     """The Markdown table of `rows`; "×base" columns divide a run's solve and end-to-end seconds by those of the
     base scenario's engine run of the same size. A run without a solution shows its status and "–"."""
     head = ("| formulation | variant | candidates | status | read+validate s | build s | solve s | recover+verify s | other s | "
-            "write s | end to end s | solve ×base | end to end ×base | peak RSS MiB | rows × cols | objective | proven gap | load 1-min |")
+            "write s | end to end s | solve ×base | end to end ×base | peak RSS MiB | all processes MiB | rows × cols | objective | proven gap | load 1-min |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     fmt = lambda v, spec=".2f": "–" if v is None else format(v, spec)  # noqa: E731
     known = ("read_and_validate", "build", "solve", "recover_and_verify", "write")
@@ -168,7 +207,8 @@ def table(rows: list[Record]) -> str:
             f"{fmt(_phase(r, 'build'))} | {fmt(_phase(r, 'solve'))} | {fmt(_phase(r, 'recover_and_verify'))} | {fmt(other)} | "
             f"{fmt(_phase(r, 'write'))} | {fmt(wall, '.1f')}{'' if r['exit'] == 0 else ' (exit ' + str(r['exit']) + ')'} | "
             f"{fmt(_ratio(_phase(r, 'solve'), _phase(base, 'solve')) if base else None, '.1f')} | "
-            f"{fmt(_ratio(wall, _number(base, 'wall_s')) if base else None, '.1f')} | {fmt(_number(r, 'peak_rss_mib'), '.0f')} | {shape} | "
+            f"{fmt(_ratio(wall, _number(base, 'wall_s')) if base else None, '.1f')} | {fmt(_number(r, 'peak_rss_mib'), '.0f')} | "
+            f"{fmt(_number(r, 'peak_rss_all_mib'), '.0f')} | {shape} | "
             f"{fmt(_number(r, 'objective'), ',.0f')} | {fmt(_number(r, 'mip_gap'), '.1e')} | "
             f"{fmt(_number(r, 'load_before'))}→{fmt(_number(r, 'load_after'))} |")
     return "\n".join(lines)

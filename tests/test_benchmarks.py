@@ -46,6 +46,19 @@ def test_a_reference_without_a_solution_has_no_speedup_and_still_makes_a_table()
     assert column["end to end ×base"] == ("1.0", "7.6", "37.5")
     assert column["end to end s"][2] == "300.0 (exit timeout)"
     assert column["rows × cols"] == ("415 × 20,252", "–", "–")
+    assert column["peak RSS MiB"] == ("160", "330", "–") and column["all processes MiB"] == ("–", "–", "–")
+
+
+def test_the_memory_of_a_run_sums_every_process_it_starts():
+    # A parent holding ~40 MiB starts a child holding ~80 MiB: /usr/bin/time sees the larger, the sampler both.
+    from benchmarks.run import timed_child
+
+    script = ("import subprocess, sys, time; block = bytearray(40 << 20); "
+              "subprocess.run([sys.executable, '-c', 'import time; block = bytearray(80 << 20); time.sleep(1.5)'])")
+    record = timed_child([sys.executable, "-c", script], timeout=60)
+    assert record["exit"] == 0
+    assert 80 <= record["peak_rss_mib"] < 120  # the child's, not the sum
+    assert record["peak_rss_all_mib"] >= 120  # both at once
 
 
 def test_a_speedup_when_both_solved():

@@ -46,6 +46,14 @@ def test_a_model_with_few_rows_stays_in_this_process(monkeypatch):
     assert run_highs(few_rows, SolverOptions(), Deadline(60), log=False).status is SolveStatus.OPTIMAL
 
 
+def test_an_interior_point_run_stays_in_this_process(model, monkeypatch):
+    # Interior point checks our interrupt and was never seen to overrun: not worth a process and a copy of the model.
+    monkeypatch.setattr(highs_run, "HARD_LIMIT_FROM_NONZEROS", 0)
+    monkeypatch.setattr(highs_run, "run_with_hard_limit", lambda *arguments: pytest.fail("moved to a process"))
+    relaxation = run_highs(model.relaxed(), SolverOptions(), Deadline(60), log=False, extra=highs_run.LP_RELAXATION_OPTIONS)
+    assert relaxation.status is SolveStatus.OPTIMAL
+
+
 def test_a_large_model_is_solved_in_its_own_process_with_the_same_answer(model, monkeypatch):
     here = run_highs(model, SolverOptions(mip_rel_gap=1e-9), Deadline(60), log=False)
     calls = []

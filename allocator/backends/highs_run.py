@@ -43,11 +43,13 @@ OVERRUN_NOTED = 5.0
 #: A model has few rows when it has at most this many per column (the national rules: 415 rows at 20,000 candidates),
 #: not once rules grow with n (a capacity per county: 19,660 rows); see :func:`allocator.backends.highs.lp_settings`.
 FEW_ROWS_SHARE = 0.05
-#: A model with many rows (more than FEW_ROWS_SHARE per column) and at least this many nonzeros is solved in a process
-#: of its own, killed FORCE_STOP_AFTER seconds past the deadline. Measured: the whole phased relaxation at 200,000
-#: candidates (201,915 rows, 6.7 million nonzeros) ran 176 s past a 60 s limit before its simplex's first iteration.
-#: The process costs 1.6 s to start once and 1.5 s to send that model, so models with few rows, which HiGHS solves by
-#: interior point without presolve (checking our interrupt), stay here (600,000 candidates: 2.4 s more otherwise).
+#: A simplex or MIP run on a model with many rows (more than FEW_ROWS_SHARE per column) and at least this many nonzeros
+#: is solved in a process of its own, killed FORCE_STOP_AFTER seconds past the deadline. Measured: the whole phased
+#: relaxation at 200,000 candidates (201,915 rows, 6.7 million nonzeros) ran 176 s past a 60 s limit before its dual
+#: simplex's first iteration, and HiGHS's MIP on that model did not stop at a 60 s limit. The process costs 1.6 s to
+#: start once and 1.5 s to send that model (and the model's memory again), so interior-point runs, which check our
+#: interrupt and were never seen to overrun, and models with few rows stay here (600,000 candidates: 2.4 s more
+#: otherwise; the even split's LP at 200,000 phased candidates: 3 s and 540 MiB more).
 HARD_LIMIT_FROM_NONZEROS = 1_000_000
 FORCE_STOP_AFTER = 10.0
 
@@ -87,10 +89,13 @@ def _stop_at(highs: highspy.Highs, deadline: Deadline) -> None:
 
 def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *, log: bool, extra: Mapping[str, HighsOption] | None = None,
          start: np.ndarray | None = None) -> Solution:
-    """One HiGHS run on `model` as it is, stopped at `deadline`, with a truthful status. A large model with many rows
-    (:data:`HARD_LIMIT_FROM_NONZEROS`) runs in a process of its own that is killed :data:`FORCE_STOP_AFTER` seconds past
-    the deadline, since some phases of HiGHS check neither its time limit nor our interrupt."""
-    if model.A.nnz < HARD_LIMIT_FROM_NONZEROS or model.num_rows <= FEW_ROWS_SHARE * model.num_cols or deadline.expired:
+    """One HiGHS run on `model` as it is, stopped at `deadline`, with a truthful status. A simplex or MIP run on a large
+    model with many rows (:data:`HARD_LIMIT_FROM_NONZEROS`) runs in a process of its own that is killed
+    :data:`FORCE_STOP_AFTER` seconds past the deadline, since some phases of HiGHS check neither its time limit nor our
+    interrupt."""
+    by_interior_point = (extra or {}).get("solver") == "ipm"  # checks our interrupt; never seen to overrun
+    if (model.A.nnz < HARD_LIMIT_FROM_NONZEROS or model.num_rows <= FEW_ROWS_SHARE * model.num_cols or by_interior_point
+            or deadline.expired):
         return _run_here(model, options, deadline, log=log, extra=extra, start=start)
     started = time.perf_counter()
     try:
