@@ -35,6 +35,8 @@ _LIMITS = {
 #: presolve spends longer on long rows than the solve itself; docs/performance.md). Its optimal prices sit near the
 #: middle of the optimal ones, which start-year pricing relies on (allocator.backends.start_years).
 LP_RELAXATION_OPTIONS: dict[str, HighsOption] = {"solver": "ipm", "presolve": "off", "run_crossover": "on"}
+#: A row of fixed columns alone holds when its activity is within this share (at least 1) of its bounds.
+ROW_TOLERANCE = 1e-9
 #: Said of a solve that the deadline stopped (HiGHS's own word is "Interrupted by user").
 STOPPED = "Time limit reached (wall clock)"
 #: A HiGHS run that ends more than this many seconds after its deadline is noted in ``cut_short``: on large models some
@@ -220,16 +222,24 @@ def to_highs_lp(model: LinearModel) -> highspy.HighsLp:
 
 def solve_restricted(model: LinearModel, keep: np.ndarray, fixed_values: np.ndarray, options: SolverOptions, deadline: Deadline,
                       *, log: bool, extra: Mapping[str, HighsOption] | None, start: np.ndarray | None) -> Solution:
-    """Solve `model` with every column outside `keep` fixed at `fixed_values`, handing HiGHS only the kept
-    columns (the fixed ones move into the row bounds and the objective's constant); values come back full."""
+    """Solve `model` with every column outside `keep` fixed at `fixed_values`, handing HiGHS only the kept columns (the
+    fixed ones move into the row bounds and the objective's constant) and only the rows that still have one (a row of
+    fixed columns alone that holds says nothing; one that fails is kept, so HiGHS proves the infeasibility); values
+    come back full. (The rounding of a decomposition by blocks fixes whole blocks, so most of a county-pooling model's
+    rows have no kept column: at 20,000 candidates the rounding MIP took 2.1 s instead of 2.4 s.)"""
     fixed = ~keep
     A = model.A.tocsc()
     activity = A[:, fixed] @ fixed_values[fixed]
-    smaller = replace(model, c=model.c[keep], A=A[:, keep].tocsr(), row_lower=model.row_lower - activity,
-                      row_upper=model.row_upper - activity, col_lower=model.col_lower[keep], col_upper=model.col_upper[keep],
+    kept_A = A[:, keep].tocsr()
+    tolerance = ROW_TOLERANCE * np.maximum(1.0, np.abs(activity))
+    holds = (activity >= model.row_lower - tolerance) & (activity <= model.row_upper + tolerance)
+    rows = np.flatnonzero((np.diff(kept_A.indptr) > 0) | ~holds)
+    smaller = replace(model, c=model.c[keep], A=kept_A[rows], row_lower=(model.row_lower - activity)[rows],
+                      row_upper=(model.row_upper - activity)[rows], col_lower=model.col_lower[keep], col_upper=model.col_upper[keep],
                       integer=model.integer[keep], offset=model.offset + float(model.c[fixed] @ fixed_values[fixed]),
                       col_blocks=[], row_blocks=[])
     solution = run_highs(smaller, options, deadline, log=log, extra=extra, start=None if start is None else start[keep])
+    solution.row_duals = solution.col_duals = None  # of the rows and columns kept only: not the model's
     if solution.values is not None:
         full = fixed_values.copy()
         full[keep] = solution.values
