@@ -224,3 +224,30 @@ def test_local_workers_start_from_the_fork_server_not_from_this_process():
     with engine(workers=2, tasks=2) as pool:
         parents = {pool.submit(_parent).result() for _ in range(2)}
     assert os.getpid() not in parents
+
+
+def test_the_first_restricted_mip_frees_only_the_blocks_of_the_fractional_selections(case, by_blocks):
+    from allocator.backends import Deadline
+    from allocator.backends.highs import _within_fractional_blocks, solve_relaxation
+    from allocator.backends.highs_run import solve_restricted
+    from allocator.backends.options import SolverOptions
+
+    model = build(load_scenario(case)).linear
+    blocks = find_blocks(model)
+    relaxation = solve_relaxation(model, blocks, None, SolverOptions(), Deadline(60), log=False)
+    values = relaxation.values
+    fractional = model.integer & (np.abs(values - np.round(values)) > 1e-6)
+    options = SolverOptions(mip_rel_gap=1e-9)
+    within = _within_fractional_blocks(model, blocks, fractional, values, options, Deadline(60), log=False)
+    usual = solve_restricted(model, ~model.integer | fractional, np.round(values), options, Deadline(60), log=False, extra=None,
+                             start=None)
+    assert within.status.has_solution and usual.status.has_solution
+    # A restriction of the usual first stage: never better (minimised), and a plan of the whole model.
+    assert within.objective >= usual.objective - 1e-9 * abs(usual.objective)
+    activity = model.A @ within.values
+    assert np.all(activity >= model.row_lower - 1e-6) and np.all(activity <= model.row_upper + 1e-6)
+    # Every block without a fractional selection keeps the relaxation's values, its money included.
+    touched = np.unique(blocks.block_of_column[fractional])
+    untouched = (blocks.block_of_column >= 0) & ~np.isin(blocks.block_of_column, touched)
+    np.testing.assert_allclose(within.values[untouched], np.where(model.integer, np.round(values), values)[untouched])
+    assert by_blocks.solution.details["stage1_blocks"]["status"] == "optimal" and "stage1" not in by_blocks.solution.details
