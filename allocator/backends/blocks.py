@@ -44,6 +44,16 @@ class Blocks:
         """(rows, bounds): the block rows ordered by block, as :meth:`columns`."""
         return _grouped(self.block_of_row, self.count)
 
+    def blocks_of(self, columns: np.ndarray) -> np.ndarray:
+        """The blocks that hold any of `columns` (bool per column), as bool per block."""
+        chosen = np.zeros(self.count, dtype=bool)
+        chosen[self.block_of_column[columns & (self.block_of_column >= 0)]] = True
+        return chosen
+
+    def columns_of(self, chosen: np.ndarray) -> np.ndarray:
+        """The columns of the `chosen` blocks (bool per block) and those in no block, as bool per column."""
+        return (self.block_of_column < 0) | chosen[np.maximum(self.block_of_column, 0)]
+
 
 def _grouped(owner: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     members = np.flatnonzero(owner >= 0)

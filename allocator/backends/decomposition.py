@@ -338,10 +338,9 @@ def _round(model: LinearModel, master: _Master, solved: _MasterSolution, columns
         b = block_of_plan[k]
         fixed[columns[column_bounds[b]:column_bounds[b + 1]]] = master.column_values[k]
         free[b] = False
-    block_of = master.blocks.block_of_column
     split = int(free.sum())
     free |= _near_ties(master, solved, block_of_plan, NEAR_TIES)
-    keep = (block_of < 0) | free[np.maximum(block_of, 0)]
+    keep = master.blocks.columns_of(free)
     restricted = solve_restricted(model, keep, fixed, replace(options, mip_rel_gap=min(options.mip_rel_gap, PRICING_GAP)),
                                   deadline, log=log, extra=None, start=None)
     restricted.details["rounding"] = {"split_blocks": split, "free_blocks": int(free.sum()), "seconds": round(restricted.seconds, 3),

@@ -116,8 +116,8 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
         if stage == 0 and decompose:
             assert blocks is not None
             restricted = _within_fractional_blocks(model, blocks, free, values, stage_options, deadline, log=log)
-            details["stage1_blocks"] = {"free_blocks": int(np.unique(blocks.block_of_column[free & (blocks.block_of_column >= 0)]).size),
-                                        "seconds": round(restricted.seconds, 3), "status": restricted.status.value}
+            details["stage1_blocks"] = {"free_blocks": int(blocks.blocks_of(free).sum()), "seconds": round(restricted.seconds, 3),
+                                        "status": restricted.status.value}
         if restricted is None or not restricted.status.has_solution:
             restricted = solve_restricted(model, ~model.integer | free, np.round(values), stage_options, deadline, log=log,
                                           extra=extra, start=None if best is None else best.values)
@@ -218,11 +218,7 @@ def _within_fractional_blocks(model: LinearModel, blocks: Blocks, free: np.ndarr
     the usual first stage (whose money columns all stay free), so its plan is a plan of the model; measured on county
     pooling at 20,000 (587 blocks of 2,603 free): the same allocation in 0.4 s instead of 6.5 s. When it finds none, the
     usual first stage runs."""
-    block_of = blocks.block_of_column
-    free_blocks = np.zeros(blocks.count, dtype=bool)
-    free_blocks[block_of[free & (block_of >= 0)]] = True
-    in_free_block = (block_of < 0) | free_blocks[np.maximum(block_of, 0)]
-    keep = (~model.integer & in_free_block) | free
+    keep = (~model.integer & blocks.columns_of(blocks.blocks_of(free))) | free
     return solve_restricted(model, keep, np.where(model.integer, np.round(values), values), options, deadline, log=log, extra=None,
                             start=None)
 

@@ -136,11 +136,10 @@ def _run_here(model: LinearModel, options: SolverOptions, deadline: Deadline, *,
         highs.setSolution(incumbent)
     solution = run_configured(highs, deadline)
     if solution.status.has_solution:
-        result = highs.getSolution()
+        result, info = highs.getSolution(), highs.getInfo()
         solution.values = np.asarray(result.col_value, dtype=float)
-        solution.objective = float(highs.getInfo().objective_function_value)
+        solution.objective = float(info.objective_function_value)
         if model.is_mip:
-            info = highs.getInfo()
             solution.dual_bound = float(info.mip_dual_bound)
             solution.mip_gap = float(info.mip_gap)
             solution.details["nodes"] = int(info.mip_node_count)
