@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -67,7 +69,8 @@ WORKER_DIED = ("a local worker process stopped before finishing its task: it was
 def local_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of `workers` local processes, started from the fork server; a worker that dies is an :class:`InputError`
     saying why that happens (:data:`WORKER_DIED`)."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_LOCAL_START) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_LOCAL_START, initializer=die_with_caller,
+                             initargs=(os.getpid(),)) as pool:
         try:
             yield pool
         except BrokenProcessPool:
@@ -89,7 +92,7 @@ def run_with_hard_limit(function: Callable[..., Any], arguments: tuple[Any, ...]
     without its result: a C extension that checks no clock in some phase cannot overrun it. The result, or the
     exception the call raised, comes back; :class:`ChildStopped` when it did not return."""
     receive, send = _LOCAL_START.Pipe(duplex=False)
-    process = _LOCAL_START.Process(target=_call_and_send, args=(send, function, arguments), daemon=True)
+    process = _LOCAL_START.Process(target=_call_and_send, args=(send, function, arguments, os.getpid()), daemon=True)
     try:
         process.start()
     except (AssertionError, OSError) as exc:  # a daemon process (a Dask worker's) may have no children
@@ -120,8 +123,9 @@ def run_with_hard_limit(function: Callable[..., Any], arguments: tuple[Any, ...]
         receive.close()
 
 
-def _call_and_send(connection: Connection, function: Callable[..., Any], arguments: tuple[Any, ...]) -> None:
+def _call_and_send(connection: Connection, function: Callable[..., Any], arguments: tuple[Any, ...], caller: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the caller, which kills this process: no second traceback
+    die_with_caller(caller)
     connection.send(("started", None))
     try:
         outcome = ("returned", function(*arguments))
@@ -129,6 +133,36 @@ def _call_and_send(connection: Connection, function: Callable[..., Any], argumen
         outcome = ("raised", exc)
     connection.send(outcome)
     connection.close()
+
+
+def die_with_caller(caller: int) -> None:
+    """Make this local worker end when the `caller` process does: a caller killed outright (SIGKILL, out of memory)
+    must not leave workers solving on. (A fork server's child cannot rely on its parent dying: the fork server lives as
+    long as any of its children.) A thread waits for the caller's exit; HiGHS releases the GIL while it solves."""
+    threading.Thread(target=_exit_when_gone, args=(caller,), daemon=True, name="die-with-caller").start()
+
+
+def _exit_when_gone(caller: int) -> None:
+    try:
+        handle = os.pidfd_open(caller)  # Linux: readable once the caller has exited
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd here: ask every second
+        while _alive(caller):
+            time.sleep(1.0)
+    else:
+        select.select([handle], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's (a recycled pid)
+        return True
+    return True
 
 
 def _first_done_local(futures: Collection[Any]) -> set[Any]:

@@ -2,6 +2,8 @@
 limit nor our interrupt (measured: 176 s past a 60 s limit), so the time limit is enforced from outside."""
 
 import multiprocessing
+import subprocess
+import sys
 import os
 import time
 
@@ -97,3 +99,60 @@ def test_a_process_that_could_not_start_the_run_leaves_it_to_this_one(model, mon
     monkeypatch.setattr(highs_run, "run_with_hard_limit", could_not)
     solution = run_highs(model, SolverOptions(mip_rel_gap=1e-9), Deadline(60), log=False)
     assert solution.status is SolveStatus.OPTIMAL and solution.objective == pytest.approx(here.objective, rel=1e-12)
+
+
+_CALLER = '''
+import os, sys, time
+from allocator.cluster import local_pool, run_with_hard_limit
+from allocator.serve import worker
+
+
+def record_and_sleep(path):
+    with open(path + ".part", "w") as file:
+        file.write(str(os.getpid()))
+    os.replace(path + ".part", path)
+    time.sleep(120)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "own process":
+        run_with_hard_limit(record_and_sleep, (sys.argv[2],), 300)
+    elif sys.argv[1] == "pool":
+        with local_pool(1) as pool:
+            pool.submit(record_and_sleep, sys.argv[2]).result()
+    else:
+        worker.pool(1).submit(record_and_sleep, sys.argv[2]).result()
+'''
+
+
+def _running(pid: int) -> bool:
+    """Is `pid` a process that has not exited (a zombie waiting to be reaped has)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+@pytest.mark.parametrize("where", ["own process", "pool", "workbench pool"])
+def test_a_worker_ends_when_its_caller_is_killed_outright(tmp_path, where):
+    # SIGKILL gives the caller no chance to stop its workers; they must not solve on as orphans (the fork server that
+    # started them lives as long as they do, so its exit cannot end them).
+    script, recorded = tmp_path / "caller.py", tmp_path / "worker.pid"
+    script.write_text(_CALLER)
+    caller = subprocess.Popen([sys.executable, str(script), where, str(recorded)], cwd=tmp_path)
+    try:
+        waited = time.monotonic()
+        while not recorded.exists():
+            assert caller.poll() is None and time.monotonic() - waited < 60, "the worker never started"
+            time.sleep(0.1)
+        worker = int(recorded.read_text())
+        assert _running(worker)
+    finally:
+        caller.kill()
+        caller.wait()
+    waited = time.monotonic()
+    while _running(worker) and time.monotonic() - waited < 20:
+        time.sleep(0.1)
+    assert not _running(worker)

@@ -4,6 +4,7 @@ and write an ordinary run directory, as ``allocate run --no-reports`` does. A wa
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,15 +25,20 @@ class Outcome:
     error: str = ""
 
 
-def warm() -> None:
-    """Import the engine now, so that the first solve does not wait for it."""
+def warm(server: int) -> None:
+    """End with the `server` process (a server killed outright leaves no worker), and import the engine now, so that
+    the first solve does not wait for it."""
+    from allocator.cluster import die_with_caller
+
+    die_with_caller(server)
     import allocator.rundir  # noqa: F401
     import allocator.solve  # noqa: F401
 
 
 def pool(workers: int = 2) -> ProcessPoolExecutor:
     """Worker processes (spawned: the server's threads are not copied), each importing the engine when it starts."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm,
+                               initargs=(os.getpid(),))
 
 
 def solve_run(scenario_file: Path, overrides: list[str], runs: Path) -> Outcome:
