@@ -25,19 +25,23 @@ class Outcome:
     error: str = ""
 
 
-def warm(server: int) -> None:
-    """End with the `server` process (a server killed outright leaves no worker), and import the engine now, so that
-    the first solve does not wait for it."""
-    from allocator.cluster import die_with_caller
-
-    die_with_caller(server)
+def warm() -> None:
+    """Import the engine now, so that the first solve does not wait for it."""
     import allocator.rundir  # noqa: F401
     import allocator.solve  # noqa: F401
 
 
+def _start(server: int) -> None:
+    """A worker's start: it ends with the `server` process (one killed outright leaves no worker), and is warm."""
+    from allocator.cluster import die_with_caller
+
+    die_with_caller(server)
+    warm()
+
+
 def pool(workers: int = 2) -> ProcessPoolExecutor:
     """Worker processes (spawned: the server's threads are not copied), each importing the engine when it starts."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm,
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                initargs=(os.getpid(),))
 
 
