@@ -657,9 +657,10 @@ def _linear(key: str, spec: str, text: str) -> Axis:
         integral = all(float(v).is_integer() for v in values) and all(float(x).is_integer() for x in (start, stop))
         settings = tuple(int(v) if integral else float(v) for v in values)
         return Axis(key=key, settings=settings, values=tuple(float(v) for v in values))
-    low, high = _money(parts[0]), _money(parts[1])
-    if low is None or high is None:
+    if _money(parts[0]) is None and _money(parts[1]) is None:
         raise InputError(f"cannot read the range '{spec}' as numbers or amounts of money (e.g. 4亿:10亿:7)", where="--vary")
+    # Both ends carry their unit: a bare number next to 1000万 is refused, as --set refuses it, not read as yuan.
+    low, high = (parse_money(part, where=f"--vary {key}, range '{spec}'", default_unit=None) for part in parts[:2])
     values = np.linspace(low, high, count)
     return Axis(key=key, settings=tuple(f"{v:.10g}万" for v in values), values=tuple(float(f"{v:.10g}") for v in values), money=True)
 

@@ -70,6 +70,11 @@ def test_vary_forms():
     for bad in ("sources.central.budget", "k=1:2", "k=a亿:b亿:3", "k=1:2:0"):
         with pytest.raises(InputError):
             parse_vary(bad)
+    # One end with its unit, the other a bare number: refused as --set refuses it, not read as yuan (0.2万).
+    for half in ("k=1000万:2000:3", "k=1000:2000万:2"):
+        with pytest.raises(InputError, match="no unit; write the unit"):
+            parse_vary(half)
+    assert parse_vary("k=0:2000万:3").values == (0.0, 1000.0, 2000.0)  # 0 needs no unit
 
 
 def test_cli_sweep_grid_with_progress(tmp_path):
