@@ -48,9 +48,9 @@ _ACCEPTED_ENCODINGS = "the encodings read are UTF-8, UTF-8 with BOM and GBK/GB18
 #: A file read as GBK/GB18030 must have at least this share of its non-ASCII characters in GB2312 (the
 #: common characters); Big5, Shift-JIS or Latin-1 bytes read as GBK give mostly rare ones.
 GB2312_SHARE = 0.9
-#: What pandas reads as a missing value; only number columns take these, a text column only an empty cell.
-_NA_TEXTS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
-             "NULL", "NaN", "None", "n/a", "nan", "null")
+#: The only cell read as missing: an empty one. Spreadsheet error and "NA" texts (#N/A from a failed VLOOKUP, NULL,
+#: nan) are refused where a number belongs, as #DIV/0! is, not read as an empty cell that counts 0.
+_MISSING = ("",)
 #: Yes/no values, which a spreadsheet would count as 1 and 0 where a number belongs.
 _YES_NO = ("TRUE", "FALSE", "YES", "NO", "是", "否")
 _INVISIBLE = r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
@@ -256,11 +256,6 @@ def _refuse_control_characters(frame: pd.DataFrame, source: Path) -> None:
                              source=str(source), where=f"row {row + 2}, column {column}")
 
 
-def _na_values(names: list[object]) -> dict[object, tuple[str, ...]]:
-    """Per column, the cells read as missing: only an empty one in a text column, pandas's defaults elsewhere."""
-    return {name: ("",) if isinstance(name, str) and plain_text(name) in TEXT_COLUMNS else _NA_TEXTS for name in names if name is not None}
-
-
 def _text_dtypes(names: list[object]) -> dict[object, str]:
     return {name: "string" for name in names if isinstance(name, str) and plain_text(name) in TEXT_COLUMNS}
 
@@ -279,7 +274,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
                 # index_col=False: rows longer than the header warn (made an error) instead of shifting every column.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 names = pd.read_csv(path, nrows=0, index_col=False, **options).columns.tolist()
-                frame = pd.read_csv(path, dtype=_text_dtypes(names), index_col=False, keep_default_na=False, na_values=_na_values(names), **options)
+                frame = pd.read_csv(path, dtype=_text_dtypes(names), index_col=False, keep_default_na=False, na_values=_MISSING, **options)
             header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
             return _with_header(frame, header.iloc[0].tolist()), encoding
         except UnicodeDecodeError:
@@ -356,7 +351,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 def _read_xlsx(path: Path) -> pd.DataFrame:
     header, booleans = _scan_xlsx(path)
     try:
-        frame = pd.read_excel(path, dtype=_text_dtypes(header), keep_default_na=False, na_values=_na_values(header), engine="openpyxl")
+        frame = pd.read_excel(path, dtype=_text_dtypes(header), keep_default_na=False, na_values=_MISSING, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
     frame = _with_header(frame, header)
