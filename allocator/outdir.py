@@ -32,7 +32,7 @@ from pathlib import Path
 
 from allocator.errors import InputError, InternalError
 from allocator.paths import NAME_MAX, path_problem, resolved, shown
-from allocator.runformat.names import MANIFEST, REPORTS, RUN_FILES
+from allocator.runformat.names import LANGUAGES, MANIFEST, REPORTS, RUN_FILES, report_file
 
 #: The mark of an output folder other than a run (a run is known by its manifest.json).
 MARKER = "allocate.json"
@@ -47,8 +47,9 @@ _FILES = {
 }
 _KIND_NAMES = {"run": "a run", "sweep": "a sweep", "compare": "a comparison", "simulate": "a simulation",
                "export": "exported reports"}
-#: The budget-proposal reports, in Chinese or another language (``report_en.md``).
-_REPORTS = re.compile("|".join(re.escape(stem) + r"(_[a-z]+)?" + re.escape(suffix) for stem, suffix in map(os.path.splitext, REPORTS)))
+#: The budget-proposal reports, in each language allocate writes (``report.md``, ``report_en.md``); nothing else of the
+#: kind (``report_final.md`` is the user's own).
+_REPORTS = frozenset(report_file(name, lang) for name in REPORTS for lang in LANGUAGES)
 #: Kinds that keep the runs they solved in ``runs/`` (a run: the provinces' runs of ``allocate cascade``).
 _WITH_RUNS = ("sweep", "compare", "run")
 _RUN_KEYS = {"scenario", "status", "versions", "created"}
@@ -197,7 +198,7 @@ def foreign_files(folder: Path, kind: str | None) -> list[str]:
             for run in sorted(entry.iterdir()):
                 inner = foreign_files(run, "run") if _is_folder(run) and kind_of(run) == "run" else [""]
                 found += [f"runs/{run.name}/{name}" if name else f"runs/{_shown_entry(run)}" for name in inner]
-        elif not (_is_file(entry) and (entry.name in _FILES[kind] or kind in ("run", "export") and _REPORTS.fullmatch(entry.name))):
+        elif not (_is_file(entry) and (entry.name in _FILES[kind] or kind in ("run", "export") and entry.name in _REPORTS)):
             found.append(_shown_entry(entry))
     return found
 

@@ -149,6 +149,20 @@ def test_force_refuses_a_run_folder_holding_a_users_file(tmp_path):
     assert snapshot(out) == before
 
 
+@pytest.mark.parametrize("own", ["report_final.md", "report_reviewed.html", "budget_proposal_signed.xlsx", "report_zh.md"])
+def test_force_refuses_a_run_folder_holding_a_users_report_like_file(tmp_path, own):
+    # Only the reports allocate writes (report.md, report_en.md, ...) are its own; a reviewed copy beside them is not.
+    case = scenario(tmp_path / "case")
+    out = tmp_path / "run"
+    assert invoke("run", case, "--out", out, *FAST).exit_code == 0
+    (out / own).write_text("signed", encoding="utf-8")
+    before = snapshot(out)
+    result = invoke("run", case, "--out", out, "--force", *FAST)
+    refused(result)
+    assert f"1 file that allocate did not write: {own}" in result.output
+    assert snapshot(out) == before
+
+
 def test_force_replaces_a_run_written_by_allocate(tmp_path):
     case = scenario(tmp_path / "case")
     out = tmp_path / "run"

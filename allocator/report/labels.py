@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from allocator.errors import InternalError
 from allocator.runformat.cells import finite_number, format_value
+from allocator.runformat.names import LANGUAGES
 
 if TYPE_CHECKING:
     from allocator.report.workbook import IndicatorSummary
 
-LANGS = ("zh", "en")
+LANGS = LANGUAGES
 
 #: key -> (Chinese, English)
 LABELS: dict[str, tuple[str, str]] = {

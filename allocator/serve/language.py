@@ -8,10 +8,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from allocator.runformat.names import LANGUAGES
 from allocator.serve.pages import LANGUAGE_COOKIE, problem
 
-#: The languages the interface is written in: Chinese (the default) and English.
-LANGUAGES = ("zh", "en")
 #: How long the browser keeps the choice, in seconds (a year).
 KEEP = 365 * 24 * 3600
 
