@@ -10,7 +10,8 @@ staging folder beside it, ``.<name>.partial-<pid>``, and renamed into place only
   holding an input. The old folder is renamed aside (``.<name>.aside-<pid>``), the new one in, then the
   old one is deleted (as ``.<name>.trash-<pid>``), so a kill at any moment leaves one of them whole;
 - the hidden folders of processes that died are cleaned the next time anything is written beside them,
-  and an aside folder whose name is free is put back.
+  and an aside folder whose name is free is put back; only folders allocate can tell are its own (an output
+  it wrote, or one holding its in-progress mark) or empty ones are touched, whatever their names.
 
 :func:`check` refuses whatever can be refused before anything is solved.
 """
@@ -53,6 +54,8 @@ _REPORTS = frozenset(report_file(name, lang) for name in REPORTS for lang in LAN
 #: Kinds that keep the runs they solved in ``runs/`` (a run: the provinces' runs of ``allocate cascade``).
 _WITH_RUNS = ("sweep", "compare", "run")
 _RUN_KEYS = {"scenario", "status", "versions", "created"}
+#: The file that marks a hidden staging or trash folder as allocate's work in progress.
+IN_PROGRESS = ".allocate-in-progress"
 _HIDDEN = re.compile(r"\.(?P<name>.+)\.(?P<role>partial|aside|trash|probe)-(?P<pid>\d+)")
 #: The longest output folder name that leaves room for its hidden ``.<name>.partial-<pid>`` sibling.
 LONGEST_NAME = NAME_MAX - len("..partial-") - 10
@@ -114,14 +117,14 @@ def staged(target: Target) -> Iterator[Staged]:
         if target.kind != "run":
             write_marker(slot.staging, target.kind)
         yield slot
+        os.unlink(slot.staging / IN_PROGRESS)
         slot.committed = _commit(target, slot.staging)
     except OSError as exc:
         file = Path(exc.filename).name if exc.filename else ""
         raise _refusal(target, f"cannot write {'the folder' if file.startswith('.') or not file else file}: "
                                f"{exc.strerror or exc}; nothing was written and anything already there is unchanged") from None
     finally:
-        if os.path.lexists(slot.staging):
-            shutil.rmtree(slot.staging, ignore_errors=True)
+        _discard(slot.staging)
         if slot.committed is None:
             _remove_empty(made)
 
@@ -157,12 +160,13 @@ def exported(target: Target, run: Path) -> Iterator[Path]:
             write_marker(staging, "export")
         yield staging
         for file in sorted(staging.iterdir()):
-            os.replace(file, target.path / file.name)
+            if file.name != IN_PROGRESS:
+                os.replace(file, target.path / file.name)
     except OSError as exc:
         raise _refusal(target, f"cannot write {Path(exc.filename).name if exc.filename else 'the reports'}: "
                                f"{exc.strerror or exc}") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
 
 
 def writable_file(path: Path, option: str) -> None:
@@ -204,7 +208,8 @@ def foreign_files(folder: Path, kind: str | None) -> list[str]:
 
 
 def clean_stale(folder: Path) -> None:
-    """Remove the hidden folders of dead processes in `folder`, putting back an aside folder whose name is free."""
+    """Remove the hidden folders of dead processes in `folder`, putting back an aside folder whose name is free. A
+    folder is touched only when it is empty or allocate's own (:func:`_ours`): a user's ``.notes.trash-123`` stays."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -213,14 +218,50 @@ def clean_stale(folder: Path) -> None:
         match = _HIDDEN.fullmatch(entry.name)
         if not match or not entry.is_dir(follow_symlinks=False) or _alive(int(match["pid"])):
             continue
-        home = Path(folder) / match["name"]
+        path, home = Path(entry.path), Path(folder) / match["name"]
         try:
-            if match["role"] == "aside" and not os.path.lexists(home):
-                os.rename(entry.path, home)
+            if not any(path.iterdir()):
+                os.rmdir(path)
+            elif not _ours(path):
+                continue
+            elif match["role"] == "aside" and not os.path.lexists(home):
+                os.rename(path, home)
             else:
-                shutil.rmtree(entry.path)
+                _remove(path)
         except OSError:
             continue  # another process is cleaning it too, or it cannot be removed: left for the next time
+
+
+def _ours(folder: Path) -> bool:
+    """Did allocate make `folder`: an output it wrote, or a staging or trash folder holding its in-progress mark?"""
+    return _is_file(folder / IN_PROGRESS) or kind_of(folder) is not None
+
+
+def _remove(folder: Path) -> None:
+    """Delete allocate's own `folder`, its in-progress mark last, so a kill halfway leaves a folder still known as ours."""
+    _mark(folder)
+    for entry in folder.iterdir():
+        if entry.name == IN_PROGRESS:
+            continue
+        if _is_folder(entry):
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    os.unlink(folder / IN_PROGRESS)
+    os.rmdir(folder)
+
+
+def _discard(folder: Path) -> None:
+    """Remove this process's staging `folder` if it is there and allocate's own (never a folder it found)."""
+    try:
+        if _is_folder(folder) and _ours(folder):
+            _remove(folder)
+    except OSError:
+        pass  # cleaned once this process has ended
+
+
+def _mark(folder: Path) -> None:
+    (folder / IN_PROGRESS).write_text(f"allocate, process {os.getpid()}\n", encoding="utf-8")
 
 
 # The steps of a check.
@@ -353,10 +394,12 @@ def _remove_empty(folders: list[Path]) -> None:
 
 
 def _fresh(folder: Path) -> None:
-    """An empty `folder` (a hidden one named with this process's id: whatever is there is this process's)."""
-    if os.path.lexists(folder):
-        shutil.rmtree(folder)
+    """An empty `folder` but for the in-progress mark (a hidden one named with this process's id: what is there is
+    left over from an earlier process of the same id, removed only when it is allocate's own)."""
+    if _is_folder(folder) and _ours(folder):
+        _remove(folder)
     os.mkdir(folder)
+    _mark(folder)
 
 
 def _commit(target: Target, staging: Path) -> Path:
@@ -404,9 +447,9 @@ def _replace(staging: Path, path: Path) -> None:
     trash = path.with_name(f".{path.name}.trash-{os.getpid()}")
     try:
         os.rename(aside, trash)
+        _remove(trash)
     except OSError:
         return  # the new one is in place; the old one is cleaned once this process has ended
-    shutil.rmtree(trash, ignore_errors=True)
 
 
 # Small helpers.

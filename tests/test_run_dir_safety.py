@@ -188,6 +188,21 @@ def test_a_folder_holding_only_a_dead_writes_leftovers_is_taken(tmp_path):
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.parametrize("role", ["partial", "aside", "trash", "probe"])
+def test_a_users_hidden_folder_named_like_a_dead_writes_leftover_is_left_alone(tmp_path, role):
+    # Only a folder allocate can tell is its own (its output, or its in-progress mark) is cleaned or put back.
+    case = scenario(tmp_path / "case")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    mine = tmp_path / "parent" / f".thesis.{role}-{int(dead.stdout)}"
+    mine.mkdir(parents=True)
+    (mine / "chapter1.md").write_text("keep me", encoding="utf-8")
+    before = snapshot(tmp_path / "parent")
+    assert invoke("run", case, "--out", tmp_path / "parent" / "newrun", *FAST).exit_code == 0
+    after = snapshot(tmp_path / "parent")
+    assert {name: content for name, content in after.items() if not name.startswith("newrun")} == before
+    assert not (tmp_path / "parent" / "thesis").exists()
+
+
 def test_sweep_validates_its_keys_before_touching_the_disk(tmp_path):
     case = scenario(tmp_path / "case")
     out = tmp_path / "sweep"
@@ -380,7 +395,7 @@ def killed_at(step: str, count: int):
             return real(*args, **kwargs)
         setattr(module, name, call)
 
-    return {"rename": lambda: patch(os, "rename"), "rmtree": lambda: patch(shutil, "rmtree"),
+    return {"rename": lambda: patch(os, "rename"), "unlink": lambda: patch(os, "unlink"),
             "write_csv": lambda: patch(allocator.runformat.tables, "write_csv")}[step]
 
 
@@ -398,8 +413,9 @@ def replace_in_child(result, out: Path, step: str, count: int) -> int:
     return process.exitcode
 
 
-@pytest.mark.parametrize(("step", "count"), [("write_csv", 3), ("rename", 1), ("rename", 2), ("rmtree", 1)],
-                         ids=["while-staging", "before-moving-old-aside", "between-the-renames", "while-deleting-old"])
+@pytest.mark.parametrize(("step", "count"), [("write_csv", 3), ("unlink", 1), ("rename", 1), ("rename", 2), ("unlink", 3)],
+                         ids=["while-staging", "once-staged", "before-moving-old-aside", "between-the-renames",
+                              "while-deleting-old"])
 def test_a_kill_at_any_step_of_a_replace_loses_nothing(tmp_path, results, step, count):
     old, new = results
     out = tmp_path / "runs" / "run"
