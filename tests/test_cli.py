@@ -104,6 +104,23 @@ def test_pulp_backend_gives_the_same_allocation(tmp_path):
     assert "PULP_CBC_CMD" in Path(tmp_path / "b" / "manifest.json").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("existing", ["file", "link"])
+def test_write_model_never_replaces_or_writes_through_an_existing_name(tmp_path, existing):
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes", encoding="utf-8")
+    path = tmp_path / "mine.lp"
+    if existing == "file":
+        path.write_text("my own model", encoding="utf-8")
+    else:
+        path.symlink_to(notes)
+    result = invoke("validate", demo, "--write-model", path)
+    assert result.exit_code == 2 and "already exists" in result.output and "Traceback" not in result.output
+    assert notes.read_text(encoding="utf-8") == "my notes"
+    assert path.is_symlink() if existing == "link" else path.read_text(encoding="utf-8") == "my own model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.lp", "notes.txt"]
+
+
 @pytest.mark.parametrize("suffix", [".lp", ".mps"])
 def test_written_model_solves_to_the_same_optimum_elsewhere(tmp_path, suffix):
     import highspy
@@ -112,6 +129,7 @@ def test_written_model_solves_to_the_same_optimum_elsewhere(tmp_path, suffix):
     path = tmp_path / f"model{suffix}"
     result = invoke("validate", demo, "--write-model", path)
     assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # written under its name alone, no partial left
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("mip_rel_gap", 0.0)
