@@ -35,11 +35,12 @@ def default_run_dir(scenario_path: Path, root: Path = Path("runs")) -> Path:
 
 
 def inputs_of(scenario: Scenario) -> tuple[Path, ...]:
-    """The files a run of `scenario` reads (its scenario files, tables and an application workbook's mapping): no output
-    may cover them."""
+    """The files a run of `scenario` reads (its scenario files, tables, an application workbook's mapping and the run it
+    keeps close to, ``stability.reference`` or ``--from``): no output may cover them."""
     applications = scenario.data.applications
     mapping = (applications.mapping,) if applications is not None and applications.mapping is not None else ()
-    return (*scenario.document.files, scenario.data.regions, scenario.data.projects, *mapping)
+    reference = (scenario.stability.reference,) if scenario.stability.reference is not None else ()
+    return (*scenario.document.files, scenario.data.regions, scenario.data.projects, *mapping, *reference)
 
 
 def run_target(scenario: Scenario, out: Path, *, force: bool = False, unique: bool = False) -> Target:

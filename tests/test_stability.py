@@ -140,6 +140,18 @@ def test_keep_that_the_rules_make_impossible_is_diagnosed(tmp_path):
     assert "keeping the reference plan's projects" in result.output and "stability.keep=false" in result.output
 
 
+@pytest.mark.parametrize("budget", ["1500万", "500万"], ids=["a plan", "no plan"])
+def test_a_run_never_replaces_the_reference_it_keeps_close_to(tmp_path, budget):
+    # --from R --out R --force once replaced R (with only a diagnosis when the new run had no plan): R is an input.
+    reference = run_ok(DEMO / "demo.toml", "--out", tmp_path / "ref")
+    before = {p.name: p.read_bytes() for p in reference.iterdir()}
+    result = invoke("run", DEMO / "demo.toml", "--set", f"sources.central.budget={budget}", "--from", reference,
+                    "--out", reference, "--force", *QUIET)
+    assert result.exit_code == 2, result.output
+    assert "the input" in result.output and "never writes its output over it" in result.output
+    assert {p.name: p.read_bytes() for p in reference.iterdir()} == before
+
+
 def test_churn_penalty_is_paid_per_project_moved(tmp_path):
     reference = run_ok(DEMO / "demo.toml", "--out", tmp_path / "ref")
     scenario = DEMO / "demo.toml"
