@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import hashlib
 import re
 import unicodedata
 import warnings
@@ -26,6 +25,7 @@ import pandas as pd
 
 from allocator.checks import denominator_warnings
 from allocator.errors import InputError
+from allocator.runformat.tables import sha256_of
 from allocator.scenario import Scenario
 from allocator.stability import ReferencePlan, load_reference
 from allocator.units import describe_cell, parse_money_column
@@ -457,14 +457,10 @@ def _size(size: float) -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        return sha256_of(path)
     except OSError as exc:  # the first read of a table: unreadable (permissions) or gone
         raise InputError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from None
-    return digest.hexdigest()
 
 
 def _require_columns(frame: pd.DataFrame, columns: list[str], source: Path, why: str) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from allocator.errors import InputError, InternalError
 from allocator.paths import NAME_MAX, path_problem, resolved, shown
-from allocator.runformat.names import LANGUAGES, MANIFEST, REPORTS, RUN_FILES, report_file
+from allocator.runformat.names import LANGUAGES, MANIFEST, MANIFEST_REQUIRED, REPORTS, RUN_FILES, report_file
 
 #: The mark of an output folder other than a run (a run is known by its manifest.json).
 MARKER = "allocate.json"
@@ -53,7 +53,6 @@ _KIND_NAMES = {"run": "a run", "sweep": "a sweep", "compare": "a comparison", "s
 _REPORTS = frozenset(report_file(name, lang) for name in REPORTS for lang in LANGUAGES)
 #: Kinds that keep the runs they solved in ``runs/`` (a run: the provinces' runs of ``allocate cascade``).
 _WITH_RUNS = ("sweep", "compare", "run")
-_RUN_KEYS = {"scenario", "status", "versions", "created"}
 #: The file that marks a hidden staging or trash folder as allocate's work in progress.
 IN_PROGRESS = ".allocate-in-progress"
 _HIDDEN = re.compile(r"\.(?P<name>.+)\.(?P<role>partial|aside|trash|probe)-(?P<pid>\d+)")
@@ -184,7 +183,7 @@ def write_marker(folder: Path, kind: str) -> None:
 def kind_of(folder: Path) -> str | None:
     """Which output of allocate `folder` is ("run", "sweep", …), or None if it is none of them."""
     manifest = _json(folder / MANIFEST)
-    if isinstance(manifest, dict) and _RUN_KEYS <= manifest.keys() and "allocator" in (manifest.get("versions") or {}):
+    if isinstance(manifest, dict) and set(MANIFEST_REQUIRED) <= manifest.keys() and "allocator" in (manifest.get("versions") or {}):
         return "run"
     marker = _json(folder / MARKER)
     if isinstance(marker, dict) and marker.get("written_by") == "allocate" and marker.get("kind") in _FILES:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +23,9 @@ from allocator.results import Result
 from allocator.runformat.manifest import (MONEY_UNIT, InputFile, Manifest, ObjectiveRecord, Override, ScenarioRecord,
                                           SolverRecord)
 from allocator.runformat.markdown import escape_markdown
-from allocator.runformat.names import DIAGNOSIS, TABLES
+from allocator.runformat.names import DIAGNOSIS, TABLES, table_file
 from allocator.runformat.run import Run
-from allocator.runformat.tables import write_tables
+from allocator.runformat.tables import sha256_of, write_tables
 from allocator.scenario import Scenario
 
 _PACKAGES = ("allocator", "numpy", "pandas", "scipy", "highspy", "pulp", "click")
@@ -62,9 +63,11 @@ def write_run(result: Result, out: Path, *, force: bool = False, unique: bool = 
             write_run(part, slot.staging / "runs" / name, reports=False)
         started = time.perf_counter()
         tables = tables_of(result)
-        write_tables({**tables, **(extra or {})}, slot.staging)
+        written = {**tables, **(extra or {})}
+        write_tables(written, slot.staging)
         result.timings["write"] = time.perf_counter() - started
-        run = Run(manifest_of(result), **tables)
+        checksums = {table_file(name): sha256_of(slot.staging / table_file(name)) for name in written}
+        run = Run(replace(manifest_of(result), tables=checksums), **tables)
         if reports:
             write_reports(run, slot.staging)
         run.manifest.write(slot.staging)

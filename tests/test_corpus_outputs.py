@@ -23,6 +23,7 @@ from allocator.cli import main
 from allocator.runformat.run import Run, read_run
 from allocator.runformat.tables import neutralise_formulas, neutralise_text, restore_formulas, restore_text, write_csv
 from corpus_harness import Break, Case, add_toml, both, cell, check_case, nothing, table, toml
+from helpers import as_older_run
 
 IMAGE = "![x](http://evil.example/x.png)"
 SCRIPT = "<script>alert(1)</script>"
@@ -75,15 +76,16 @@ def national_indicator(label: str) -> Break:
     return toml('scope = "zone"\ntarget = 35', f"label = '''{label}'''\ntarget = 35")
 
 
-def finished_run(folder: Path) -> None:
+def finished_run(folder: Path) -> Path:
     """A finished run of the (broken) case in ``folder/done``, for commands that read a run directory."""
     result = CliRunner().invoke(main, ["run", str(folder / "case.toml"), "--out", str(folder / "done")])
     assert result.exit_code == 0, result.output
+    return folder / "done"
 
 
 def control_characters_in_old_run(folder: Path) -> None:
     """A run directory written before names were checked: control characters in labels and names."""
-    finished_run(folder)
+    as_older_run(finished_run(folder))
     for name, old, new in (("by_source.csv", "中央专项资金", "中央\x0b专项\x01资金"), ("allocation.csv", "东城中心", "东城\x02中心"),
                            ("by_region.csv", "东城区", "东\x1f城区")):
         path = folder / "done" / name
@@ -92,7 +94,7 @@ def control_characters_in_old_run(folder: Path) -> None:
 
 def huge_name_in_old_run(folder: Path) -> None:
     """A run directory whose project name is longer than a workbook cell can hold (32,767 characters)."""
-    finished_run(folder)
+    as_older_run(finished_run(folder))
     path = folder / "done" / "allocation.csv"
     path.write_text(path.read_text(encoding="utf-8-sig").replace("东城中心", HUGE), encoding="utf-8-sig")
 

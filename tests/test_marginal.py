@@ -18,7 +18,7 @@ from allocator.cli import main
 from allocator.relaxations import relaxations
 from allocator.rundir import write_run
 from allocator.solve import solve_model
-from helpers import DATA, write_case, write_table
+from helpers import DATA, as_older_run, write_case, write_table
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
 NATIONAL = Path(__file__).resolve().parents[1] / "scenarios" / "eleventh_plan_national.toml"
@@ -240,6 +240,7 @@ def test_a_run_written_by_an_earlier_version_still_exports_and_says_why_its_marg
     out = write_run(solve(load_scenario(DEMO), marginal="duals"), tmp_path / "run", reports=False)
     old = pd.read_csv(out / "marginal.csv", encoding="utf-8-sig")[["rule", "key", "group", "unit", "limit", "marginal_value", "per", "binding"]]
     old.assign(method="LP dual").to_csv(out / "marginal.csv", index=False, encoding="utf-8-sig")
+    as_older_run(out)
     exported = CliRunner().invoke(main, ["export", str(out), "--format", "md"])
     assert exported.exit_code == 0, exported.output
     assert "较早版本" in (out / "report.md").read_text(encoding="utf-8")

@@ -32,7 +32,7 @@ from allocator.runformat.run import Run, read_run
 from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 from allocator.summary import summary
-from helpers import DATA, write_case
+from helpers import DATA, as_older_run, write_case
 
 CENT = 0.01
 HYPERLINK = '=HYPERLINK("http://x","y")'
@@ -354,7 +354,8 @@ def test_project_sheet_lists_thousands_of_funded_projects_with_province_subtotal
     allocation["central"] = allocation["selected"] * 6.0
     allocation["local"] = allocation["selected"] * 6.345
     by_source = pd.DataFrame({"source": ["central", "local"], "label": ["中央", "地方"], "budget": [1e5, 1e5]})
-    manifest = Manifest.from_json({"scenario": {"name": "scale", "resolved": {}}, "status": "optimal", "created": "2026-01-01T00:00:00+00:00"})
+    manifest = Manifest.from_json({"scenario": {"name": "scale", "resolved": {}}, "status": "optimal", "created": "2026-01-01T00:00:00+00:00",
+                                  "versions": {"allocator": "test"}})
     run = Run(manifest, allocation=allocation, by_source=by_source, by_type=pd.DataFrame({"type": ["station"], "label": ["社区服务站"]}),
               indicators=pd.DataFrame(columns=["indicator", "label", "scope", "group", "baseline", "achieved", "target", "met", "shortfall", "hard"]))
     report.write_workbook(run, tmp_path / "big.xlsx")
@@ -399,8 +400,7 @@ def test_the_xlsx_rule_is_the_csv_rule():
 
 def test_control_characters_in_names_are_dropped_from_the_workbook(run_dir, tmp_path):
     """An old run directory (or a name the readers let through) with control characters: the workbook is still written."""
-    old = tmp_path / "old"
-    shutil.copytree(run_dir, old)
+    old = as_older_run(Path(shutil.copytree(run_dir, tmp_path / "old")))
     for name in ("by_source.csv", "allocation.csv", "by_region.csv"):
         path = old / name
         text = path.read_text(encoding="utf-8-sig")
@@ -450,8 +450,7 @@ HOSTILE_PROVINCE = "[p](javascript:alert(2))<img src=x onerror=alert(3)>"
 
 
 def test_reports_from_hostile_labels_and_provinces_carry_no_live_link_image_or_script(run_dir, tmp_path):
-    old = tmp_path / "old"
-    shutil.copytree(run_dir, old)
+    old = as_older_run(Path(shutil.copytree(run_dir, tmp_path / "old")))  # written before names were checked
     for path in old.glob("*.csv"):
         text = path.read_text(encoding="utf-8-sig")
         path.write_text(text.replace("福利彩票公益金", HOSTILE_LABEL).replace("四川省", f'"{HOSTILE_PROVINCE}"'), encoding="utf-8-sig")

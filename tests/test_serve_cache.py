@@ -25,6 +25,7 @@ with warnings.catch_warnings():  # Starlette >= 1.x would rather have httpx2; ht
 from allocator.data import read_table  # noqa: E402
 from allocator.serve.app import create_app  # noqa: E402
 from allocator.serve.cache import TableCache  # noqa: E402
+from helpers import as_older_run  # noqa: E402
 from allocator.serve.worker import pool  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo"
@@ -72,6 +73,9 @@ def test_a_run_table_changed_on_disk_shows_on_its_page(tmp_path):
         table = pd.read_csv(by_source, encoding="utf-8-sig", dtype={"source": str})
         table.loc[table["source"] == "central", "budget"] = 12_345_678.0
         table.to_csv(by_source, index=False, encoding="utf-8-sig")
+        changed = client.get("/run", params={"name": name})  # not the file the run wrote: refused, and said so
+        assert changed.status_code == 422 and "by_source.csv is not the file the run wrote" in changed.text
+        as_older_run(tmp_path / "runs" / name)  # a run without checksums: the changed table is read again, not cached
         assert "12,345,678.00" in client.get("/run", params={"name": name}).text
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from allocator.errors import InputError
-from allocator.runformat.names import MANIFEST
+from allocator.runformat.names import MANIFEST, MANIFEST_REQUIRED
 
 MONEY_UNIT = "万元"
 _Record = TypeVar("_Record", "InputFile", "SolverRecord", "ObjectiveRecord")
@@ -96,6 +96,7 @@ class Manifest:
     progress: dict[str, Any] | None = None  # a run with no allocation: how far the solve got (allocator.solve.progress)
     money_unit: str | None = None
     money_precision: float | None = None  # every money cell is a whole number of this many money_unit (None: older runs)
+    tables: dict[str, str] | None = None  # per table file the run wrote, its SHA-256 (None: older runs)
     versions: dict[str, str]
     created: str  # UTC, ISO 8601 to the second
 
@@ -118,6 +119,10 @@ class Manifest:
         """A manifest from its JSON object; `source` names it in a refusal."""
         read = _Reader(source)
         top = read.mapping(content, "manifest")
+        missing = [key for key in MANIFEST_REQUIRED if top.get(key) is None]
+        if missing:
+            raise InputError(f"{MANIFEST} lacks {', '.join(repr(k) for k in missing)}: not the manifest of a run allocate "
+                             "wrote (damaged or edited since)", source=source)
         given = lambda key: top.get(key) is not None  # noqa: E731
         return cls(
             scenario=read.scenario(top.get("scenario")),
@@ -134,6 +139,7 @@ class Manifest:
             progress=read.mapping(top["progress"], "progress") if given("progress") else None,
             money_unit=top.get("money_unit"),
             money_precision=top.get("money_precision"),
+            tables={str(name): str(digest) for name, digest in read.mapping(top["tables"], "tables").items()} if given("tables") else None,
             versions=read.mapping(top.get("versions"), "versions"),
             created=str(top.get("created", "")),
         )

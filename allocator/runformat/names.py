@@ -14,6 +14,8 @@ BASELINE_SHARES = "baseline_shares"
 #: The budget-proposal outputs (allocator.report); an export in another language adds ``_<lang>`` to the stem.
 WORKBOOK, REPORT_MD, REPORT_HTML = "budget_proposal.xlsx", "report.md", "report.html"
 REPORTS = (WORKBOOK, REPORT_MD, REPORT_HTML)
+#: What every run's manifest.json holds.
+MANIFEST_REQUIRED = ("scenario", "status", "versions", "created")
 #: The languages of headers, labels and reports (Chinese first: its files carry no suffix).
 LANGUAGES = ("zh", "en")
 

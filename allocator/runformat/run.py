@@ -18,7 +18,7 @@ from allocator.errors import InputError
 from allocator.runformat.cells import parse_bool
 from allocator.runformat.manifest import Manifest
 from allocator.runformat.names import OPTIONAL_TABLES, TABLES, table_file
-from allocator.runformat.tables import read_table
+from allocator.runformat.tables import read_table, refuse_text_in_numbers, sha256_of
 
 #: Zones in the order reports show them; any other zone follows, by name.
 ZONE_ORDER = ("east", "northeast", "central", "west")
@@ -170,7 +170,11 @@ def read_run(path: str | Path) -> Run:
         raise InputError("is a file, not a run directory", source=str(path))
     manifest = Manifest.read(path)
     if not (path / table_file("allocation")).is_file():
+        if manifest.has_allocation:
+            raise InputError(f"the run directory lacks {table_file('allocation')}, which its manifest says the run wrote",
+                             source=str(path))
         return Run(manifest, path)
+    _refuse_changed_tables(path, manifest)
     tables = {}
     for name in (*TABLES, *OPTIONAL_TABLES):
         file = path / table_file(name)
@@ -178,4 +182,17 @@ def read_run(path: str | Path) -> Run:
             tables[name] = read_table(file)
         elif name not in OPTIONAL_TABLES:
             raise InputError(f"the run directory lacks {file.name}", source=str(path))
+    refuse_text_in_numbers(tables["allocation"], path / table_file("allocation"))
     return Run(manifest, path, **tables)
+
+
+def _refuse_changed_tables(path: Path, manifest: Manifest) -> None:
+    """Refuse a run whose tables are not the files it wrote (cut short by a copy, edited, deleted), by the checksums of
+    its manifest (an older run has none: its tables are only checked as they are read)."""
+    for name, digest in (manifest.tables or {}).items():
+        file = path / name
+        if not file.is_file():
+            raise InputError(f"the run directory lacks {name}, which its manifest says the run wrote", source=str(path))
+        if sha256_of(file) != digest:
+            raise InputError(f"{name} is not the file the run wrote (damaged, cut short or edited since: its SHA-256 differs "
+                             "from manifest.json's); run the scenario again", source=str(path))

@@ -3,12 +3,14 @@ every text a spreadsheet could run as a formula behind a quote, which reading ta
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from allocator.errors import InputError
 from allocator.runformat.names import table_file
 
 CSV_ENCODING = "utf-8-sig"
@@ -69,8 +71,31 @@ def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
 def read_table(path: Path) -> pd.DataFrame:
     """A table written by :func:`write_csv`, as it was before it was written.
 
-    Only an empty cell is missing: a name typed as "None" or "NA" reads back as that text."""
-    header = pd.read_csv(path, nrows=0, encoding=CSV_ENCODING).columns
-    dtypes = {column: kind for column, kind in _TEXT_COLUMNS.items() if column in header}
-    return restore_formulas(pd.read_csv(path, encoding=CSV_ENCODING, dtype=dtypes, keep_default_na=False,
-                                        na_values={c: [""] for c in header}))
+    Only an empty cell is missing: a name typed as "None" or "NA" reads back as that text. A file that cannot be such a
+    table (empty, cut short) is refused, naming it."""
+    try:
+        header = pd.read_csv(path, nrows=0, encoding=CSV_ENCODING).columns
+        dtypes = {column: kind for column, kind in _TEXT_COLUMNS.items() if column in header}
+        frame = pd.read_csv(path, encoding=CSV_ENCODING, dtype=dtypes, keep_default_na=False, na_values={c: [""] for c in header})
+    except pd.errors.EmptyDataError:
+        raise InputError("is empty, not the table the run wrote: run the scenario again", source=str(path)) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot be read as the table the run wrote ({exc}): run the scenario again", source=str(path)) from None
+    return restore_formulas(frame)
+
+
+def refuse_text_in_numbers(frame: pd.DataFrame, path: Path) -> None:
+    """Refuse a table of numbers but for its text columns (the allocation) in which a number column holds text."""
+    text = [column for column in frame.columns if column not in _TEXT_COLUMNS and not pd.api.types.is_numeric_dtype(frame[column])]
+    if text:
+        raise InputError(f"column {text[0]} holds text where the run wrote numbers (damaged or edited since): run the "
+                         "scenario again", source=str(path))
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of the file at `path`, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

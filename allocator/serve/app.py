@@ -27,7 +27,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from allocator.errors import AllocatorError
+from allocator.errors import AllocatorError, InputError
 from allocator.runformat.names import WORKBOOK
 from allocator.serve import forms, views
 from allocator.serve.cache import RunCache
@@ -193,7 +193,13 @@ def run_page(request: Request) -> Response:
     workspace = bench.workspace
     try:
         folder = workspace.run(request.query_params.get("name", ""))
+    except (OutsideWorkspace, ValueError):
+        return problem(request, 404, "工作区中没有这个运行结果 (no such run in the workspace)")
+    try:
         run = bench.runs.read(folder)
+    except InputError as damaged:  # its tables are not what the run wrote: say so, not that it is missing
+        return problem(request, 422, f"这个运行结果无法读取 (this run cannot be read): {damaged}")
+    try:
         path = scenario_file(workspace, workspace.name(Path(run.manifest.scenario.file)))
     except (OutsideWorkspace, AllocatorError, ValueError, TypeError):
         return problem(request, 404, "工作区中没有这个运行结果 (no such run in the workspace)")
