@@ -644,6 +644,12 @@ def _validate_projects(data: Data, scenario: Scenario) -> None:
     for column in needed:
         projects[column] = numeric_column(projects, column, source, fill_empty=0.0)
         _refuse_magnitude(projects[column].to_numpy(), column, source)
+        negative = np.flatnonzero(projects[column].to_numpy() < 0)
+        if negative.size:  # a benefit or a contribution that funding would take away: a typo, not a plan
+            row = int(negative[0])
+            raise InputError(f"{column} must be at least 0 ({needed[column]}), got {projects[column].iloc[row]:g}"
+                             + (f" ({negative.size} such rows)" if negative.size > 1 else ""),
+                             source=str(source), where=f"row {row + 2}, column {column}")
 
     projects["region"] = region_row
     projects["zone"] = data.regions["zone"].to_numpy()[region_row]

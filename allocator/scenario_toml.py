@@ -493,7 +493,7 @@ def _objective(table: Table | None, types: dict[str, ProjectType], phasing: Phas
     weights = table.subtable("benefit")
     if weights is not None:
         weights.allowed.update(weights.values)
-        benefit = {column: weights.number(column) for column in weights.values}
+        benefit = {column: weights.number(column, low=0.0) for column in weights.values}
         weights.close()
     by_type = _benefit_by_type(table, types, phasing)
     if sense == "max_benefit" and not benefit and set(by_type) != set(types):

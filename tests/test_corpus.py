@@ -130,6 +130,10 @@ CASES = [
     Case("infinite-cost", cell("projects.csv", 4, "cost", "inf"), 2, ("projects.csv", "row 4", "finite")),
     Case("decimal-benefit-is-read", cell("projects.csv", 2, "benefit", "30.5"), 0),
     Case("non-numeric-benefit", cell("projects.csv", 6, "benefit", "high"), 2, ("projects.csv", "row 6, column benefit", "'high'")),
+    # A benefit that funding would take away, or a weight that makes benefit a cost: refused, as a type's weight is.
+    Case("negative-benefit", cell("projects.csv", 3, "benefit", "-5"), 2, ("projects.csv", "row 3, column benefit", "at least 0")),
+    Case("negative-benefit-weight", nothing, 2, ("objective.benefit.benefit", "at least 0"),
+         args=("--set", "objective.benefit={benefit=-1}")),
     # A failed VLOOKUP's #N/A, or NULL, where a number belongs is refused as #DIV/0! is, not read as an empty cell (0).
     Case("na-text-benefit", cell("projects.csv", 4, "benefit", "#N/A"), 2, ("projects.csv", "row 4, column benefit", "'#N/A'")),
     Case("null-text-benefit", cell("projects.csv", 5, "benefit", "NULL"), 2, ("projects.csv", "row 5, column benefit", "'NULL'")),
