@@ -194,6 +194,33 @@ def check_declared_plans(scenario: Scenario, data: Data) -> None:
                              source=str(data.files["projects"].path), where=f"row {data.file_row[bad[0]] + 2}")
 
 
+def standard_warnings(scenario: Scenario, data: Data) -> list[str]:
+    """Projects a source's subsidy standard (补助标准) rules out: the money it fixes is above what the source may pay
+    them (its share of cost or its cap per project), so they cannot be funded. Refuses a standard that rules out every
+    candidate of a type; returns a warning for each that rules out some."""
+    rules = Rules(scenario, data)
+    projects = data.projects
+    cost = projects["cost"].to_numpy()
+    found = []
+    for s, source in enumerate(rules.sources):
+        fixed = rules.standard_share[:, s] * cost
+        allowed = np.minimum(rules.max_share_of_cost[:, s] * cost, rules.absolute_caps[:, s])
+        ruled_out = ~np.isnan(fixed) & (fixed > allowed + _tol(allowed))
+        types = projects["type"].astype(str).to_numpy()
+        for type_key in dict.fromkeys(types[ruled_out]):
+            of_type = (types == type_key) & ~np.isnan(fixed)
+            out = np.flatnonzero(ruled_out & of_type)
+            first = int(out[0])
+            what = (f"fixes {fixed[first]:,.2f}万元 for {type_key} {projects['project_id'].iloc[first]}, "
+                    f"above the {allowed[first]:,.2f}万元 the source may pay it (its max_share_of_cost or cap_per_project); "
+                    f"{out.size} of the {int(of_type.sum())} {type_key} candidates it applies to cannot be funded")
+            if out.size == of_type.sum():
+                raise InputError(f"{what}: lower the standard's amount or share, or raise the source's limit",
+                                 where=f"sources.{source.key}.standard")
+            found.append(f"sources.{source.key}.standard {what}, the others can")
+    return found
+
+
 def denominator_warnings(scenario: Scenario, data: Data) -> list[str]:
     """Coverage groups with no denominator but a baseline or projects that count: the target cannot be measured
     there. Refuses a hard target over such a group; returns a warning for each soft one."""

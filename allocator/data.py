@@ -23,7 +23,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from allocator.checks import denominator_warnings
+from allocator.checks import denominator_warnings, standard_warnings
 from allocator.errors import InputError
 from allocator.runformat.tables import sha256_of
 from allocator.scenario import Scenario
@@ -129,7 +129,7 @@ def load_data(scenario: Scenario, read: Callable[[Path], tuple[pd.DataFrame, Tab
     _validate_projects(data, scenario)
     _canonical_order(data)
     data.reference = load_reference(scenario.stability, data)
-    data.notes = [*regions_file.notes, *projects_file.notes, *denominator_warnings(scenario, data),
+    data.notes = [*regions_file.notes, *projects_file.notes, *denominator_warnings(scenario, data), *standard_warnings(scenario, data),
                   *(data.reference.notes if data.reference else ())]
     for note in data.notes:
         click.echo(f"warning: {note}", err=True)

@@ -67,6 +67,21 @@ def test_a_fixed_amount_per_project_with_a_ceiling_at_cost(tmp_path):
     assert result.model_size["rule_classes"] == 4  # the three centres' shares differ (1, 0.6, 0.4): one class each
 
 
+def test_a_standard_above_what_the_source_may_pay_is_said_and_refused_when_it_rules_out_a_whole_type(tmp_path, capsys):
+    # max_share_of_cost 0.5: a fixed 60万 is above half the cost of the centres of 50万 and 100万 (the ceiling at cost
+    # makes the first 50万), so only the centre of 150万 can be funded: a warning says so, and the plan funds only it.
+    projects = [project(1, "R1", "centre", 50), project(2, "R1", "centre", 100), project(3, "R1", "centre", 150)]
+    some = case(tmp_path / "some", 'amount = { centre = "60万" }', projects, extra="max_share_of_cost = 0.5")
+    result = solve(some, marginal="none")
+    assert "sources.central.standard fixes 50.00万元 for centre P1" in capsys.readouterr().err
+    assert "2 of the 3 centre candidates it applies to cannot be funded" in " ".join(result.data.notes)
+    assert result.selected.tolist() == [0, 0, 1]
+    every = case(tmp_path / "every", 'amount = { centre = "80万" }', projects[:2], extra="max_share_of_cost = 0.5")
+    with pytest.raises(InputError, match="2 of the 2 centre candidates it applies to cannot be funded") as refused:
+        load_data(every)
+    assert refused.value.where == "sources.central.standard"
+
+
 def test_the_standard_is_a_hard_rule_the_budget_must_pay(tmp_path):
     # Three stations of 100万, central budget 100万. Free, central could pay a third of each and fund all three;
     # at a standard of half the cost, each funded station takes exactly 50万, so only two fit.
