@@ -2,6 +2,8 @@
 limit nor our interrupt (measured: 176 s past a 60 s limit), so the time limit is enforced from outside."""
 
 import multiprocessing
+import signal
+import threading
 import subprocess
 import sys
 import os
@@ -156,3 +158,21 @@ def test_a_worker_ends_when_its_caller_is_killed_outright(tmp_path, where):
     while _running(worker) and time.monotonic() - waited < 20:
         time.sleep(0.1)
     assert not _running(worker)
+
+
+def test_ctrl_c_stops_a_highs_run_in_this_process():
+    # Python's own SIGINT handler raised inside HiGHS's interrupt callback, where the exception was swallowed and the
+    # solve went on to the end; Ctrl-C must stop it and raise KeyboardInterrupt.
+    hard = provinces_in_narrow_ranges(31, 650, seed=0)  # HiGHS's MIP takes seconds on it
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_highs(hard, SolverOptions(mip_rel_gap=1e-9), Deadline(120), log=False)
+        assert time.monotonic() - started < 10
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)

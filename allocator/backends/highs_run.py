@@ -4,9 +4,12 @@ deadline, with a truthful status. The strategies that combine runs (LP-first, th
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 
 import highspy
@@ -78,11 +81,15 @@ def _version(highs: highspy.Highs) -> str:
     return f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()} (highspy)"
 
 
+#: Set while HiGHS runs and Ctrl-C has been pressed (see :func:`_ctrl_c_stops`).
+_CTRL_C = threading.Event()
+
+
 def _stop_at(highs: highspy.Highs, deadline: Deadline) -> None:
-    """Interrupt HiGHS's simplex, interior point and MIP search once `deadline` has passed: on large models
-    its own time_limit can be overrun by minutes (docs/performance.md)."""
+    """Interrupt HiGHS's simplex, interior point and MIP search once `deadline` has passed (on large models its own
+    time_limit can be overrun by minutes, docs/performance.md) or Ctrl-C was pressed."""
     def interrupt(event: highspy.HighsCallbackEvent) -> None:
-        if deadline.expired:
+        if deadline.expired or _CTRL_C.is_set():
             event.interrupt()
 
     for callback in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
@@ -169,7 +176,8 @@ def run_configured(highs: highspy.Highs, deadline: Deadline) -> Solution:
     # would make it refuse `threads` with an error (status "Not Set"), so it starts afresh.
     highspy.Highs.resetGlobalScheduler(True)
     started = time.perf_counter()
-    highs.run()
+    with _ctrl_c_stops():
+        highs.run()
     seconds = time.perf_counter() - started
     late = deadline.overrun()
     if late > OVERRUN_NOTED:
@@ -184,6 +192,26 @@ def run_configured(highs: highspy.Highs, deadline: Deadline) -> Solution:
         status = (SolveStatus.FEASIBLE if has_primal else SolveStatus.NO_SOLUTION) if model_status in _LIMITS else SolveStatus.ERROR
     message = STOPPED if model_status == highspy.HighsModelStatus.kInterrupt else highs.modelStatusToString(model_status)
     return Solution(status=status, solver="highs", solver_version=_version(highs), seconds=seconds, message=message)
+
+
+@contextmanager
+def _ctrl_c_stops() -> Iterator[None]:
+    """Ctrl-C during a HiGHS run stops it and raises KeyboardInterrupt after it. Python's own handler would raise inside
+    an interrupt callback, where pybind11 swallows the exception and HiGHS solves on: the run ignored Ctrl-C. So while
+    HiGHS runs, Ctrl-C only sets a flag the callbacks read. (Elsewhere than the main thread, or where SIGINT is handled
+    otherwise, as in a process of its own that ignores it, nothing changes.)"""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    _CTRL_C.clear()
+    signal.signal(signal.SIGINT, lambda signum, frame: _CTRL_C.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if _CTRL_C.is_set():
+        _CTRL_C.clear()
+        raise KeyboardInterrupt
 
 
 def minimised(solution: Solution) -> float:
