@@ -45,9 +45,10 @@ _FILES = {
                 "churn.csv", "comparison.xlsx"},
     "simulate": {MARKER, "draws.csv", "summary.csv", "regions_at_risk.csv", "simulation.png", "summary.md"},
     "export": {MARKER},
+    "starter": set(),  # allocate init's folder: the user's own from then on, never replaced
 }
 _KIND_NAMES = {"run": "a run", "sweep": "a sweep", "compare": "a comparison", "simulate": "a simulation",
-               "export": "exported reports"}
+               "export": "exported reports", "starter": "a starter folder"}
 #: The budget-proposal reports, in each language allocate writes (``report.md``, ``report_en.md``); nothing else of the
 #: kind (``report_final.md`` is the user's own).
 _REPORTS = frozenset(report_file(name, lang) for name in REPORTS for lang in LANGUAGES)
@@ -113,7 +114,7 @@ def staged(target: Target) -> Iterator[Staged]:
     slot = Staged(parent / f".{target.path.name}.partial-{os.getpid()}")
     try:
         _fresh(slot.staging)
-        if target.kind != "run":
+        if target.kind not in ("run", "starter"):
             write_marker(slot.staging, target.kind)
         yield slot
         os.unlink(slot.staging / IN_PROGRESS)

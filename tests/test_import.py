@@ -679,6 +679,20 @@ def test_init_writes_a_starter_that_runs_as_written(tmp_path):
     assert allocation["central"].sum() <= 1000 + 1e-6 and allocation["local"].sum() <= 1500 + 1e-6
 
 
+@pytest.mark.parametrize("where", ["under a file", "the current folder", "a link"])
+def test_init_refuses_a_folder_it_cannot_or_may_not_make_in_one_clear_line(tmp_path, monkeypatch, where):
+    (tmp_path / "afile").write_text("mine", encoding="utf-8")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    monkeypatch.chdir(tmp_path / "empty")
+    folder = {"under a file": tmp_path / "afile" / "starter", "the current folder": Path("."), "a link": tmp_path / "link"}[where]
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    code, _, stderr = invoke("init", folder, "--province", "浙江")
+    assert code == 2 and stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert {"under a file": "is a file", "the current folder": "current folder", "a link": "symbolic link"}[where] in stderr
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
 def test_the_template_has_its_drop_downs_and_example_rows(tmp_path):
     invoke("init", tmp_path / "x", "--province", "浙江")
     book = openpyxl.load_workbook(tmp_path / "x" / "projects_template.xlsx")

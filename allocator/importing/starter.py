@@ -13,14 +13,13 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
-import shutil
 import textwrap
 from pathlib import Path
 
 from allocator.errors import InputError
 from allocator.importing.derived import Derived, derive, toml_text
 from allocator.importing.places import COUNTIES, gazetteer
+from allocator.outdir import Target, check, staged
 
 #: The starter's types: key, label (the word in the template's drop-down), welfare, example cost (万元),
 #: floor area (㎡), residents and households served.
@@ -57,24 +56,15 @@ def write_starter(folder: Path, provinces: tuple[str, ...], source: Path | None 
     from the scenario `source` cut to `provinces` if given."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise InputError("already exists and is not an empty folder; allocate init writes only a new folder", source=str(folder))
+    target = Target(folder, kind="starter", option="FOLDER")
+    check(target)  # a name no folder can take, a file above it, the current or home folder, a folder not writable
     counties = counties_of(provinces)
     derived = derive(source, full_names(provinces)) if source else None
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with staged(target) as slot:
         if derived and source:
-            _fill_from(staging, derived, source, provinces)
+            _fill_from(slot.staging, derived, source, provinces)
         else:
-            _fill(staging, counties, provinces)
-        if folder.exists():
-            folder.rmdir()
-        os.rename(staging, folder)
-    except OSError as exc:
-        raise InputError(f"cannot write the starter: {exc.strerror or exc}", source=str(folder)) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            _fill(slot.staging, counties, provinces)
     return [folder / name for name in (FILES if derived is None else FILES[:-1])]
 
 
