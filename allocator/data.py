@@ -327,6 +327,18 @@ def _with_header(frame: pd.DataFrame, header: list[object]) -> pd.DataFrame:
     return frame
 
 
+def _refuse_nested(path: Path) -> None:
+    """A Parquet column of lists, maps or records: a table cell holds one value (a list read as text would make a
+    province named "[1 2]")."""
+    import pyarrow.parquet as pq
+    import pyarrow.types as pa_types
+
+    for column in pq.read_schema(path):
+        if pa_types.is_nested(column.type):
+            raise InputError(f"holds {column.type} values, not one value per cell; write each value in "
+                             "a cell of its own", source=str(path), where=f"column {column.name}")
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
     """A Parquet table as a CSV of the same data reads: a whole-number id column as text ("110101", not "110101.0"),
     an empty text cell as missing; a named index (a table saved from pandas with its ids as index) is a column.
@@ -337,6 +349,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise InputError(f"reading a .parquet table needs pyarrow ({exc}); pip install pyarrow", source=str(path)) from None
     except Exception as exc:  # pyarrow raises many types for a file that is not Parquet or is damaged
         raise InputError(f"cannot read the Parquet file: {exc}", source=str(path)) from None
+    _refuse_nested(path)
     frame = frame.reset_index(drop=all(name is None for name in frame.index.names))
     for column in frame.columns:
         values = frame[column]

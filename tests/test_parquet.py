@@ -99,3 +99,16 @@ def test_a_file_that_is_not_parquet_is_one_line(tmp_path):
     (tmp_path / "pq" / "projects.parquet").write_bytes(b"project_id,cost\nP1,5\n")
     said = _refused(scenario, tmp_path / "out")
     assert "projects.parquet: cannot read the Parquet file" in said
+
+
+@pytest.mark.parametrize(("table", "column"), [("projects", "province"), ("projects", "households_served"),
+                                               ("regions", "street_offices")])
+def test_a_column_of_lists_is_refused_naming_it(tmp_path, table, column):
+    # A list in a cell crashed a number column's reader, and in a text column made a province named "[1 2]".
+    scenario = _as_parquet(tmp_path / "pq", table)
+    path = tmp_path / "pq" / f"{table}.parquet"
+    frame = pd.read_parquet(path)
+    frame[column] = [[1, 2]] * len(frame)
+    frame.to_parquet(path, index=False)
+    said = _refused(scenario, tmp_path / "out")
+    assert f"{table}.parquet: column {column}: holds list<" in said and "one value per cell" in said
