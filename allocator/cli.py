@@ -301,6 +301,9 @@ def sweep_command(scenario_file: Path, overrides: tuple[str, ...], allow_outside
     if result.failed:
         click.echo(f"\n{len(result.failed)} of {count} points found no allocation (see the status column and their runs' diagnosis.md)")
     click.echo(f"\nwritten to {result.out} (sweep.csv, sweep.md, sweep.png, sweep.html, runs/)")
+    if len(result.failed) == count:
+        click.echo("error: no point of the sweep found an allocation", err=True)
+        sys.exit(3)  # as a run with no allocation: a script must not take the sweep for a result
 
 
 @main.command("baseline")

@@ -552,6 +552,8 @@ def sweep_chart(result: SweepResult, font: charts.FontChoice | None = None) -> b
     one line per value of the second. Labels are the scenario's language when the fonts can draw them, else
     English (no tofu): each text is drawn in Chinese only when every character of it has a glyph."""
     font = charts.cjk_font() if font is None else font
+    if len(result.failed) == len(result.table):
+        return charts.notice(_pick(result, ("没有一个点找到分配方案", "No point found an allocation"), font), font)
     x, ticks, x_title = chart_axis(result, font)
     return charts.line_panels(x, ticks, x_title, chart_panels(result, font), font)
 

@@ -3,6 +3,7 @@
 import importlib
 import re
 import struct
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +89,19 @@ def test_cli_sweep_grid_with_progress(tmp_path):
     assert "solving 4 points" in result.output
     again = CliRunner().invoke(main, ["sweep", str(DEMO), "--vary", "sources.central.budget=1000万,1500万", "--out", str(out)])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_a_sweep_in_which_no_point_finds_an_allocation_exits_3_with_its_diagnoses(tmp_path):
+    out = tmp_path / "sweep"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the chart of nothing divided by zero
+        result = CliRunner().invoke(main, ["sweep", str(DEMO), "--vary", "targets.counts.centres.min=40,50", "--workers", "1",
+                                           "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "no point of the sweep found an allocation" in result.output
+    assert set(pd.read_csv(out / "sweep.csv", encoding="utf-8-sig")["status"]) == {"infeasible"}
+    assert all((run / "diagnosis.md").is_file() for run in (out / "runs").iterdir())
+    assert (out / "sweep.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_sweep_html_is_self_contained_with_its_tables_and_chart(demo_sweep):

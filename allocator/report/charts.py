@@ -284,3 +284,13 @@ def line_panels(x: Sequence[float], ticks: Sequence[str], x_title: str, panels: 
                 axes.legend(fontsize="x-small")
         figure.tight_layout()
         return _png(figure)
+
+
+def notice(text: str, font: FontChoice) -> bytes:
+    """A chart that only says `text` (when there is nothing to draw, as a sweep in which no point found a plan)."""
+    import matplotlib
+
+    with matplotlib.rc_context(_style(font)):
+        figure = _figure(font, 5.6, 2.0)
+        figure.text(0.5, 0.5, _guard(text, font), ha="center", va="center", fontsize="large")
+        return _png(figure)
