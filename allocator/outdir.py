@@ -134,11 +134,12 @@ def exported(target: Target, run: Path) -> Iterator[Path]:
     """A hidden folder to write the reports of `run` in, whose files all end up in `target`: a new folder
     appears with every one of them; into an existing one (empty, `run` itself or a folder of earlier
     exports) each is moved once complete. Any other folder is refused: its files are not this run's."""
-    absolute = _absolute(target)
+    absolute, source = _absolute(target), str(resolved(Path(run)))
     try:
         info = os.lstat(absolute)
     except (FileNotFoundError, NotADirectoryError):
         with staged(target) as slot:
+            write_marker(slot.staging, "export", run=source)
             yield slot.staging
         return
     except OSError as exc:
@@ -153,11 +154,16 @@ def exported(target: Target, run: Path) -> Iterator[Path]:
     if entries and kind not in ("run", "export"):
         raise _refusal(target, f"{_foreign_text(foreign_files(absolute, kind))}; export writes only into a new or empty "
                                f"folder, the run's own directory or a folder of earlier exports: choose another {target.option}")
+    marker = _json(absolute / MARKER)
+    exported_from = marker.get("run") if isinstance(marker, dict) else None
+    if kind == "export" and exported_from != source:
+        raise _refusal(target, f"holds the reports of {'another run, ' + str(exported_from) if exported_from else 'an unnamed run'}; "
+                               f"the reports of two runs never share a folder: choose another {target.option}")
     staging = target.path / f".export.partial-{os.getpid()}"
     try:
         _fresh(staging)
         if not entries:
-            write_marker(staging, "export")
+            write_marker(staging, "export", run=source)
         yield staging
         for file in sorted(staging.iterdir()):
             if file.name != IN_PROGRESS:
@@ -176,8 +182,10 @@ def writable_file(path: Path, option: str) -> None:
     _probe(target, _existing_folder(target, absolute.parent), absolute.name)
 
 
-def write_marker(folder: Path, kind: str) -> None:
-    content = {"written_by": "allocate", "kind": kind, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+def write_marker(folder: Path, kind: str, *, run: str | None = None) -> None:
+    """The mark of an output of `kind` (an export's names the `run` whose reports it holds)."""
+    content = {"written_by": "allocate", "kind": kind, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+               **({"run": run} if run is not None else {})}
     (folder / MARKER).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 

@@ -257,6 +257,18 @@ def test_export_into_a_new_folder_and_again(tmp_path, finished):
     assert {"report.md", "report_en.md", "report_en.html", "budget_proposal_en.xlsx"} <= {p.name for p in folder.iterdir()}
 
 
+def test_export_never_mixes_two_runs_reports_in_one_folder(tmp_path, finished):
+    # The folder of an earlier export takes more reports of the same run only: its allocate.json names the run.
+    folder = tmp_path / "reports"
+    other = Path(shutil.copytree(finished, tmp_path / "other"))
+    assert invoke("export", finished, "--out", folder, "--format", "xlsx").exit_code == 0
+    before = snapshot(folder)
+    result = invoke("export", other, "--out", folder, "--format", "md")
+    refused(result)
+    assert "holds the reports of another run" in result.output and str(finished.resolve()) in result.output
+    assert snapshot(folder) == before
+
+
 def test_out_that_cannot_be_written_is_refused_before_solving(tmp_path, monkeypatch):
     case = scenario(tmp_path / "case")
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
