@@ -168,12 +168,12 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
               help="Also build the model and write it as an LP or MPS file (by suffix) for another solver.")
 @reports_errors
 def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bool, write_model: Path | None) -> None:
-    """Check SCENARIO_FILE and its data tables without solving anything."""
+    """Check SCENARIO_FILE and its data tables, and build its model, without solving anything."""
     from allocator.data import load_data
+    from allocator.solve import build
 
     if write_model:
         from allocator.backends.highs import MODEL_SUFFIXES
-        from allocator.solve import build
 
         if write_model.suffix.lower() not in MODEL_SUFFIXES:
             raise InputError(f"--write-model needs a .lp or .mps file name, got '{write_model.name}'")
@@ -182,13 +182,17 @@ def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_path
             raise InputError("already exists: allocate writes the model only under a new name (delete it, or choose "
                              "another)", source=f"--write-model {write_model}")
     scenario = _load(scenario_file, overrides, allow_outside_paths)
+    if scenario.solver.name.lower() != "highs":
+        from allocator.backends.pulp import solver_class_name
+
+        solver_class_name(scenario.solver.name)  # an unknown or absent solver, as `run` refuses it
     data = load_data(scenario)
+    allocation_model = build(scenario, data)  # the rules' own refusals, as `run` meets them
     click.echo(f"{scenario.name}: valid. {len(data.regions):,} regions, {len(data.projects):,} candidate projects, "
                f"{len(scenario.sources)} sources, {len(scenario.indicators)} indicators, {len(scenario.counts)} counts, "
                f"{len(scenario.shares)} share rules.")
     _echo_budgets(scenario, data, err=False)
     if write_model:
-        allocation_model = build(scenario, data)
         _write_new_file(write_model, allocation_model.write, "--write-model")
         model = allocation_model.linear
         click.echo(f"model written to {write_model}: {model.num_rows:,} rows, {model.num_cols:,} columns "

@@ -104,6 +104,18 @@ def test_pulp_backend_gives_the_same_allocation(tmp_path):
     assert "PULP_CBC_CMD" in Path(tmp_path / "b" / "manifest.json").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(("override", "says"), [('solver.name="nosuch"', "unknown solver 'nosuch'"),
+                                                ("balance.per_resident={p={min=2.0}}", "has no 'population' column")],
+                         ids=["unknown solver", "per resident without population"])
+def test_validate_refuses_what_run_refuses_with_the_same_error(tmp_path, override, says):
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
+    validated = invoke("validate", demo, "--set", override)
+    ran = invoke("run", demo, "--set", override, "--out", tmp_path / "run")
+    assert validated.exit_code == ran.exit_code == 2, (validated.output, ran.output)
+    error = next(line for line in ran.output.splitlines() if line.startswith("error:"))
+    assert says in error and error in validated.output and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("existing", ["file", "link"])
 def test_write_model_never_replaces_or_writes_through_an_existing_name(tmp_path, existing):
     demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
