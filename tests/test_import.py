@@ -527,6 +527,32 @@ def test_a_county_merged_down_over_its_projects_is_filled_in(tmp_path):
     assert "| D | 总投资（万元） | cost | built-in, unit 万元 from the header |" in stdout.splitlines()
 
 
+@pytest.mark.parametrize(("rows", "merge", "says"), [
+    ([["甲站", "余杭区", "社区服务站", 90, 3000], ["乙站", "余杭区", "社区服务站", None, 2000]], "D2:D3",
+     "row 3, column D (总投资（万元）): is part of the cell D2:D3, merged over several rows"),
+    ([["甲站", "余杭区", "社区服务站", 90, None]], "D2:E2",
+     "row 2, column E (受益人口（人）): is part of the cell D2:E2, merged across columns: its value belongs to column D"),
+], ids=["money merged down", "cost merged across"])
+def test_a_number_copied_from_a_merged_cell_is_a_problem_not_a_second_figure(tmp_path, rows, merge, says):
+    # Filling a merged money cell down funds its amount once per project; across columns it lands in another field.
+    path = simple_workbook(tmp_path / "m.xlsx", ["项目名称", "所在县（市、区）", "项目类型", "总投资（万元）", "受益人口（人）"], rows)
+    book = openpyxl.load_workbook(path)
+    book.active.merge_cells(merge)
+    book.save(path)
+    code, stdout, stderr = invoke("import", path, "--out", tmp_path / "p.csv")
+    assert code == 2 and says in stdout, stdout
+    assert "nothing written" in stderr and not (tmp_path / "p.csv").exists()
+
+
+def test_a_row_pasted_twice_is_a_problem(tmp_path):
+    rows = [[1, "甲站", "余杭区", "社区服务站", 90], [2, "乙站", "余杭区", "社区服务站", 95], [3, "甲站", "余杭区", "社区服务站", 90]]
+    path = simple_workbook(tmp_path / "d.xlsx", ["序号", "项目名称", "所在县（市、区）", "项目类型", "总投资（万元）"], rows)
+    code, stdout, _ = invoke("import", path, "--out", tmp_path / "p.csv")
+    assert code == 2 and "row 4, column B (项目名称): repeats row 2 in every column read" in stdout, stdout
+    code, stdout, _ = invoke("import", path, "--out", tmp_path / "p.csv", "--skip-bad")  # the copy left out, the rest read
+    assert code == 0 and read_csv(tmp_path / "p.csv")["name"].tolist() == ["甲站", "乙站"]
+
+
 def test_a_group_header_written_once_without_merging(tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active

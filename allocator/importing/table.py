@@ -145,6 +145,7 @@ class RowReader:
                 self.out.excluded.append((number, f"{'total' if kind == 'total' else 'subtotal'} ({label})"))
                 groups.append((number, label, self._figures(number, cells), None if kind == "total" else self._members(kinds, position, leading)))
         self.out.records = [record for _, record in details]
+        self._repeated([(number, cells) for number, cells, (kind, _) in kinds if kind == "detail"])
         self._check(groups, details)
         self._project_ids(details)
         return self.out
@@ -187,9 +188,42 @@ class RowReader:
             return None
         return value
 
+    def _repeated(self, rows: list[tuple[int, list[Any]]]) -> None:
+        """A detail row equal to an earlier one in every column read (name, place, type, cost, ...; a serial number may
+        differ): a row pasted twice would be funded twice."""
+        read = sorted(column.index for column in self.fields.values())
+        first: dict[tuple[str, ...], int] = {}
+        for number, cells in rows:
+            values = tuple("" if i >= len(cells) or cells[i] is None else str(cells[i]).strip() for i in read)
+            seen = first.setdefault(values, number)
+            if seen != number:
+                self._problem(number, self.fields["name"], f"repeats row {seen} in every column read (a row pasted twice?); "
+                                                           "delete it, or change a cell if these are two projects")
+
+    def _merged(self, number: int, column: Column, name: str) -> bool:
+        """Is the cell a copy from a merged range it does not start, where a copy would be wrong? A number merged
+        down over several projects would count once per project; a range merged across columns holds the value of
+        its first column only. (A text merged down, a county or a type, is meant for every row it covers.)"""
+        merged = self.sheet.merged_into.get((number, column.index + 1))
+        if merged is None:
+            return False
+        start_column = merged.split(":")[0].rstrip("0123456789")
+        if start_column != column.letter:
+            self._problem(number, column, f"is part of the cell {merged}, merged across columns: its value belongs to column "
+                                          f"{start_column} alone; unmerge the cells and fill each column")
+            return True
+        if name in COUNT_FIELDS or is_money(name):
+            self._problem(number, column, f"is part of the cell {merged}, merged over several rows: one number would count "
+                                          "for every project it covers; unmerge it and write each project's own figure")
+            return True
+        return False
+
     def _record(self, number: int, cells: list[Any]) -> dict[str, Any]:
         record: dict[str, Any] = {"source_row": number}
         for name, column in self.fields.items():
+            if self._merged(number, column, name):
+                record[name] = None
+                continue
             value = self._cell(number, column, cells[column.index] if column.index < len(cells) else None)
             if value is None or isinstance(value, str) and not value.strip():
                 record[name] = None

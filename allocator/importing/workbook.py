@@ -52,6 +52,8 @@ class Sheet:
     unit_line: tuple[int, str] | None = None
     #: Merged ranges below the header whose value was copied to every cell.
     filled: list[str] = field(default_factory=list)
+    #: Per cell (sheet row, 1-based column) below the header that a merged range covers but does not start: the range.
+    merged_into: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def read_sheet(path: Path, sheet: str | None, known: set[str]) -> Sheet:
@@ -129,6 +131,9 @@ def _sheet(path: Path, name: str, names: list[str], values: Any, formulas: Any, 
                   rows=[(number + 1, grid[number]) for number in range(body_start, len(grid))])
     _title_and_unit(sheet, grid[:top])
     sheet.filled = [str(m.coord) for m in values.merged_cells.ranges if m.min_row > body_start and m.max_row > m.min_row]
+    sheet.merged_into = {(r, c): str(m.coord) for m in values.merged_cells.ranges if m.max_row > body_start
+                         for r in range(max(m.min_row, body_start + 1), m.max_row + 1) for c in range(m.min_col, m.max_col + 1)
+                         if (r, c) != (m.min_row, m.min_col)}
     return sheet
 
 
