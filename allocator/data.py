@@ -129,11 +129,27 @@ def load_data(scenario: Scenario, read: Callable[[Path], tuple[pd.DataFrame, Tab
     _validate_projects(data, scenario)
     _canonical_order(data)
     data.reference = load_reference(scenario.stability, data)
-    data.notes = [*regions_file.notes, *projects_file.notes, *denominator_warnings(scenario, data), *standard_warnings(scenario, data),
+    data.notes = [*regions_file.notes, *projects_file.notes, *_split_provinces(data), *denominator_warnings(scenario, data),
+                  *standard_warnings(scenario, data),
                   *(data.reference.notes if data.reference else ())]
     for note in data.notes:
         click.echo(f"warning: {note}", err=True)
     return data
+
+
+def _split_provinces(data: Data) -> list[str]:
+    """A province whose regions lie in more than one zone (east, central, west go by province): a typo in the
+    zone column, which would move money between zones' rules unsaid."""
+    zones = data.regions.groupby("province", sort=True)["zone"].unique()
+    found = []
+    for province, names in zones[zones.map(len) > 1].items():
+        rows = data.regions.index[data.regions["province"] == province]
+        counts = data.regions.loc[rows, "zone"].value_counts()
+        odd = data.regions.loc[rows][data.regions.loc[rows, "zone"] != counts.index[0]]
+        found.append(f"province {province} has regions in {len(names)} zones ({', '.join(f'{z}: {n}' for z, n in counts.items())}), "
+                     f"e.g. region {odd['region_id'].iloc[0]} in {odd['zone'].iloc[0]}; zones usually go by province: check "
+                     f"the regions table's zone column")
+    return found
 
 
 def _applications(scenario: Scenario) -> tuple[pd.DataFrame, TableFile]:

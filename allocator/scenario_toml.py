@@ -243,6 +243,13 @@ def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: 
     if table.take("welfare_only", bool, False):
         eligible = tuple(t for t in eligible if types[t].welfare)
     zones = table.strings("zones", None)
+    # A source that may fund nothing is a slip, not a plan: its budget would sit unspent, unsaid.
+    if eligible == ():
+        table.fail("the source may fund no project type (an empty 'types', or welfare_only with no welfare type); leave "
+                   "'types' out to let it fund every type", (*table.path, "types"))
+    if zones == ():
+        table.fail("'zones' is an empty list: the source could fund no project; leave it out to let it fund every zone",
+                   (*table.path, "zones"))
     source = Source(
         key=key,
         label=table.text("label", key),

@@ -134,10 +134,18 @@ CASES = [
     Case("negative-benefit", cell("projects.csv", 3, "benefit", "-5"), 2, ("projects.csv", "row 3, column benefit", "at least 0")),
     Case("negative-benefit-weight", nothing, 2, ("objective.benefit.benefit", "at least 0"),
          args=("--set", "objective.benefit={benefit=-1}")),
+    # A source that may fund nothing (an empty list) is a slip whose budget would sit unspent, unsaid.
+    Case("source-types-empty", nothing, 2, ("sources.central.types", "may fund no project type"),
+         args=("--set", "sources.central.types=[]")),
+    Case("source-zones-empty", nothing, 2, ("sources.central.zones", "'zones' is an empty list"),
+         args=("--set", "sources.central.zones=[]")),
     # A failed VLOOKUP's #N/A, or NULL, where a number belongs is refused as #DIV/0! is, not read as an empty cell (0).
     Case("na-text-benefit", cell("projects.csv", 4, "benefit", "#N/A"), 2, ("projects.csv", "row 4, column benefit", "'#N/A'")),
     Case("null-text-benefit", cell("projects.csv", 5, "benefit", "NULL"), 2, ("projects.csv", "row 5, column benefit", "'NULL'")),
     Case("nan-denominator", cell("regions.csv", 3, "streets", ""), 2, ("regions.csv", "row 3, column streets", "expected a number, got an empty or NaN cell")),
+    # 丙省 with one county in another zone: a typo that moves money between zones' rules; said, and the run goes on.
+    Case("province-split-across-zones", cell("regions.csv", 5, "zone", "east"), 0,
+         ("warning: province 丙省 has regions in 2 zones", "region R4 in east")),
     Case("nan-text-denominator", cell("regions.csv", 3, "streets", "NaN"), 2, ("regions.csv", "row 3, column streets")),
     Case("negative-denominator", cell("regions.csv", 3, "streets", "-8"), 2, ("regions.csv", "row 3, column streets", "negative")),
     Case("bad-capacity", cell("regions.csv", 2, "local_capacity", "4OO"), 2, ("regions.csv", "row 2, column local_capacity", "'4OO'")),
