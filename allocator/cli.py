@@ -135,6 +135,8 @@ def run(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths: bo
     from allocator.solve import solve
     from allocator.summary import summary
 
+    if time_limit is not None and not 0 < time_limit < float("inf"):
+        raise InputError(f"must be a number of seconds above 0, got {time_limit:g}", where="--time-limit")
     extra = [*overrides, *([f'solver.name="{solver}"'] if solver else []), *([f"solver.time_limit={time_limit}"] if time_limit is not None else []),
              *([f"stability.reference={json.dumps(str(reference.resolve()))}"] if reference is not None else [])]
     scenario = _load(scenario_file, tuple(extra), allow_outside_paths)

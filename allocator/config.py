@@ -96,6 +96,9 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.toml"))[:5]
+        raise InputError("is a folder, not a scenario file" + (f"; it holds {', '.join(found)}" if found else ""), source=str(path))
     if not path.is_file():
         raise InputError("scenario file not found", source=str(path))
     size = path.stat().st_size

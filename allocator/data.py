@@ -28,7 +28,7 @@ from allocator.errors import InputError
 from allocator.runformat.tables import sha256_of
 from allocator.scenario import Scenario
 from allocator.stability import ReferencePlan, load_reference
-from allocator.units import describe_cell, parse_money_column
+from allocator.units import describe_cell, parse_money_column, refuse_dates
 
 REGION_COLUMNS = ("region_id", "name", "province", "zone")
 PROJECT_COLUMNS = ("project_id", "region_id", "type", "cost")
@@ -278,6 +278,9 @@ def _text_dtypes(names: list[object]) -> dict[object, str]:
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     head = _head(path)
+    if head.startswith(b"PK\x03\x04"):
+        raise InputError("this is an Excel workbook (.xlsx, a zip file) named as a CSV: give it its .xlsx name, or save it "
+                         "as 'CSV UTF-8'", source=str(path))
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in head:
         raise InputError("the file is UTF-16 (or another encoding with NUL bytes), not UTF-8 or GBK; save it as 'CSV UTF-8'", source=str(path))
     for encoding in _ENCODINGS:
@@ -300,7 +303,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
         except pd.errors.ParserWarning:
             raise InputError("rows have more fields than the header (a stray separator?)", source=str(path), where="row 1") from None
         except pd.errors.ParserError as exc:
-            raise InputError(f"not a well-formed CSV table: {exc}", source=str(path)) from None
+            # pandas counts lines from 0: say the line as an editor numbers it
+            said = re.sub(r"starting at row (\d+)", lambda m: f"starting on line {int(m.group(1)) + 1} of the file", str(exc))
+            raise InputError(f"not a well-formed CSV table: {said}", source=str(path)) from None
         except (OSError, EOFError) as exc:
             raise InputError(f"cannot read the file: {exc}", source=str(path)) from None
     raise InputError(f"cannot decode the file as UTF-8 or GBK/GB18030; {_ACCEPTED_ENCODINGS}: save it as UTF-8 ('CSV UTF-8' in Excel)",
@@ -495,7 +500,11 @@ def _sha256(path: Path) -> str:
 def _require_columns(frame: pd.DataFrame, columns: list[str], source: Path, why: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(f"missing column '{missing[0]}' ({why}); the header has: {', '.join(frame.columns)}", source=str(source), where="row 1")
+        separator = next((s for s in (";", "\t", "|") if any(s in str(c) for c in frame.columns)), None)
+        hint = (f"; the header is split by {'a tab' if separator == chr(9) else repr(separator)}, not by commas: save the table as "
+                "'CSV UTF-8 (comma delimited)'") if separator and len(frame.columns) <= 2 else ""
+        raise InputError(f"missing column '{missing[0]}' ({why}); the header has: {', '.join(map(str, frame.columns))}{hint}",
+                         source=str(source), where="row 1")
 
 
 def _require_text(frame: pd.DataFrame, column: str, source: Path) -> None:
@@ -520,6 +529,7 @@ def _require_unique(frame: pd.DataFrame, column: str, table: TableFile) -> None:
 def numeric_column(frame: pd.DataFrame, column: str, source: Path, *, fill_empty: float | None = None) -> np.ndarray:
     """A column as floats; non-numbers are an error naming the first bad row; empties become `fill_empty`."""
     _refuse_yes_no(frame, column, source, "write the number (1 or 0 if that is what it means)")
+    refuse_dates(frame[column], where=f"column {column}", source=str(source))
     values = np.array(pd.to_numeric(frame[column], errors="coerce"), dtype=float)
     empty = frame[column].isna().to_numpy()
     if fill_empty is not None:

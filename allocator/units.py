@@ -113,11 +113,19 @@ def _to_wan(amount: float, unit: str | None, value: object, where: str) -> float
     return wan
 
 
+def refuse_dates(column: pd.Series, *, where: str, source: str = "") -> None:
+    """A column of dates (a Parquet or spreadsheet date type) where numbers belong: read as numbers they would be
+    nanoseconds."""
+    if pd.api.types.is_datetime64_any_dtype(column) or isinstance(column.dtype, pd.PeriodDtype):
+        raise InputError(f"holds dates ({column.dtype}), not numbers: check the column", source=source, where=where)
+
+
 def parse_money_column(column: pd.Series, *, where: str, default_unit: str) -> pd.Series:
     """Parse a table column of amounts into 万元, vectorised for numbers, per cell for text with units.
 
     Raises naming the first bad row as a spreadsheet numbers it (the header is row 1).
     """
+    refuse_dates(column, where=where)
     numeric = pd.to_numeric(column, errors="coerce")
     values = numeric.to_numpy(dtype=float) * unit_factor(default_unit, where=where)
     text_rows = np.flatnonzero(numeric.isna().to_numpy() & column.notna().to_numpy())

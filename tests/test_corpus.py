@@ -81,7 +81,7 @@ CASES = [
     Case("set-into-a-value", nothing, 2, ("--set", "'sources.central.budget' is a value"), args=("--set", "sources.central.budget.unit=亿")),
     Case("set-unknown-key", nothing, 2, ("--set", "sourcs", "did you mean 'sources'"), args=("--set", "sourcs.central.budget=1亿")),
     Case("set-bad-money", nothing, 2, ("--set", "sources.central.budget", "did you mean '亿'"), args=("--set", "sources.central.budget=6忆")),
-    Case("set-bad-number", nothing, 2, ("--set", "solver.time_limit", "at least 0"), args=("--time-limit", "-5")),
+    Case("set-bad-number", nothing, 2, ("--time-limit", "above 0, got -5"), args=("--time-limit", "-5")),
     # data files
     Case("data-file-missing", lambda folder: (folder / "projects.csv").unlink(), 2, ("projects.csv", "data file not found")),
     Case("data-path-is-folder", both(lambda f: (f / "projects.csv").unlink(), lambda f: (f / "projects.csv").mkdir()), 2,
@@ -134,6 +134,17 @@ CASES = [
     Case("negative-benefit", cell("projects.csv", 3, "benefit", "-5"), 2, ("projects.csv", "row 3, column benefit", "at least 0")),
     Case("negative-benefit-weight", nothing, 2, ("objective.benefit.benefit", "at least 0"),
          args=("--set", "objective.benefit={benefit=-1}")),
+    # Files that are not what their name says, with a message that says what they are.
+    Case("xlsx-named-csv", write_bytes("projects.csv", b"PK\x03\x04" + bytes(200)), 2, ("projects.csv", "Excel workbook")),
+    Case("semicolon-csv", lambda folder: (folder / "projects.csv").write_text(
+        (folder / "projects.csv").read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8"), 2,
+        ("projects.csv", "split by ';', not by commas")),
+    Case("stray-quote-line", lambda folder: (folder / "projects.csv").write_text(
+        "\n".join(('"' if number == 3 else "") + line for number, line in
+                  enumerate((folder / "projects.csv").read_text(encoding="utf-8").splitlines(), start=1)) + "\n", encoding="utf-8"), 2,
+        ("projects.csv", "starting on line 3 of the file")),
+    Case("scenario-is-a-folder", nothing, 2, ("is a folder, not a scenario file", "case.toml"),
+         argv=lambda folder, out: ["run", str(folder), "--out", str(out)]),
     # A source that may fund nothing (an empty list) is a slip whose budget would sit unspent, unsaid.
     Case("source-types-empty", nothing, 2, ("sources.central.types", "may fund no project type"),
          args=("--set", "sources.central.types=[]")),

@@ -165,7 +165,7 @@ CASES = [
          ("case.toml:52", "deadline", "whole")),
     Case("scenario-discount-huge", phasing("2006", "2010", "discount_rate = 1e300"), 2, ("case.toml", "discount_rate", "at most")),
     # solver options
-    Case("scenario-time-limit-zero-option", nothing, 2, ("solver.time_limit", "above 0"), args=("--time-limit", "0")),
+    Case("scenario-time-limit-zero-option", nothing, 2, ("--time-limit", "above 0, got 0"), args=("--time-limit", "0")),
     Case("scenario-time-limit-zero", solver("time_limit = 0"), 2, ("case.toml", "solver.time_limit", "above 0")),
     Case("scenario-threads-huge", solver("threads = 1e10"), 2, ("case.toml", "solver.threads", "at most 1024")),
     Case("scenario-threads-fraction", solver("threads = 1.5"), 2, ("case.toml", "solver.threads", "whole")),

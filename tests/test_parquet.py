@@ -112,3 +112,14 @@ def test_a_column_of_lists_is_refused_naming_it(tmp_path, table, column):
     frame.to_parquet(path, index=False)
     said = _refused(scenario, tmp_path / "out")
     assert f"{table}.parquet: column {column}: holds list<" in said and "one value per cell" in said
+
+
+def test_a_column_of_dates_where_numbers_belong_is_refused_as_dates(tmp_path):
+    # Read as numbers, a date is nanoseconds: the cost of 2020-01-01 was "1.57784e+15万元, check the unit".
+    scenario = _as_parquet(tmp_path / "pq", "projects")
+    path = tmp_path / "pq" / "projects.parquet"
+    frame = pd.read_parquet(path)
+    frame["cost"] = pd.Timestamp("2020-01-01")
+    frame.to_parquet(path, index=False)
+    said = _refused(scenario, tmp_path / "out")
+    assert "projects.parquet: column cost: holds dates" in said

@@ -195,3 +195,21 @@ def test_an_infeasible_change_shows_the_fixes_as_buttons_and_applying_one_solves
     plan = pd.read_csv(workspace / "runs" / name / "allocation.csv", encoding="utf-8-sig")
     assert int(plan.loc[plan["type"] == "centre", "selected"].sum()) >= 17
     assert plan["central"].sum() > 1500  # the fix's extra central money was available
+
+
+@pytest.mark.parametrize("where", ["unresolvable host", "port taken"])
+def test_an_address_the_server_cannot_take_is_one_error_line_and_exit_2(tmp_path, where):
+    # uvicorn failed after the address was announced, with its own exit code 3 (which says "no allocation" here).
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        args = ["--host", "999.1.1.1"] if where == "unresolvable host" else ["--port", str(taken.getsockname()[1])]
+        result = CliRunner().invoke(main, ["serve", "--workspace", str(tmp_path), *args])
+    finally:
+        taken.close()
+    assert result.exit_code == 2, result.output
+    assert result.output.count("error:") == 1 and "http://" not in result.output
+    assert ("not an address this machine can listen on" if where == "unresolvable host" else "Address already in use") in result.output

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from concurrent.futures import BrokenExecutor, Executor
@@ -239,9 +240,27 @@ def download(request: Request) -> Response:
 
 
 def serve(folder: Path, *, host: str = "127.0.0.1", port: int = 8765, announce: Callable[[str], None] = print) -> None:
-    """Run the workbench of `folder` at http://host:port until interrupted."""
+    """Run the workbench of `folder` at http://host:port until interrupted. The address is taken before the page is
+    announced: one that cannot be resolved or bound is an :class:`InputError` (exit 2), not a server that never starts."""
     import uvicorn
 
     app = create_app(folder)
-    announce(f"http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    listening = _listen(host, port)
+    announce(f"http://{host}:{listening.getsockname()[1]}/")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one)."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InputError(f"'{host}' is not an address this machine can listen on ({exc})", where="--host") from None
+    listening = socket.socket(family, kind, protocol)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", where="--host, --port") from None
+    return listening
