@@ -155,6 +155,7 @@ BOMB = zipped({"demo/demo.toml": (DEMO / "demo.toml").read_bytes(), "demo/big.cs
     (zipped({"demo/regions.csv": b"a"}), "holds no scenario file"),
     (BOMB, "'demo/big.csv' expands more than 100 times"),
     (understated(zipped({"demo.toml": b"x = 1\n" * 5000}), "demo.toml", 100), "'demo.toml' cannot be unpacked: Bad CRC-32"),
+    (zipped({"demo/demo.toml": b"", "demo/a.csv": b"a", "demo/a.csv/b.csv": b"b"}), "'demo/a.csv' both as a file and as a folder"),
 ])
 def test_an_unsafe_zip_is_refused_and_leaves_nothing(client, workspace, data, said):
     client.cookies.set(LANGUAGE_COOKIE, "en")
@@ -266,8 +267,9 @@ def test_a_workbook_upload_writes_the_csv_allocate_import_writes(client, workspa
     assert not [p for p in workspace.iterdir() if p.name.startswith(".")]  # the workbook's hidden folder is gone
 
     before = written.read_bytes()
-    again = import_workbook(client, path, name="projects_2025.csv")  # never replaces a file
-    assert again.status_code == 400 and "already exists" in message(again)
+    again = import_workbook(client, path, name="projects_2025.csv")  # never replaces a file, and says so in its own terms
+    assert again.status_code == 409 and "demo/projects_2025.csv" in message(again)
+    assert "--force" not in message(again) and "--out" not in message(again)
     assert written.read_bytes() == before
     for name in ("../x.csv", "sub/x.csv", ".x.csv", "x.toml"):
         assert import_workbook(client, path, name=name).status_code == 400

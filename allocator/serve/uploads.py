@@ -11,6 +11,7 @@ import writes nothing unless every row is read (or the planner asked to skip the
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import stat
@@ -180,6 +181,11 @@ def checked_members(archive: zipfile.ZipFile, *, suffixes: tuple[str, ...] | Non
         if info.filename.lower() in names:
             raise Refused(400, f"压缩包中有重名的文件：{info.filename}", f"the zip holds '{info.filename}' twice")
         names.add(info.filename.lower())
+    files = {info.filename.lower().rstrip("/") for info in infos if not info.is_dir()}
+    for info in infos:
+        folder = next((str(parent) for parent in PurePosixPath(info.filename.lower()).parents if str(parent) in files), None)
+        if folder is not None:
+            raise Refused(400, f"压缩包中的 {folder} 既是文件又是文件夹", f"the zip holds '{folder}' both as a file and as a folder")
     total = sum(info.file_size for info in infos)
     if total > UNPACKED:
         raise Refused(400, f"压缩包解压后太大：{total:,} 字节，最多 {UNPACKED:,}", f"the zip unpacks to {total:,} bytes; at most {UNPACKED:,}")
@@ -265,6 +271,9 @@ def import_into(workspace: Workspace, data: bytes, file_name: str, out: Path, *,
     with tempfile.TemporaryDirectory(dir=workspace.root, prefix=".upload-") as temporary:
         workbook = Path(temporary) / f"{safe_name(PurePosixPath(file_name).stem)}.xlsx"
         workbook.write_bytes(data)
+        if os.path.lexists(out):  # the workbench never replaces a table: say so in its own terms, not the command line's
+            raise Refused(409, f"工作区中已有 {workspace.name(out)}：请换一个名字", f"{workspace.name(out)} already exists in the "
+                                                                            "workspace: choose another name")
         try:
             check_outputs(out, force=False, inputs=(workbook,))
             imported = import_workbook(workbook, skip_bad=skip_bad)
