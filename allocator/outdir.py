@@ -169,8 +169,9 @@ def exported(target: Target, run: Path) -> Iterator[Path]:
             if file.name != IN_PROGRESS:
                 os.replace(file, target.path / file.name)
     except OSError as exc:
-        raise _refusal(target, f"cannot write {Path(exc.filename).name if exc.filename else 'the reports'}: "
-                               f"{exc.strerror or exc}") from None
+        file = Path(exc.filename).name if exc.filename else ""
+        raise _refusal(target, f"cannot write {'the reports' if file.startswith('.') or not file else file}: "
+                               f"{exc.strerror or exc}; the reports already there are unchanged") from None
     finally:
         _discard(staging)
 

@@ -257,6 +257,25 @@ def test_export_into_a_new_folder_and_again(tmp_path, finished):
     assert {"report.md", "report_en.md", "report_en.html", "budget_proposal_en.xlsx"} <= {p.name for p in folder.iterdir()}
 
 
+def test_export_into_a_run_it_cannot_write_says_so_without_options_it_was_not_given(tmp_path, finished, monkeypatch):
+    # A read-only run directory: the refusal named --out (not given) and the hidden staging folder.
+    run = Path(shutil.copytree(finished, tmp_path / "run"))
+    before = snapshot(run)
+    real = os.mkdir
+
+    def read_only(path, *args, **kwargs):
+        if Path(path).parent == run:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    result = invoke("export", run, "--format", "md")
+    refused(result)
+    assert "RUN_DIR" in result.output and "cannot write the reports: Permission denied" in result.output
+    assert "--out" not in result.output and ".export.partial" not in result.output
+    assert snapshot(run) == before
+
+
 def test_export_never_mixes_two_runs_reports_in_one_folder(tmp_path, finished):
     # The folder of an earlier export takes more reports of the same run only: its allocate.json names the run.
     folder = tmp_path / "reports"

@@ -39,7 +39,7 @@ def export(run_dir: Path, fmt: str = "all", lang: str = "zh", out: Path | None =
     if out is None and folder.is_symlink():  # a link to a run: write into the run itself
         folder = Path(os.path.realpath(folder))
     written: list[Path] = []
-    with exported(Target(folder, kind="export"), Path(run_dir)) as staging:  # each file appears whole, or not at all
+    with exported(Target(folder, kind="export", option="--out" if out else "RUN_DIR"), Path(run_dir)) as staging:  # each file appears whole, or not at all
         if fmt in ("xlsx", "all"):
             written.append(write_workbook(run, staging / report_file(WORKBOOK, lang), lang))
         if fmt in ("md", "html", "all"):
