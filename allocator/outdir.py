@@ -169,8 +169,8 @@ def exported(target: Target, run: Path) -> Iterator[Path]:
             if file.name != IN_PROGRESS:
                 os.replace(file, target.path / file.name)
     except OSError as exc:
-        file = Path(exc.filename).name if exc.filename else ""
-        raise _refusal(target, f"cannot write {'the reports' if file.startswith('.') or not file else file}: "
+        failed = Path(exc.filename).name if exc.filename else ""
+        raise _refusal(target, f"cannot write {'the reports' if failed.startswith('.') or not failed else failed}: "
                                f"{exc.strerror or exc}; the reports already there are unchanged") from None
     finally:
         _discard(staging)
