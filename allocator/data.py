@@ -375,7 +375,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     for column in frame.columns:
         values = frame[column]
         text = isinstance(column, str) and plain_text(column) in TEXT_COLUMNS
-        if text and values.dtype.kind == "f" and bool((values.dropna() % 1 == 0).all()):
+        if text and values.dtype.kind == "f":
+            fractional = np.flatnonzero((values % 1 != 0).fillna(False).to_numpy())
+            if fractional.size:  # a code kept as a decimal number: its fraction cannot be part of an id
+                row = int(fractional[0])
+                raise InputError(f"{column} {float(values.iloc[row])!r} is not a whole number: the column holds numbers, and a code "
+                                 "is text; store it as text", source=str(path), where=f"row {row + 2}, column {column}")
             frame[column] = values.astype("Int64")
         elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
             frame[column] = values.mask(values.astype("string").eq("").fillna(False).to_numpy(dtype=bool))

@@ -123,3 +123,15 @@ def test_a_column_of_dates_where_numbers_belong_is_refused_as_dates(tmp_path):
     frame.to_parquet(path, index=False)
     said = _refused(scenario, tmp_path / "out")
     assert "projects.parquet: column cost: holds dates" in said
+
+
+def test_a_code_stored_as_a_decimal_with_a_fraction_names_its_row(tmp_path):
+    # The message named the first id (row 2, '330102.0', "39 such rows"), not the one with the fraction.
+    scenario = _as_parquet(tmp_path / "pq", "projects")
+    path = tmp_path / "pq" / "projects.parquet"
+    frame = pd.read_parquet(path)
+    frame["region_id"] = frame["region_id"].astype(float)
+    frame.loc[2, "region_id"] = frame.loc[2, "region_id"] + 0.5
+    frame.to_parquet(path, index=False)
+    said = _refused(scenario, tmp_path / "out")
+    assert "row 4, column region_id" in said and ".5 is not a whole number" in said
