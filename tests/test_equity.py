@@ -43,7 +43,8 @@ def test_theil_of_the_hand_worked_case_and_its_split_by_zone():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 1e4), st.floats(1, 1e4), st.sampled_from(["east", "central", "west"])), min_size=2, max_size=12))
+@given(st.lists(st.tuples(st.floats(0, 1e4, allow_subnormal=False), st.floats(1, 1e4), st.sampled_from(["east", "central", "west"])),
+                min_size=2, max_size=12))  # money of 1e-311 per province is no plan's, and loses digits in the double sum
 def test_gini_equals_the_double_sum_and_theil_parts_add_up(rows):
     money = np.array([r[0] for r in rows])
     population = np.array([r[1] for r in rows])
