@@ -38,7 +38,7 @@ import pandas as pd
 
 from allocator.backends import FormulaStatus, Solution
 from allocator.checks import project_checks, rule_violations
-from allocator.data import Data, load_data
+from allocator.data import Data, load_data, numeric_column
 from allocator.errors import InputError, VerificationError
 from allocator.model.objective import objective_value
 from allocator.results import Result
@@ -65,12 +65,16 @@ def factor_shares(scenario: Scenario, data: Data) -> pd.DataFrame:
         if column not in data.regions:
             raise InputError(f"baseline factor '{name}' names no column of the regions table "
                              f"(columns: {', '.join(data.regions.columns)})", source=str(scenario.path), where="baseline.factors")
-        values = pd.to_numeric(data.regions[column], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+        # numbers only: a text column, or a cell such as n/a, read as 0 would shift every share unsaid
+        values = numeric_column(data.regions, column, data.files["regions"].path, fill_empty=0.0)
         value = np.bincount(of_region, weights=values, minlength=len(labels))
         if name.startswith(INVERSE_PREFIX):
             value = np.divide(1.0, value, out=np.zeros_like(value), where=value > 0)
         value[~has_candidates] = 0.0
         total = value.sum()
+        if total <= 0 and weight > 0:
+            raise InputError(f"baseline factor '{name}' is 0 in every {spec.level} with candidates: its weight {weight:g} would "
+                             "count for nothing", source=str(scenario.path), where="baseline.factors")
         table[f"factor:{name}"] = value / total if total > 0 else 0.0
         weighted += weight * table[f"factor:{name}"].to_numpy()
     weighted /= sum(spec.factors.values())

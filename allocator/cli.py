@@ -418,6 +418,8 @@ def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers:
     stranded money and every indicator against its target), regions_at_risk.csv, simulation.png and
     summary.md. See docs/simulation.md.
     """
+    if seed < 0:
+        raise InputError(f"must be a whole number of 0 or more, got {seed}", where="--seed")
     from datetime import datetime
 
     from allocator.simulate import load_plan, robust_plan, simulate

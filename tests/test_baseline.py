@@ -72,6 +72,19 @@ def test_shares_follow_the_factors_and_projects_go_by_priority(tmp_path):
     assert rule_violations(scenario, result.data, result.selected, result.money) == []
 
 
+@pytest.mark.parametrize(("people", "factors", "says"), [
+    (["300", "n/a"], "{ people = 1.0 }", "row 3, column people: expected a number, got 'n/a'"),
+    (["300", "100"], "{ people = 0.5, name = 0.5 }", "column name: expected a number"),
+    (["0", "0"], "{ people = 1.0 }", "baseline factor 'people' is 0 in every province with candidates"),
+], ids=["a bad cell", "a text column", "all zero"])
+def test_a_factor_that_is_not_numbers_or_is_all_zero_is_refused(tmp_path, people, factors, says):
+    # Each was read as 0 and shifted every province's share without a word.
+    regions = [{**region, "people": value} for region, value in zip(REGIONS, people)]
+    scenario = load_scenario(write_case(tmp_path, SMALL.replace("factors = { people = 1.0 }", f"factors = {factors}"), PROJECTS, regions))
+    with pytest.raises(InputError, match=re.escape(says)):
+        factor_method(scenario)
+
+
 def test_a_group_runs_out_in_priority_order(tmp_path):
     scenario = load_scenario(write_case(tmp_path, SMALL, PROJECTS, REGIONS), ["sources.central.budget=80万", "sources.local.budget=120万"])
     result = factor_method(scenario)

@@ -349,3 +349,12 @@ def test_a_run_with_formula_like_ids_and_hostile_names_is_simulated(tmp_path):
     assert md.startswith(r"# Simulation of !\[x\](http\://evil.example/x.png) \<script\>" + "\n")
     assert r"| R2 | \<b\>\$a\$\</b\> | \[p\](javascript:alert(1)) | west |" in md  # stalls: 60% of its matching money arrives
     assert (out / "simulation.png").read_bytes().startswith(b"\x89PNG")  # the '$x^$' panel drawn as text
+
+
+def test_a_negative_seed_is_one_error_line(tmp_path):
+    # numpy refused it with a traceback (a concurrent.futures one with several workers).
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "demo.toml"
+    result = CliRunner().invoke(main, ["simulate", str(demo), "--seed", "-1", "--draws", "2", "--workers", "2",
+                                       "--out", str(tmp_path / "sim")])
+    assert result.exit_code == 2 and result.output.startswith("error: --seed: must be a whole number of 0 or more")
+    assert "Traceback" not in result.output and not (tmp_path / "sim").exists()
