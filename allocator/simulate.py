@@ -590,6 +590,17 @@ def _histograms(simulation: Simulation, path: Path) -> Path:
 # From a scenario file or a run directory
 
 
+def _refuse_changed_inputs(run: Run, data: Data) -> None:
+    """The run's own tables, as its manifest recorded them: a plan replayed on tables changed since (a capacity, a
+    cost) would report stalls the plan never faced."""
+    for name, recorded in (run.manifest.inputs or {}).items():
+        current = data.files.get(name)
+        if current is not None and current.sha256 != recorded.sha256:
+            raise InputError(f"{Path(current.path).name} changed since the run (its SHA-256 differs from the run's "
+                             "manifest.json): the plan would be replayed on other data; run the scenario again, or give "
+                             "--scenario for a scenario meant to differ", source=str(run.path))
+
+
 def load_plan(target: str | Path, overrides: Sequence[str] = (), *, scenario_file: str | Path | None = None,
               allow_outside_paths: bool = False) -> tuple[Scenario, Data, Plan]:
     """A run directory's allocation, or the scenario file solved now; with the scenario and its data.
@@ -609,6 +620,8 @@ def load_plan(target: str | Path, overrides: Sequence[str] = (), *, scenario_fil
         if overrides and scenario_file is None:
             scenario = with_overrides(scenario, list(overrides), allow_outside_paths=allow_outside_paths)
         data = load_data(scenario)
+        if scenario_file is None:
+            _refuse_changed_inputs(run, data)
         return scenario, data, plan_from_run(run, scenario, data)
     scenario = load_scenario(target, list(overrides), allow_outside_paths=allow_outside_paths)
     _spec(scenario)

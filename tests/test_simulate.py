@@ -358,3 +358,17 @@ def test_a_negative_seed_is_one_error_line(tmp_path):
                                        "--out", str(tmp_path / "sim")])
     assert result.exit_code == 2 and result.output.startswith("error: --seed: must be a whole number of 0 or more")
     assert "Traceback" not in result.output and not (tmp_path / "sim").exists()
+
+
+def test_a_run_is_not_replayed_on_tables_changed_since_it(tmp_path):
+    # A regions table edited after the run (every capacity 1) made 29 of 29 projects stall, with exit 0.
+    path = demo(tmp_path, RISK)
+    run = tmp_path / "run"
+    assert CliRunner().invoke(main, ["run", str(path), "--out", str(run), "--no-reports", "--marginal", "none"]).exit_code == 0
+    replayed = CliRunner().invoke(main, ["simulate", str(run), "--draws", "2", "--workers", "1", "--out", str(tmp_path / "ok")])
+    assert replayed.exit_code == 0, replayed.output
+    regions = path.parent / "regions.csv"
+    regions.write_text(regions.read_text(encoding="utf-8-sig") + "\n", encoding="utf-8")
+    changed = CliRunner().invoke(main, ["simulate", str(run), "--draws", "2", "--workers", "1", "--out", str(tmp_path / "no")])
+    assert changed.exit_code == 2 and "regions.csv changed since the run" in changed.output, changed.output
+    assert not (tmp_path / "no").exists()
