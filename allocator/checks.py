@@ -200,13 +200,12 @@ def standard_warnings(scenario: Scenario, data: Data) -> list[str]:
     candidate of a type; returns a warning for each that rules out some."""
     rules = Rules(scenario, data)
     projects = data.projects
-    cost = projects["cost"].to_numpy()
+    cost, types = projects["cost"].to_numpy(), projects["type"].astype(str).to_numpy()
     found = []
     for s, source in enumerate(rules.sources):
         fixed = rules.standard_share[:, s] * cost
         allowed = np.minimum(rules.max_share_of_cost[:, s] * cost, rules.absolute_caps[:, s])
         ruled_out = ~np.isnan(fixed) & (fixed > allowed + _tol(allowed))
-        types = projects["type"].astype(str).to_numpy()
         for type_key in dict.fromkeys(types[ruled_out]):
             of_type = (types == type_key) & ~np.isnan(fixed)
             out = np.flatnonzero(ruled_out & of_type)

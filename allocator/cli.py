@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -20,7 +19,7 @@ import click
 
 from allocator.errors import AllocatorError, InputError, SolveFailed
 from allocator.marginal_modes import MARGINAL_MODES, RE_SOLVE_LIMIT, MarginalMode
-from allocator.outdir import Target, check, writable_file
+from allocator.outdir import Target, check, new_file, write_new_file
 from allocator.paths import path_problem, shown
 
 if TYPE_CHECKING:
@@ -179,10 +178,7 @@ def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_path
 
         if write_model.suffix.lower() not in MODEL_SUFFIXES:
             raise InputError(f"--write-model needs a .lp or .mps file name, got '{write_model.name}'")
-        writable_file(write_model, "--write-model")
-        if os.path.lexists(write_model):
-            raise InputError("already exists: allocate writes the model only under a new name (delete it, or choose "
-                             "another)", source=f"--write-model {write_model}")
+        new_file(write_model, "--write-model")
     scenario = _load(scenario_file, overrides, allow_outside_paths)
     if scenario.solver.name.lower() != "highs":
         from allocator.backends.pulp import solver_class_name
@@ -195,27 +191,10 @@ def validate(scenario_file: Path, overrides: tuple[str, ...], allow_outside_path
                f"{len(scenario.shares)} share rules.")
     _echo_budgets(scenario, data, err=False)
     if write_model:
-        _write_new_file(write_model, allocation_model.write, "--write-model")
+        write_new_file(write_model, allocation_model.write, "--write-model")
         model = allocation_model.linear
         click.echo(f"model written to {write_model}: {model.num_rows:,} rows, {model.num_cols:,} columns "
                    f"({int(model.integer.sum()):,} integer), {model.A.nnz:,} nonzeros")
-
-
-def _write_new_file(path: Path, write: Callable[[Path], object], option: str) -> None:
-    """`write` to a hidden file beside `path`, then link it in under `path`, which must still be free: a file or link
-    that appeared meanwhile is neither replaced nor written through."""
-    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
-    try:
-        write(partial)
-        os.link(partial, path)
-    except FileExistsError:
-        raise InputError("appeared while the model was being written; it was left as it is",
-                         source=f"{option} {path}") from None
-    except OSError as exc:
-        raise InputError(f"cannot write the file: {exc.strerror or exc}", source=f"{option} {path}") from None
-    finally:
-        if os.path.lexists(partial):
-            os.unlink(partial)
 
 
 @main.command()

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from allocator.errors import InputError
+from allocator.outdir import process_alive
 
 #: Local workers start from a fork server, not by forking this process: a solve here may already run threads (HiGHS's
 #: scheduler, pyarrow's pools) whose locks a fork would copy mid-use. The server imports what tasks run once, and each
@@ -148,21 +149,11 @@ def _exit_when_gone(caller: int) -> None:
     except ProcessLookupError:
         os._exit(1)
     except (AttributeError, OSError):  # no pidfd here: ask every second
-        while _alive(caller):
+        while process_alive(caller):
             time.sleep(1.0)
     else:
         select.select([handle], [], [])
     os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's (a recycled pid)
-        return True
-    return True
 
 
 def _first_done_local(futures: Collection[Any]) -> set[Any]:

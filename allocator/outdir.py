@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,6 +183,32 @@ def writable_file(path: Path, option: str) -> None:
     _probe(target, _existing_folder(target, absolute.parent), absolute.name)
 
 
+def new_file(path: Path, option: str) -> None:
+    """Refuse, as :func:`writable_file` does, and also any name already taken (a file, or a link that would be written
+    through): a file is written only under a new name (:func:`write_new_file`)."""
+    writable_file(path, option)
+    if os.path.lexists(path):
+        raise _refusal(Target(path, option=option), "already exists: allocate writes this file only under a new name "
+                                                    "(delete it, or choose another)")
+
+
+def write_new_file(path: Path, write: Callable[[Path], object], option: str) -> None:
+    """`write` to a hidden file beside `path`, then link it in under `path`, which must still be free: a file or link
+    that appeared meanwhile is neither replaced nor written through."""
+    target = Target(path, option=option)
+    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    try:
+        write(partial)
+        os.link(partial, path)
+    except FileExistsError:
+        raise _refusal(target, "appeared while the file was being written; it was left as it is") from None
+    except OSError as exc:
+        raise _refusal(target, f"cannot write the file: {exc.strerror or exc}") from None
+    finally:
+        if os.path.lexists(partial):
+            os.unlink(partial)
+
+
 def write_marker(folder: Path, kind: str, *, run: str | None = None) -> None:
     """The mark of an output of `kind` (an export's names the `run` whose reports it holds)."""
     content = {"written_by": "allocate", "kind": kind, "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -225,7 +251,7 @@ def clean_stale(folder: Path) -> None:
         return
     for entry in entries:
         match = _HIDDEN.fullmatch(entry.name)
-        if not match or not entry.is_dir(follow_symlinks=False) or _alive(int(match["pid"])):
+        if not match or not entry.is_dir(follow_symlinks=False) or process_alive(int(match["pid"])):
             continue
         path, home = Path(entry.path), Path(folder) / match["name"]
         try:
@@ -498,7 +524,7 @@ def _json(path: Path) -> object:
         return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether process `pid` still runs (on Windows, where no signal can ask, always assumed)."""
     if pid == os.getpid() or os.name == "nt":
         return True

@@ -51,6 +51,18 @@ def snapshot(folder: Path) -> dict[str, bytes | None]:
     return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes()) for p in sorted(folder.rglob("*"))}
 
 
+def no_folders_in(folder: Path, monkeypatch, error: int, text: str) -> None:
+    """Make creating a folder directly in `folder` fail with `error` (even root meets a read-only file system)."""
+    real = os.mkdir
+
+    def refused(path, *args, **kwargs):
+        if Path(path).parent == folder:
+            raise OSError(error, text, str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", refused)
+
+
 def user_folder(folder: Path) -> Path:
     for name, data in USER_FILES.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -261,14 +273,7 @@ def test_export_into_a_run_it_cannot_write_says_so_without_options_it_was_not_gi
     # A read-only run directory: the refusal named --out (not given) and the hidden staging folder.
     run = Path(shutil.copytree(finished, tmp_path / "run"))
     before = snapshot(run)
-    real = os.mkdir
-
-    def read_only(path, *args, **kwargs):
-        if Path(path).parent == run:
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "mkdir", read_only)
+    no_folders_in(run, monkeypatch, errno.EACCES, "Permission denied")
     result = invoke("export", run, "--format", "md")
     refused(result)
     assert "RUN_DIR" in result.output and "cannot write the reports: Permission denied" in result.output
@@ -311,14 +316,7 @@ def test_read_only_folder_is_refused_before_solving(tmp_path, monkeypatch):
     case = scenario(tmp_path / "case")
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_mkdir = os.mkdir
-
-    def read_only(path, *args, **kwargs):
-        if Path(path).parent == locked:
-            raise OSError(errno.EROFS, "Read-only file system", str(path))
-        return real_mkdir(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "mkdir", read_only)
+    no_folders_in(locked, monkeypatch, errno.EROFS, "Read-only file system")
     monkeypatch.setattr(SOLVE_MODULE, "solve", lambda *a, **k: pytest.fail("solved before checking --out"))
     result = invoke("run", case, "--out", locked / "run")
     refused(result)

@@ -18,7 +18,6 @@ from allocator.runformat.names import LANGUAGES
 if TYPE_CHECKING:
     from allocator.report.workbook import IndicatorSummary
 
-LANGS = LANGUAGES
 
 #: key -> (Chinese, English)
 LABELS: dict[str, tuple[str, str]] = {
@@ -263,9 +262,9 @@ PROVINCES_EN: dict[str, str] = {
 
 
 def _check(lang: str) -> int:
-    if lang not in LANGS:
-        raise InternalError(f"unknown language {lang!r}: use one of {', '.join(LANGS)}")
-    return LANGS.index(lang)
+    if lang not in LANGUAGES:
+        raise InternalError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
+    return LANGUAGES.index(lang)
 
 
 def label(key: str, lang: str = "zh") -> str:
