@@ -251,3 +251,21 @@ def test_the_first_restricted_mip_frees_only_the_blocks_of_the_fractional_select
     untouched = (blocks.block_of_column >= 0) & ~np.isin(blocks.block_of_column, touched)
     np.testing.assert_allclose(within.values[untouched], np.where(model.integer, np.round(values), values)[untouched])
     assert by_blocks.solution.details["stage1_blocks"]["status"] == "optimal" and "stage1" not in by_blocks.solution.details
+
+
+def test_a_cold_start_without_the_relaxation_reaches_the_exact_optimum(case, exact):
+    # No LP relaxation: round 1 prices every county at zero prices, and the master starts on slacks of the linking
+    # rows, charged until whole plans replace them. The plan is within the requested gap of the exact optimum, and the
+    # Lagrangian bound is a bound on it.
+    from allocator.backends import Deadline
+    from allocator.backends.decomposition import solve_by_blocks
+    from allocator.backends.options import SolverOptions
+
+    model = build(load_scenario(case)).linear
+    blocks = find_blocks(model)
+    assert blocks is not None
+    optimum = float(model.c @ exact.solution.values + model.offset)
+    cold = solve_by_blocks(model, blocks, None, SolverOptions(mip_rel_gap=1e-4, workers=1), Deadline(60))
+    assert cold.status.has_solution and cold.details["decomposition"]["rounds"] >= 2
+    assert cold.dual_bound <= optimum + 1e-9 <= cold.objective + 2e-9
+    assert cold.objective <= cold.dual_bound + 1e-4 * abs(cold.objective)

@@ -77,7 +77,7 @@ def new_highs(log: bool) -> highspy.Highs:
     return highs
 
 
-def _version(highs: highspy.Highs) -> str:
+def highs_version(highs: highspy.Highs) -> str:
     return f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()} (highspy)"
 
 
@@ -115,7 +115,7 @@ def run_highs(model: LinearModel, options: SolverOptions, deadline: Deadline, *,
             return _run_here(model, options, deadline, log=log, extra=extra, start=start)
         deadline.note(f"HiGHS did not stop at solver.time_limit, in a phase that checks neither its time limit nor our "
                       f"interrupt (HiGHS issues #1278, #885): {stopped}")
-        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=_version(new_highs(False)),
+        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=highs_version(new_highs(False)),
                         message=f"{STOPPED}: HiGHS was {stopped}", seconds=time.perf_counter() - started)
     deadline.cut_short.extend(notes)
     return solution
@@ -134,7 +134,7 @@ def _run_here(model: LinearModel, options: SolverOptions, deadline: Deadline, *,
     """One HiGHS run on `model` in this process."""
     highs = new_highs(log)
     if deadline.expired:
-        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=_version(highs), message=NOT_STARTED)
+        return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=highs_version(highs), message=NOT_STARTED)
     configure(highs, options, deadline, extra)
     highs.passModel(to_highs_lp(model))
     if start is not None:
@@ -191,7 +191,7 @@ def run_configured(highs: highspy.Highs, deadline: Deadline) -> Solution:
     elif status is None:
         status = (SolveStatus.FEASIBLE if has_primal else SolveStatus.NO_SOLUTION) if model_status in _LIMITS else SolveStatus.ERROR
     message = STOPPED if model_status == highspy.HighsModelStatus.kInterrupt else highs.modelStatusToString(model_status)
-    return Solution(status=status, solver="highs", solver_version=_version(highs), seconds=seconds, message=message)
+    return Solution(status=status, solver="highs", solver_version=highs_version(highs), seconds=seconds, message=message)
 
 
 @contextmanager
