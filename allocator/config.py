@@ -51,13 +51,20 @@ class Document:
                 return self.origins[path[:length]]
         return self.files[-1]
 
-    def locate(self, path: KeyPath) -> str:
-        """``file:line`` of the key at `path`, as precise as the text allows; the option (``--set``) for an override."""
+    def option(self, path: KeyPath) -> str | None:
+        """The option (``--set``) that gave the key at `path` (or the nearest ancestor a file did not give); None for a file's."""
         for length in range(len(path), 0, -1):
             if path[:length] in self.set_by:
                 return self.set_by[path[:length]]
             if path[:length] in self.origins:
-                break
+                return None
+        return None
+
+    def locate(self, path: KeyPath) -> str:
+        """``file:line`` of the key at `path`, as precise as the text allows; the option (``--set``) for an override."""
+        option = self.option(path)
+        if option is not None:
+            return option
         file = self.origin(path)
         line = _find_key_line(file, path)
         return f"{file}:{line}" if line else str(file)

@@ -236,7 +236,7 @@ def _source(key: str, table: Table, types: dict[str, ProjectType], source_keys: 
     budget, by_year = _budgets(table, phasing)
     min_spend = _money(table, "min_spend", default=0.0)
     if min_spend > budget:
-        table.fail(f"min_spend ({min_spend:,.2f}万元) is above the budget ({budget:,.2f}万元)", (*table.path, "min_spend"))
+        table.fail_together(f"min_spend ({min_spend:,.2f}万元) is above the budget ({budget:,.2f}万元)", ["min_spend", "budget", "budget_by_year"])
     eligible = table.strings("types", tuple(types))
     for type_key in eligible:
         check_choice(table, "types", type_key, list(types))
@@ -280,7 +280,7 @@ def _budgets(table: Table, phasing: Phasing) -> tuple[float, tuple[float, ...]]:
         where = table.document.locate((*table.path, "budget_by_year")) + f": {table.name}.budget_by_year"
         by_year = tuple(parse_money(a, where=f"{where}[{i}]", default_unit=None) for i, a in enumerate(amounts))
         if table.has("budget") and abs(_money(table, "budget") - sum(by_year)) > 1e-6 * max(1.0, sum(by_year)):
-            table.fail("'budget' differs from the sum of 'budget_by_year'; give one of them", (*table.path, "budget"))
+            table.fail_together("'budget' differs from the sum of 'budget_by_year'; give one of them", ["budget", "budget_by_year"])
         if table.has("profile"):
             table.fail("give 'budget_by_year' or 'profile', not both", (*table.path, "profile"))
         return sum(by_year), by_year
@@ -401,7 +401,7 @@ def _counts(targets: Table, types: dict[str, ProjectType]) -> dict[str, CountTar
         if low is None and high is None:
             table.fail("a count target needs 'min', 'max' or both")
         if low is not None and high is not None and low > high:
-            table.fail(f"min ({low:g}) is above max ({high:g})", (*table.path, "min"))
+            table.fail_together(f"min ({low:g}) is above max ({high:g})", ["min", "max"])
         counts[name] = CountTarget(name=name, type=type_key, zone=table.text("zone", None), min=low, max=high)
         table.close()
     return counts
@@ -458,7 +458,7 @@ def _shares(balance: Table, sources: dict[str, Source]) -> dict[str, ShareRule]:
         if low is None and high is None:
             table.fail("a share rule needs 'min', 'max' or both")
         if low is not None and high is not None and low > high:
-            table.fail(f"min ({low:g}) is above max ({high:g})", (*table.path, "min"))
+            table.fail_together(f"min ({low:g}) is above max ({high:g})", ["min", "max"])
         shares[name] = ShareRule(
             name=name, source=source, level="zone" if chosen[0].startswith("zone") else "province",
             members=members, min=low, max=high,
@@ -483,7 +483,7 @@ def _per_resident(balance: Table, sources: dict[str, Source]) -> dict[str, PerRe
         if low is None and high is None:
             table.fail("a per-resident rule needs 'min', 'max' or both (元 per resident)")
         if low is not None and high is not None and low > high:
-            table.fail(f"min ({low:g}) is above max ({high:g})", (*table.path, "min"))
+            table.fail_together(f"min ({low:g}) is above max ({high:g})", ["min", "max"])
         rules[name] = PerResidentRule(name=name, source=source, level=level, min=low, max=high)
         table.close()
     return rules
@@ -504,8 +504,8 @@ def _objective(table: Table | None, types: dict[str, ProjectType], phasing: Phas
         weights.close()
     by_type = _benefit_by_type(table, types, phasing)
     if sense == "max_benefit" and not benefit and set(by_type) != set(types):
-        table.fail("objective 'max_benefit' needs a [objective.benefit] table of project columns and weights "
-                   "(or an [objective.by_type.<type>] table for every type)")
+        table.fail_together("objective 'max_benefit' needs a [objective.benefit] table of project columns and weights "
+                            "(or an [objective.by_type.<type>] table for every type)", ["benefit", "by_type", "sense"])
     table.close()
     return sense, benefit, by_type, unit, raise_lowest
 
@@ -598,7 +598,7 @@ def _baseline(table: Table | None) -> BaselineSpec | None:
     floor = table.number("floor", 0.0, low=0.0, high=1.0)
     cap = table.number("cap", 1.0, low=0.0, high=1.0)
     if floor > cap:
-        table.fail(f"floor ({floor:g}) is above cap ({cap:g})", (*table.path, "floor"))
+        table.fail_together(f"floor ({floor:g}) is above cap ({cap:g})", ["floor", "cap"])
     spec = BaselineSpec(level=level, factors=weights, floor=floor, cap=cap, priority=table.text("priority", "priority"))
     table.close()
     return spec
@@ -610,6 +610,10 @@ def _uncertainty(table: Table | None, sources: dict[str, Source], types: dict[st
     matched = [key for key, source in sources.items() if source.matching is not None]
     if table.has("matching_source"):
         matching_source = table.choice("matching_source", list(sources))
+        if matched and matching_source not in matched:  # with no matching rule anywhere, any source may be the uncertain one
+            table.fail(f"'matching_source' is '{matching_source}', a source with no matching rule, while "
+                       f"{', '.join(repr(key) for key in matched)} matches other money: name the source whose matching money "
+                       f"may not all arrive ({', '.join(matched)})", (*table.path, "matching_source"))
     elif len(matched) == 1:
         matching_source = matched[0]
     else:

@@ -42,6 +42,12 @@ class Table:
         path = self.path if path is None else path
         raise InputError(message, source=self.document.locate(path), where=".".join(path) or None)
 
+    def fail_together(self, message: str, keys: Sequence[str]) -> NoReturn:
+        """Fail on `keys` of this table that do not go together (a min above its max), located at the first of them an
+        option (``--set``) gave: the change that broke the rule; at the first key when the files gave them all."""
+        paths = [(*self.path, key) for key in keys]
+        self.fail(message, next((path for path in paths if self.document.option(path) is not None), paths[0]))
+
     def missing(self, key: str) -> NoReturn:
         """Fail for a required `key`; if a present key looks like a misspelling of it, name that one."""
         typo = difflib.get_close_matches(key, [k for k in self.values if k not in self.allowed or k == key], n=1, cutoff=0.6)

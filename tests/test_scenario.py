@@ -177,3 +177,22 @@ def test_a_scenario_file_is_bounded_in_size(tmp_path, monkeypatch):
     monkeypatch.setattr(allocator.config, "MAX_SCENARIO_BYTES", 100)
     with pytest.raises(InputError, match="above the 0 MiB"):
         load(tmp_path, BASE)
+
+
+
+@pytest.mark.parametrize(
+    ("toml", "override", "where"),
+    [
+        (BASE + "\n[targets.counts.c]\ntype = \"centre\"\nmin = 5\n", "targets.counts.c.max=2", "targets.counts.c.max"),
+        (BASE + "\n[balance.shares.w]\nsource = \"central\"\nzones = [\"west\"]\nmin = 0.6\n", "balance.shares.w.max=0.1",
+         "balance.shares.w.max"),
+        (BASE.replace('budget = "6亿"', 'budget = "6亿"\nmin_spend = "5亿"'), "sources.central.budget=4亿", "sources.central.budget"),
+        (BASE.replace("benefit = { benefit = 1.0 }", ""), "objective.sense=max_benefit", "objective.sense"),
+    ],
+)
+def test_keys_that_contradict_each_other_are_located_at_the_set_that_changed_one(tmp_path, toml, override, where):
+    # A count's min above the max a --set gave was reported at the scenario file's line of 'min'.
+    with pytest.raises(InputError) as refused:
+        load(tmp_path, toml, [override])
+    assert refused.value.source == "--set" and refused.value.where == where
+
