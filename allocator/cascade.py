@@ -6,9 +6,12 @@ is each province's own: its capacity when the source has one per province (all c
 they add up to more than the budget), else its factor share of the budget.
 Stage 2 gives each province the scenario cut to its own regions and projects (allocator/importing/derived.py), with
 those budgets, each national count's maximum cut to the province as a quota ceiling (its minimum dropped: a province is
-not made to fund what its share cannot pay for), and solves it on its own.
+not made to fund what its share cannot pay for), and solves it on its own. A province with no candidate projects gets
+no money, as the formula baseline gives it a share of 0.
 The provinces' plans together are the cascade's allocation, checked against every national rule: the rules it breaks
-are reported, not enforced, as for the formula baseline. ``allocate compare`` sets it beside the national optimum:
+are reported, not enforced, as for the formula baseline. A province whose solve finds no allocation is named, with
+why, in the message and ``details["no_allocation"]``, and its diagnosis is written under ``runs/<province>``: the plan
+is then incomplete (``allocate cascade`` exits 3). ``allocate compare`` sets it beside the national optimum:
 the price of deciding in two stages.
 """
 
@@ -39,14 +42,35 @@ from allocator.scenario_toml import load_scenario
 from allocator.solve import solve
 
 CASCADE_SOLVER = "cascade"
+#: Said under a province's diagnosis: its changes are to the province's own scenario, not to the national one.
+PROVINCE_NOTE = ("(This is the province's own scenario in stage 2 of allocate cascade: its budgets are the money stage 1 "
+                 "gave it; a --set named here changes the province's cut, not the national scenario.)")
+
+
+@dataclass(frozen=True)
+class NoAllocation:
+    """A province whose stage-2 solve found no allocation: its scenario and why (the fields of the SolveFailed, which
+    does not survive the trip back from a worker process; the report ends with :data:`PROVINCE_NOTE`)."""
+
+    scenario: Scenario
+    status: str
+    message: str
+    report: str
+    progress: dict[str, object] | None
+
+    def failure(self) -> SolveFailed:
+        """The failure, for its diagnosis.md (allocator.rundir.write_failure)."""
+        return SolveFailed(self.message, status=self.status, report=self.report, progress=self.progress)
 
 
 @dataclass
 class Cascade:
-    """The combined allocation (a Result whose ``solution.details["provinces"]`` is cascade.csv) and each province's own."""
+    """The combined allocation (a Result whose ``solution.details["provinces"]`` is cascade.csv), each province's own,
+    and the provinces that found none."""
 
     result: Result
     provinces: dict[str, Result]
+    failed: dict[str, NoAllocation]
 
 
 def cascade(scenario: Scenario, data: Data | None = None, *, workers: int | None = None) -> Cascade:
@@ -61,6 +85,7 @@ def cascade(scenario: Scenario, data: Data | None = None, *, workers: int | None
     selected, money = np.zeros(len(ids)), np.zeros((len(ids), len(keys)))
     rows: list[dict[str, object]] = []
     plans: dict[str, Result] = {}
+    failed: dict[str, NoAllocation] = {}
     with tempfile.TemporaryDirectory(prefix="allocate-cascade-") as work:
         folders = {str(province): province_scenario(scenario, str(province), amounts, Path(work) / f"p{i}")
                    for i, (province, amounts) in enumerate(budgets.iterrows())}
@@ -68,9 +93,9 @@ def cascade(scenario: Scenario, data: Data | None = None, *, workers: int | None
     for province, amounts in budgets.iterrows():
         row: dict[str, object] = {"province": province, **{f"budget:{k}": float(amounts[k]) for k in keys}}
         plan = outcomes[str(province)]
-        if isinstance(plan, str):  # the province's status: it found no allocation
-            row.update(status=plan, candidates=int((data.projects["province"] == province).sum()) if "province" in data.projects else 0,
-                       funded=0, objective=float("nan"))
+        if isinstance(plan, NoAllocation):
+            failed[str(province)] = plan
+            row.update(status=plan.status, candidates=int((data.projects["province"] == province).sum()), funded=0, objective=float("nan"))
             rows.append(row)
             continue
         plans[str(province)] = plan
@@ -86,13 +111,17 @@ def cascade(scenario: Scenario, data: Data | None = None, *, workers: int | None
     objective = objective_value(rules, selected[:, None], money)
     message = ("two-stage allocation (cascade): money split between provinces by the factor formula, then each province's "
                "projects chosen by the optimizer with its share; not a national optimum" +
+               (f"; {len(failed)} of {len(table)} provinces found no allocation, so the plan is incomplete: " +
+                ", ".join(f"{province} ({plan.status})" for province, plan in failed.items()) if failed else "") +
                (f"; it breaks {len(unmet)} national rule(s): " + "; ".join(unmet) if unmet else "; it meets every national rule"))
+    missing = [{"province": province, "status": plan.status, "why": plan.report} for province, plan in failed.items()]
     solution = Solution(status=FormulaStatus.CASCADE, solver=CASCADE_SOLVER, solver_version="allocator cascade", objective=objective,
-                        seconds=time.perf_counter() - started, message=message, details={"provinces": table, "unmet_rules": unmet})
+                        seconds=time.perf_counter() - started, message=message,
+                        details={"provinces": table, "unmet_rules": unmet, "no_allocation": missing})
     combined = Result(scenario=scenario, data=data, solution=solution, selected=selected, money=money, indicator_groups=rules.indicator_groups,
                       model_size={"projects": len(ids), "provinces": len(table)}, timings={"cascade": time.perf_counter() - started},
                       model_sign=1.0)
-    return Cascade(combined, plans)
+    return Cascade(combined, plans, failed)
 
 
 def province_budgets(scenario: Scenario, data: Data) -> pd.DataFrame:
@@ -101,6 +130,7 @@ def province_budgets(scenario: Scenario, data: Data) -> pd.DataFrame:
         raise InputError("allocate cascade splits money between provinces by the [baseline] factors: give the scenario a "
                          '[baseline] table with level = "province"', source=str(scenario.path), where="baseline.level")
     shares = factor_shares(scenario, data).set_index("province")
+    shares = shares[shares.index.isin(data.projects["province"])]  # a province without candidates gets nothing (share 0)
     budgets = pd.DataFrame(index=shares.index)
     for key, source in scenario.sources.items():
         if source.matching is None:
@@ -140,9 +170,9 @@ def province_scenario(scenario: Scenario, province: str, amounts: pd.Series, fol
     return folder / "scenario.toml"
 
 
-def _solve_all(scenarios: dict[str, Path], workers: int | None) -> dict[str, Result | str]:
-    """Each province's scenario solved in a process of its own (at most `workers` at once): its result, or the status of
-    a solve that found no allocation."""
+def _solve_all(scenarios: dict[str, Path], workers: int | None) -> dict[str, Result | NoAllocation]:
+    """Each province's scenario solved in a process of its own (at most `workers` at once): its result, or why it found
+    no allocation."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(scenarios)))
     if workers == 1:
         return {province: solve_province(path) for province, path in scenarios.items()}
@@ -151,9 +181,10 @@ def _solve_all(scenarios: dict[str, Path], workers: int | None) -> dict[str, Res
         return {province: future.result() for province, future in futures.items()}
 
 
-def solve_province(path: Path) -> Result | str:
-    """One province's plan (in a worker process), or the status of a solve that found none."""
+def solve_province(path: Path) -> Result | NoAllocation:
+    """One province's plan (in a worker process), or why its solve found none."""
+    scenario = load_scenario(path)
     try:
-        return solve(load_scenario(path), marginal="none")
+        return solve(scenario, marginal="none")
     except SolveFailed as failure:
-        return failure.status
+        return NoAllocation(scenario, failure.status, str(failure), f"{failure.report}\n{PROVINCE_NOTE}", failure.progress)

@@ -1,5 +1,6 @@
 """The ``allocate`` command. Every known error becomes one message on stderr and a non-zero exit:
-2 bad input, 3 no allocation (infeasible, unbounded, no solution in time, solver error), 4 a failed check.
+2 bad input, 3 no allocation (infeasible, unbounded, no solution in time, solver error; a sweep with none at any point, a
+cascade with none in some province), 4 a failed check.
 
 Each command imports what it runs, so that ``allocate --help`` and a mistyped option answer at once
 (docs/performance.md, "Start-up").
@@ -206,7 +207,7 @@ def explain(scenario_file: Path, overrides: tuple[str, ...], allow_outside_paths
     For an infeasible scenario: the colliding rules and the changes that would be enough (exit 3).
     For a feasible one: the rules that bind, ranked by what relaxing each by one step would gain, each with the
     --set (or table cell) that relaxes it; rules that bind only together; unmet soft targets and what meeting them
-    would cost (see marginal.csv and docs/outputs.md).
+    would cost. Nothing is written: `allocate run --marginal full` writes every rule's row to marginal.csv (docs/outputs.md).
     """
     from allocator.explain import explanation
     from allocator.solve import solve, solve_model
@@ -239,6 +240,9 @@ def compare_command(runs: tuple[Path, ...], out: Path | None, force: bool, label
         raise InputError("compare needs at least two run directories or scenario files")
     if labels and len(labels) != len(runs):
         raise InputError(f"--label was given {len(labels)} times for {len(runs)} runs; name every run or none")
+    repeated = next((label for label in labels if labels.count(label) > 1), None)
+    if repeated is not None:
+        raise InputError(f"'{repeated}' is given to more than one run; each run needs a label of its own", where="--label")
     _sound(runs, "RUNS")
     target = Target(out or default_compare_dir(), kind="compare", force=force, unique=out is None, inputs=runs)
     check(target)
@@ -335,12 +339,14 @@ def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outsi
     [baseline] factors, then each province chooses its projects with the optimizer and its share.
 
     Writes a run directory like `allocate run` (with cascade.csv: each province's money and result, and each province's
-    own run directory in runs/) and lists the
-    national rules the provinces' plans together break. Compare it with the national optimum:
+    own run directory in runs/) and lists the national rules the provinces' plans together break. A province whose solve
+    finds no allocation is named with why, its diagnosis is written in runs/<province>/diagnosis.md, and the command exits
+    3: the plan is incomplete. Compare it with the national optimum:
     `allocate compare RUN_DIR SCENARIO_FILE` (the price of deciding in two stages).
     """
     from allocator.cascade import cascade
     from allocator.rundir import default_run_dir, run_target, write_run
+    from allocator.runformat.names import DIAGNOSIS
     from allocator.summary import summary
 
     scenario = _load(scenario_file, overrides, allow_outside_paths)
@@ -349,11 +355,19 @@ def cascade_command(scenario_file: Path, overrides: tuple[str, ...], allow_outsi
     done = cascade(scenario, workers=workers)
     result = done.result
     written = write_run(result, target.path, force=force, unique=target.unique, extra={"cascade": result.solution.details["provinces"]},
-                        runs=done.provinces)
+                        runs=done.provinces, failures={province: (failed.scenario, failed.failure()) for province, failed in done.failed.items()})
     click.echo(summary(result))
     click.echo("")
     click.echo(result.solution.message)
     click.echo(f"\nwritten to {written} (with cascade.csv, and each province's own run in runs/)")
+    if done.failed:
+        for province, failed in done.failed.items():
+            click.echo(f"\n{province} found no allocation ({failed.status}); diagnosis written to "
+                       f"{written / 'runs' / province / DIAGNOSIS}:\n{failed.report}", err=True)
+        provinces = "、".join(done.failed)
+        click.echo(f"error: the plan is incomplete: {len(done.failed)} of {len(done.failed) + len(done.provinces)} provinces "
+                   f"found no allocation ({provinces}); their projects are not funded", err=True)
+        sys.exit(3)  # as a run with no allocation: a script must not take a plan missing a province for the whole plan
 
 
 @main.command("export")
@@ -410,7 +424,8 @@ def simulate_command(target: Path, draws: int, seed: int, robust: bool, workers:
     check(output)
     if not target.is_dir():
         click.echo(f"solving {target} ...", err=True)
-    scenario, data, plan = load_plan(target, overrides, scenario_file=scenario_file, allow_outside_paths=allow_outside_paths)
+    scenario, data, plan = load_plan(target, overrides, scenario_file=scenario_file, allow_outside_paths=allow_outside_paths,
+                                     robust=robust)
     plans, factors = [plan], None
     if robust:
         assert scenario.uncertainty is not None  # load_plan refuses a scenario without one

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocator.errors import InputError
+from allocator.errors import InputError, SolveFailed
 from allocator.outdir import Target, staged
 from allocator.results import Result
-from allocator.rundir import write_run
+from allocator.rundir import write_failure, write_run
 from allocator.runformat.run import Run, read_run, zone_key
 from allocator.runformat.tables import write_csv
 from allocator.scenario import Scenario
@@ -88,6 +88,11 @@ class Comparison:
     @property
     def baseline(self) -> str:
         return next(iter(self.runs))
+
+    @property
+    def allocated(self) -> list[str]:
+        """The runs with an allocation: projects and churn are compared between them, against the first of them."""
+        return [key for key, run in self.runs.items() if len(run.allocation)]
 
     @property
     def differences(self) -> pd.DataFrame:
@@ -205,7 +210,10 @@ def as_run(item: RunLike, directory: Path, *, force: bool = False) -> Run:
         item = load_scenario(item)
     if isinstance(item, Scenario):
         from allocator.solve import solve  # late: the solver is only needed for scenarios not yet solved
-        item = solve(item)
+        try:
+            return read_run(write_run(solve(item), directory, force=force, reports=False))
+        except SolveFailed as failure:  # compared by its status, as a run directory with no allocation is
+            return read_run(write_failure(item, failure, directory, force=force))
     return read_run(write_run(item, directory, force=force, reports=False))
 
 

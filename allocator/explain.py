@@ -22,8 +22,10 @@ from allocator.marginal_table import BINDING_TOLERANCE, CANNOT_CLOSE, LP_DUAL, N
 from allocator.relaxations import relaxations
 from allocator.results import Result
 
-#: At most this many lines per section (the rest are in marginal.csv).
+#: At most this many lines per section (all are in the marginal.csv of `allocate run --marginal full`; explain writes no file).
 SHOWN = 15
+#: Where every rule is listed: explain writes no file.
+ALL_ROWS = "allocate run --marginal full 写出的 marginal.csv 列出全部规则"
 
 
 def explanation(result: Result, solve_model: Callable[..., Solution]) -> str:
@@ -48,7 +50,7 @@ def explanation(result: Result, solve_model: Callable[..., Solution]) -> str:
 
 
 def _rest_lines(table: pd.DataFrame) -> list[str]:
-    """How many rules the sections above leave out, and why (all are in marginal.csv)."""
+    """How many rules the sections above leave out, and why (all are in the marginal.csv `allocate run --marginal full` writes)."""
     rest = table[~table["binding"] & ~is_soft(table) & ~(table["improvement"] > BINDING_TOLERANCE)]
     counts = {
         "未用满，放宽不改变方案": int((~rest["used_up"]).sum()),
@@ -56,7 +58,7 @@ def _rest_lines(table: pd.DataFrame) -> list[str]:
         f"已用满，超出重新求解的上限（{MAX_RE_SOLVES} 次）或时间，只有按当前入选项目的对偶值":
             int((rest["used_up"] & ~rest["method"].isin([RE_SOLVED, LP_DUAL])).sum()),
     }
-    return ["其余规则（见 marginal.csv）：" + "；".join(f"{n:,} 条{what}" for what, n in counts.items() if n)] if len(rest) else []
+    return [f"其余规则（{ALL_ROWS}）：" + "；".join(f"{n:,} 条{what}" for what, n in counts.items() if n)] if len(rest) else []
 
 
 def _rule_lines(rows: pd.DataFrame) -> list[str]:
@@ -67,7 +69,7 @@ def _rule_lines(rows: pd.DataFrame) -> list[str]:
                      f"放宽 {_number(row.step)} {row.per} → 目标 {_signed(row.gain)}（{row.method}）")
         lines.append(f"     {row.fix}")
     if len(rows) > SHOWN:
-        lines.append(f"  … 另有 {len(rows) - SHOWN} 条，见 marginal.csv")
+        lines.append(f"  … 另有 {len(rows) - SHOWN} 条（{ALL_ROWS}）")
     return lines
 
 

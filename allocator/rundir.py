@@ -50,17 +50,22 @@ def run_target(scenario: Scenario, out: Path, *, force: bool = False, unique: bo
 
 
 def write_run(result: Result, out: Path, *, force: bool = False, unique: bool = False, reports: bool = True,
-              extra: Mapping[str, pd.DataFrame] | None = None, runs: Mapping[str, Result] | None = None) -> Path:
+              extra: Mapping[str, pd.DataFrame] | None = None, runs: Mapping[str, Result] | None = None,
+              failures: Mapping[str, tuple[Scenario, SolveFailed]] | None = None) -> Path:
     """Write every output into a new run directory at `out` (:func:`run_target`) all at once, and return it.
 
     `force` replaces a run already there (only a folder allocate wrote). With `reports` (the default) also
     budget_proposal.xlsx, report.md and report.html (allocator.report); `extra`: more tables, by name; `runs`: the runs
-    this one was made of (``allocate cascade``: one per province), each written whole under ``runs/<name>``.
+    this one was made of (``allocate cascade``: one per province), each written whole under ``runs/<name>``; `failures`:
+    those of them that found no allocation, each written as :func:`write_failure` writes it, under ``runs/<name>``.
     The manifest is made once, after the tables are written: the reports show what manifest.json says."""
     with staged(run_target(result.scenario, out, force=force, unique=unique)) as slot:
         for name, part in (runs or {}).items():
             (slot.staging / "runs").mkdir(exist_ok=True)
             write_run(part, slot.staging / "runs" / name, reports=False)
+        for name, (scenario, failure) in (failures or {}).items():
+            (slot.staging / "runs").mkdir(exist_ok=True)
+            write_failure(scenario, failure, slot.staging / "runs" / name)
         started = time.perf_counter()
         tables = tables_of(result)
         written = {**tables, **(extra or {})}

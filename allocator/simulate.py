@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.backends import FormulaStatus
 from allocator.cluster import engine, in_order
 from allocator.data import Data, load_data
 from allocator.model.objective import objective_value
@@ -602,23 +603,26 @@ def _refuse_changed_inputs(run: Run, data: Data) -> None:
 
 
 def load_plan(target: str | Path, overrides: Sequence[str] = (), *, scenario_file: str | Path | None = None,
-              allow_outside_paths: bool = False) -> tuple[Scenario, Data, Plan]:
+              allow_outside_paths: bool = False, robust: bool = False) -> tuple[Scenario, Data, Plan]:
     """A run directory's allocation, or the scenario file solved now; with the scenario and its data.
 
-    For a run directory the scenario is the run's own (its file and overrides), or `scenario_file`
-    (e.g. the same plan's scenario extended by an [uncertainty] table); it must list the same candidates."""
+    For a run directory the scenario is the run's own (its file and overrides, then `overrides`), or `scenario_file`
+    (e.g. the same plan's scenario extended by an [uncertainty] table); it must list the same candidates. With `robust`
+    (the plan is to be set beside the robust plan) a run the optimizer did not make is refused (:func:`refuse_robust`)."""
     from allocator.solve import solve
 
     target = Path(target)
     if target.is_dir():
         run = read_run(target)
+        if robust:
+            refuse_robust(run)
         if scenario_file is not None:
             scenario = load_scenario(scenario_file, list(overrides), allow_outside_paths=allow_outside_paths)
         else:
             scenario = scenario_of_run(run, allow_outside_paths=allow_outside_paths)
+            if overrides:
+                scenario = with_overrides(scenario, list(overrides), allow_outside_paths=allow_outside_paths)
         _spec(scenario)
-        if overrides and scenario_file is None:
-            scenario = with_overrides(scenario, list(overrides), allow_outside_paths=allow_outside_paths)
         data = load_data(scenario)
         if scenario_file is None:
             _refuse_changed_inputs(run, data)
@@ -627,6 +631,19 @@ def load_plan(target: str | Path, overrides: Sequence[str] = (), *, scenario_fil
     _spec(scenario)
     data = load_data(scenario)
     return scenario, data, plan_from_result(solve(scenario, data, marginal="none"))
+
+
+def refuse_robust(run: Run) -> None:
+    """--robust sets the optimizer's robust plan beside the nominal one, and credits the difference to robustness: a plan
+    made by a formula (allocate baseline) or in two stages (allocate cascade) is no nominal optimum, and the difference
+    would be mostly what optimizing nationally gains."""
+    makers = {FormulaStatus.FORMULA.value: "allocate baseline", FormulaStatus.CASCADE.value: "allocate cascade"}
+    if run.status in makers:
+        raise InputError(f"--robust compares the optimizer's robust plan with its nominal plan, but this run was made by "
+                         f"{makers[run.status]} (status {run.status}), not by the optimizer: the difference would credit "
+                         "robustness with what the optimizer gains over this plan. For what robustness costs, simulate the "
+                         "scenario file (or a run of allocate run) with --robust; for how this plan fares, simulate it without "
+                         "--robust (the same --seed and --draws give the same draws)", source=str(run.path), where="--robust")
 
 
 def robust_plan(scenario: Scenario, data: Data, nominal: Plan | None = None) -> tuple[Plan, dict[str, float]]:

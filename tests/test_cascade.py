@@ -4,6 +4,7 @@ Checked against a case worked by hand and a brute force per province; the nation
 from __future__ import annotations
 
 import itertools
+import json
 
 import pandas as pd
 import pytest
@@ -110,3 +111,46 @@ def test_provinces_solved_in_two_processes_give_the_same_plan_as_one(tmp_path):
     path = case(tmp_path)
     alone, parallel = cascade(load_scenario(path), workers=1).result, cascade(load_scenario(path), workers=2).result
     assert (alone.selected == parallel.selected).all() and (alone.money == parallel.money).all()
+
+
+def test_a_province_that_finds_no_allocation_is_named_with_its_diagnosis_and_the_command_exits_3(tmp_path):
+    # 新疆 gets 10万 of central money in stage 1 but must fund two projects of 10万: no allocation there (nationally,
+    # 30万 pays for both). The plan of 北京 alone must not pass for the whole plan.
+    path = case(tmp_path)
+    projects = pd.read_csv(path.parent / "projects.csv", dtype=str)
+    projects["status"] = ["", "", "", "must_fund", "must_fund", ""]
+    projects.to_csv(path.parent / "projects.csv", index=False)
+    out = tmp_path / "run"
+    done = CliRunner().invoke(main, ["cascade", str(path), "--out", str(out), "--workers", "1"])
+    assert done.exit_code == 3, done.output
+    assert "新疆维吾尔自治区 found no allocation (infeasible)" in done.output
+    assert "the plan is incomplete: 1 of 2 provinces found no allocation (新疆维吾尔自治区)" in done.output
+    assert "the status 'must_fund' of projects P3, P4" in done.output  # why, from the province's diagnosis
+    diagnosis = (out / "runs" / "新疆维吾尔自治区" / "diagnosis.md").read_text(encoding="utf-8")
+    assert "infeasible" in diagnosis and "must_fund" in diagnosis and "not the national scenario" in diagnosis
+    assert (out / "runs" / "北京市" / "allocation.csv").exists()
+    table = pd.read_csv(out / "cascade.csv", encoding="utf-8-sig").set_index("province")
+    assert table.loc["新疆维吾尔自治区", "status"] == "infeasible" and table.loc["北京市", "status"] == "optimal"
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## 没有分配方案的省份" in report and "| 新疆维吾尔自治区 | 不可行 |" in report
+    assert "新疆维吾尔自治区 (infeasible)" in json.loads((out / "manifest.json").read_text(encoding="utf-8"))["solver"]["message"]
+
+
+def test_a_province_without_candidates_gets_no_money_as_in_the_formula_baseline(tmp_path):
+    # 上海 has people (a factor) and local money (a capacity) but no candidate project: the formula baseline gives it a
+    # share of 0, and so does the cascade now; it was refused, naming --from, an option cascade does not have.
+    regions = [{**region, "capacity": 40} for region in
+               [*REGIONS, {"region_id": "310101", "name": "黄浦区", "province": "上海市", "zone": "east", "people": 300}]]
+    local = '[sources.local]\nbudget = "60万"\nmatching = { ratio = 0.5, of = ["central"] }\ncapacity = { column = "capacity", by = "province" }\n'
+    path = case(tmp_path, SCENARIO.replace("[objective]", local + "[objective]"))
+    pd.DataFrame(regions).to_csv(path.parent / "regions.csv", index=False)
+    done = CliRunner().invoke(main, ["cascade", str(path), "--out", str(tmp_path / "run"), "--workers", "1"])
+    assert done.exit_code == 0, done.output
+    table = pd.read_csv(tmp_path / "run" / "cascade.csv", encoding="utf-8-sig").set_index("province")
+    assert table.index.tolist() == ["北京市", "新疆维吾尔自治区"]
+    assert table["budget:central"].tolist() == pytest.approx([20.0, 10.0])  # 300 people in 上海 count for nothing
+    assert table["budget:local"].tolist() == pytest.approx([30.0, 30.0])  # 上海's capacity neither counted nor scaled in
+    formula = CliRunner().invoke(main, ["baseline", str(path), "--out", str(tmp_path / "formula")])
+    assert formula.exit_code == 0, formula.output
+    shares = pd.read_csv(tmp_path / "formula" / "baseline_shares.csv", encoding="utf-8-sig").set_index("province")
+    assert shares.loc["上海市", "central"] == 0.0 and shares.loc["北京市", "central"] == pytest.approx(20.0)

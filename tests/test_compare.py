@@ -268,3 +268,37 @@ def test_terminal_shows_a_plain_table_with_readable_headers(tmp_path):
     assert (tmp_path / "cmp" / "comparison.xlsx").is_file() and (tmp_path / "cmp" / "churn.csv").is_file()
     again = runner.invoke(main, ["compare", str(tmp_path / "cut"), str(DEMO), "--out", str(tmp_path / "cmp"), "--force"])
     assert again.exit_code == 0, again.output  # every file a comparison writes is known as allocate's own
+
+
+def test_a_scenario_with_no_allocation_compares_by_its_status_as_a_run_directory_does(tmp_path):
+    # An infeasible scenario file stopped the comparison with exit 3, while its run directory was compared by its status.
+    infeasible = tmp_path / "infeasible.toml"
+    infeasible.write_text(f'extends = "{DEMO.as_posix()}"\n[targets.counts.centres]\nmin = 40\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["compare", str(DEMO), str(infeasible), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv", encoding="utf-8-sig").set_index("figure")
+    assert table.loc["status"].tolist()[:2] == ["optimal", "infeasible"]
+    diagnosis = next((tmp_path / "cmp" / "runs").glob("02-*/diagnosis.md")).read_text(encoding="utf-8")
+    assert "count 'centres' needs at least 40 projects" in diagnosis
+
+
+def test_projects_are_not_counted_as_unchanged_when_fewer_than_two_runs_have_an_allocation(tmp_path):
+    # With an infeasible run first, "projects changed: 0" said the plans fund the same projects.
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(DEMO), "--set", "targets.counts.centres.min=40", "--out", str(tmp_path / "bad")]).exit_code == 3
+    result = runner.invoke(main, ["compare", str(tmp_path / "bad"), str(DEMO), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    assert "资助安排有变化的项目：无法比较：方案A（不可行）没有分配方案，有分配方案的方案不足两个" in result.output
+    assert "0 个" not in result.output
+    page = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
+    assert "无法比较：方案A（不可行）没有分配方案" in page and "各方案资助的项目相同" not in page
+    three = runner.invoke(main, ["compare", str(tmp_path / "bad"), str(DEMO), str(DEMO), "--out", str(tmp_path / "cmp3")])
+    assert three.exit_code == 0, three.output
+    assert "资助安排有变化的项目（与方案B相比）：0 个" in three.output  # counted against the first run with an allocation
+
+
+def test_repeated_labels_are_refused_naming_the_label(tmp_path):
+    result = CliRunner().invoke(main, ["compare", str(DEMO), str(DEMO), "--label", "a", "--label", "a", "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --label: 'a' is given to more than one run; each run needs a label of its own")
+    assert not (tmp_path / "cmp").exists()

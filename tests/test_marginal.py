@@ -274,3 +274,13 @@ mip_rel_gap = 0
     alone = solve(load_scenario(path), marginal="none")
     assert both.objective - alone.objective == 14  # the best station left out: benefit 10 + 4
     assert "各放宽一步（同时）→ 目标 +14（一起放宽后重新求解）" in output.output
+
+
+def test_explain_says_which_command_writes_the_marginal_csv_it_points_to(tmp_path):
+    # explain writes no file, yet pointed to "见 marginal.csv" as if it had written one.
+    path = district_case(tmp_path / "case")
+    output = CliRunner().invoke(main, ["explain", str(path)])
+    assert output.exit_code == 0, output.output
+    assert "其余规则（allocate run --marginal full 写出的 marginal.csv 列出全部规则）：" in output.output
+    assert "见 marginal.csv" not in output.output
+    assert not list(tmp_path.rglob("marginal.csv"))

@@ -59,6 +59,9 @@ class Comparison(Protocol):
     @property
     def objective_unit(self) -> str: ...
 
+    @property
+    def allocated(self) -> list[str]: ...
+
     def table(self) -> pd.DataFrame: ...
 
     def column_run(self, column: str) -> tuple[str, bool]: ...
@@ -251,8 +254,22 @@ def _churn_blocks(comparison: Comparison, names: Names) -> list[Block]:
 
 
 def _churn_base(comparison: Comparison) -> str:
-    """The run the churn is counted against: the first with an allocation (allocator.compare.churn)."""
-    return next(key for key, run in comparison.runs.items() if len(run.allocation))
+    """The run the churn and the changed projects are counted against: the first with an allocation (allocator.compare)."""
+    return comparison.allocated[0]
+
+
+def _projects_not_compared(comparison: Comparison, names: Names) -> str:
+    """Why no projects are compared when fewer than two runs have an allocation ("" when they are compared)."""
+    if len(comparison.allocated) >= 2:
+        return ""
+    missing = [f"{names.run(key)}（{status_label(run.status)}）" for key, run in comparison.runs.items() if key not in comparison.allocated]
+    return f"无法比较：{'、'.join(missing)}没有分配方案，有分配方案的方案不足两个"
+
+
+def _projects_base(comparison: Comparison, names: Names) -> str:
+    """"与方案B相比" when the changed projects are counted against another run than the first (it has no allocation)."""
+    base = _churn_base(comparison)
+    return "" if base == comparison.baseline else f"与{names.run(base)}相比"
 
 
 def _group_text(level: str, group: str) -> str:
@@ -264,7 +281,11 @@ def _group_text(level: str, group: str) -> str:
 def _project_blocks(comparison: Comparison, names: Names) -> list[Block]:
     """The projects funded in one run and not another (the first PROJECT_ROWS_SHOWN), with each run's money."""
     projects = comparison.projects
-    parts = [Block("h2", f"资助安排有变化的项目（{len(projects):,} 个）")]
+    not_compared = _projects_not_compared(comparison, names)
+    if not_compared:
+        return [Block("h2", "资助安排有变化的项目"), Block("p", f"{not_compared}。")]
+    base = _projects_base(comparison, names)
+    parts = [Block("h2", f"资助安排有变化的项目（{len(projects):,} 个{'，' + base if base else ''}）")]
     if not len(projects):
         return [*parts, Block("p", "无：各方案资助的项目相同。")]
     runs = [run for run in comparison.runs if f"money[{run}]" in projects]
@@ -454,5 +475,9 @@ def terminal_text(comparison: Comparison) -> str:
         lines.append("")
         lines += [f"与{names.run(_churn_base(comparison))}相比，{names.run(str(run))}：新增 {int(r.added):,} 个、减少 {int(r.dropped):,} 个项目，"
                   f"调整资金 {show(r.money_moved, MONEY)} 万元" for (run, _), r in national.iterrows()]
-    lines += ["", f"资助安排有变化的项目：{len(comparison.projects):,} 个（projects.csv，comparison.xlsx）"]
+    not_compared, base = _projects_not_compared(comparison, names), ""
+    if not not_compared:
+        base = _projects_base(comparison, names)
+    lines += ["", f"资助安排有变化的项目：{not_compared}" if not_compared else
+              f"资助安排有变化的项目{'（' + base + '）' if base else ''}：{len(comparison.projects):,} 个（projects.csv，comparison.xlsx）"]
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from allocator.report import charts
 from allocator.report.labels import (PROVINCES_EN, format_indicator, group_name, groups_met_text, label, local_time, scope_label, status_label,
                                      unmeasured_text, zone_label)
 from allocator.report.workbook import (IndicatorSummary, benefit_shares, broken_rules, equity_names, equity_views, indicator_displays,
-                                       lorenz_points, objective_text, run_title, summarise_indicators)
+                                       lorenz_points, objective_text, provinces_without_allocation, run_title, summarise_indicators)
 from allocator.runformat.cells import finite_number, format_count, format_money, format_value
 from allocator.runformat.markdown import escape_markdown
 from allocator.runformat.names import REPORT_HTML, REPORT_MD, report_file
@@ -61,9 +61,20 @@ def _broken_rule_blocks(run: Run, lang: str) -> list[Block]:
             Block("table", headers=[label("col.rule", lang)], rows=[[rule] for rule in broken], numeric=[False])]
 
 
+def _no_allocation_blocks(run: Run, lang: str) -> list[Block]:
+    """For a two-stage allocation: the provinces whose solve found no allocation, and why (nothing for any other run)."""
+    missing = provinces_without_allocation(run.manifest)
+    if not missing:
+        return []
+    t = lambda key: label(key, lang)  # noqa: E731
+    return [Block("h2", t("report.no_allocation")), Block("p", t("report.no_allocation_text").format(count=len(missing))),
+            Block("table", headers=[t("col.province"), t("report.status"), t("col.why")],
+                  rows=[[province, status_label(status, lang), why] for province, status, why in missing], numeric=[False] * 3)]
+
+
 def _benefit_blocks(run: Run, types: pd.DataFrame, lang: str) -> list[Block]:
     """max_benefit: each type's funded projects, benefit and share of the total benefit (manifest objective.by_type)."""
-    shares = benefit_shares(run.manifest)
+    shares = benefit_shares(run.manifest, PERCENT_DECIMALS)
     if not shares:
         return []
     t = lambda key: label(key, lang)  # noqa: E731
@@ -107,6 +118,7 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     blocks.append(Block("table", headers=[t("col.key"), t("col.value")], rows=facts, numeric=[False, False]))
     if not font.cjk:
         blocks.append(Block("note", t("report.font_note")))
+    blocks.extend(_no_allocation_blocks(run, lang))
     blocks.extend(_broken_rule_blocks(run, lang))
 
     # what was funded
@@ -157,7 +169,8 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
                                                 label("report.chart_province", chart_lang), "万元" if chart_lang == "zh" else "10,000 yuan", font)))
     blocks.append(Block("table", headers=[t("col.province"), t("col.funded"), *[lab for _, lab in sources], t("col.total"), t("col.share")],
                         rows=[[p, format_count(r["funded"]), *[format_money(r[k]) for k in keys], format_money(r["total"]),
-                               f"{r['total'] / grand:.1%}" if grand > 0 else ""] for p, r in provinces.iterrows()],
+                               f"{share:.1%}" if grand > 0 else ""]
+                              for (p, r), share in zip(provinces.iterrows(), shares_adding_up(provinces["total"].to_numpy(), PERCENT_DECIMALS))],
                         numeric=[False] + [True] * (3 + len(keys))))
 
     # targets

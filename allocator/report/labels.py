@@ -72,6 +72,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.hard": ("硬约束", "Hard"),
     "col.groups_met": ("达标分组", "Groups met"),
     "col.rule": ("约束", "Rule"),
+    "col.why": ("原因", "Why"),
     "col.key": ("参数", "Key"),
     "col.value": ("值", "Value"),
     "col.unit": ("单位", "Unit"),
@@ -192,6 +193,11 @@ LABELS: dict[str, tuple[str, str]] = {
                                  "The formula splits money by factors and funds projects by priority; it does not enforce "
                                  "these {count} scenario rules, which the optimizer must meet:"),
     "report.no_broken_rules": ("因素法分配满足全部方案规则。", "The formula allocation meets every scenario rule."),
+    "report.no_allocation": ("没有分配方案的省份", "Provinces without an allocation"),
+    "report.no_allocation_text": ("以下 {count} 个省份的第二阶段求解没有找到分配方案：这些省份的项目均未安排资金，本方案不完整。"
+                                  "各省的诊断见 runs/<省份>/diagnosis.md。",
+                                  "The second-stage solve of these {count} provinces found no allocation: their projects are not "
+                                  "funded, and the plan is incomplete. Each province's diagnosis is in runs/<province>/diagnosis.md."),
     "report.marginal": ("边际值", "Marginal values"),
     "report.equity": ("地区公平性", "Equity between regions"),
     "report.equity_text": ("按常住人口计算的各省人均资金（元/人）的基尼系数和泰尔指数（泰尔指数分解为东、中、西部区域间和区域内两部分，二者之和为总指数），"

@@ -26,6 +26,7 @@ from allocator.errors import InternalError
 from allocator.marginal_table import is_current, ranked
 from allocator.report.labels import (display_width, group_name, groups_met_text, label, local_time, scope_label, status_label, unmeasured_text,
                                      yes_no, zone_label)
+from allocator.rounding import shares_adding_up
 from allocator.runformat.cells import finite_number, is_missing, parse_bool
 from allocator.runformat.manifest import Manifest
 from allocator.runformat.run import Run, zone_key
@@ -39,6 +40,8 @@ MONEY = "#,##0.00"
 COUNT = "#,##0"
 FRACTION = "#,##0.00"
 SHARE = "0.00%"
+#: Places of a share (a fraction) SHARE shows.
+SHARE_DECIMALS = 4
 VALUE = "#,##0.0000"
 #: Totals must equal the sum of their rows to this many 万元 (a tenth of the cent shown).
 TOTAL_TOLERANCE = 1e-3
@@ -266,19 +269,18 @@ class _Builder:
         counts = (funded.assign(n=funded["selected"].astype(float)).pivot_table(index="province", columns="type", values="n", aggfunc="sum")
                   if len(funded) else pd.DataFrame())
         counts = counts.reindex(index=order, columns=[k for k, _ in types]).fillna(0.0)
-        grand = math.fsum(table["total"])
         type_headers = [f"{lab}（个）" if self.lang == "zh" else f"{lab} (projects)" for _, lab in types]
         rows = self.title_rows() + [self.header(["col.province", "col.zone", "col.funded"],
                                                 [*[lab for _, lab in self.sources], self.t("col.total"), self.t("col.share"), *type_headers])]
-        for province, row in table.iterrows():
+        shares = shares_adding_up(table["total"].to_numpy(), SHARE_DECIMALS)
+        for (province, row), share in zip(table.iterrows(), shares):
             rows.append([C(province), C(zones.get(province, "")), C(row["funded"], self.count_style),
-                         *[C(row[k], "money") for k in keys], C(row["total"], "money"),
-                         C(row["total"] / grand if grand > 0 else 0.0, "share"),
+                         *[C(row[k], "money") for k in keys], C(row["total"], "money"), C(share, "share"),
                          *[C(counts.at[province, k], self.count_style) for k, _ in types]])
         bold = "count_bold" if run.binary else "fraction_bold"
         totals = self._total_cells(table, "province")
-        shares = _total("province: share", table["total"] / grand) if grand > 0 else 0.0
-        rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"), *totals, C(shares, "share_bold"),
+        rows.append([C(self.t("row.total"), "total_label"), C(None, "total_label"), *totals,
+                     C(_total("province: share", shares, SHARE_DECIMALS), "share_bold"),
                      *[C(_total(f"province: {k}", counts[k]), bold) for k, _ in types]])
         return Sheet(self.t("sheet.provinces"), rows, freeze="B4")
 
@@ -492,6 +494,14 @@ def broken_rules(manifest: Manifest) -> list[str] | None:
     return [str(rule) for rule in manifest.solver.details.get("unmet_rules") or []]
 
 
+def provinces_without_allocation(manifest: Manifest) -> list[tuple[str, str, str]]:
+    """The provinces of a two-stage allocation (``allocate cascade``) whose solve found no allocation, as the manifest
+    records them: province, status and why (none for any other run)."""
+    if manifest.status != "cascade" or manifest.solver is None:
+        return []
+    return [(str(item["province"]), str(item["status"]), str(item["why"])) for item in manifest.solver.details.get("no_allocation") or []]
+
+
 def run_facts(manifest: Manifest) -> list[tuple[str, object]]:
     """The manifest's facts about the run itself (everything but the resolved scenario), flattened."""
     content = manifest.to_json()
@@ -507,13 +517,15 @@ def objective_text(manifest: Manifest) -> str:
     return f"{objective.value:,.2f} {objective.unit or ''}".rstrip()
 
 
-def benefit_shares(manifest: Manifest) -> list[tuple[str, float, float]]:
-    """(type, benefit, share of the total benefit before target penalties) per type with benefit, for max_benefit."""
+def benefit_shares(manifest: Manifest, decimals: int = SHARE_DECIMALS) -> list[tuple[str, float, float]]:
+    """(type, benefit, share of the total benefit before target penalties) per type with benefit, for max_benefit; the
+    shares to `decimals` places, adding up to 1 as printed (allocator.rounding.shares_adding_up)."""
     by_type = manifest.objective.by_type if manifest.objective else None
     total = sum(by_type.values()) if by_type else 0.0
     if not by_type or total <= 0:
         return []
-    return [(key, value, value / total) for key, value in by_type.items() if value]
+    benefit = {key: value for key, value in by_type.items() if value}
+    return list(zip(benefit, benefit.values(), shares_adding_up(np.array(list(benefit.values())), decimals)))
 
 
 @dataclass(frozen=True)
