@@ -8,7 +8,8 @@ table's ``population`` column, summed per province; a scenario whose regions tab
 - Gini: G = Σ_i Σ_j p_i p_j |x_i − x_j| / (2 μ), with p the population shares, x money per resident and μ = Σ p_i x_i.
 - Theil: T = Σ_i s_i ln(s_i / p_i), with s the money shares; T = T_between + T_within, where
   T_between = Σ_z s_z ln(s_z / p_z) over zones and T_within = Σ_z s_z T_z, T_z being the Theil index of zone z's
-  provinces among themselves. The two parts add up to T exactly.
+  provinces among themselves. The two parts add up to T exactly; the table (equity.csv, and every report that prints it)
+  keeps each part to INDEX_DECIMALS places and T as the sum of the printed parts, so they add up as printed too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from allocator.rules import POPULATION, Rules
 COLUMNS = ["measure", "basis", "group", "value", "unit"]
 ALL = "all"
 YUAN_PER_WAN = 10_000.0
+#: Places the Theil index and its parts are kept to (and printed with: 0.0826).
+INDEX_DECIMALS = 4
 
 
 class TheilParts(NamedTuple):
@@ -90,10 +93,11 @@ def equity_table(result: Result) -> pd.DataFrame | None:
         rows += [{"measure": "money_per_resident", "basis": basis, "group": name, "value": value, "unit": "元/人"}
                  for name, value in zip(provinces.index, per_resident)]
         parts = theil(by_province.to_numpy(), provinces["population"].to_numpy(), provinces["zone"].to_numpy())
+        between, within = round(parts.between, INDEX_DECIMALS) + 0.0, round(parts.within, INDEX_DECIMALS) + 0.0
         rows += [{"measure": "gini", "basis": basis, "group": "", "value": gini(per_resident, provinces["population"].to_numpy()), "unit": ""},
-                 {"measure": "theil", "basis": basis, "group": "", "value": parts.total, "unit": ""},
-                 {"measure": "theil_between_zones", "basis": basis, "group": "", "value": parts.between, "unit": ""},
-                 {"measure": "theil_within_zones", "basis": basis, "group": "", "value": parts.within, "unit": ""}]
+                 {"measure": "theil", "basis": basis, "group": "", "value": round(between + within, INDEX_DECIMALS), "unit": ""},
+                 {"measure": "theil_between_zones", "basis": basis, "group": "", "value": between, "unit": ""},
+                 {"measure": "theil_within_zones", "basis": basis, "group": "", "value": within, "unit": ""}]
     rows += _zone_gaps(result)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -127,6 +131,6 @@ def equity_text(table: pd.DataFrame | None) -> str:
         return f"equity: not measured (the regions table has no {POPULATION} column)"
     summary = table[(table["basis"] == ALL) & (table["group"] == "")].set_index("measure")["value"]
     return (f"equity of money per resident across provinces (all sources): Gini {summary['gini']:.3f}, "
-            f"Theil {summary['theil']:.4f} (between zones {summary['theil_between_zones']:.4f}, "
-            f"within zones {summary['theil_within_zones']:.4f})")
+            f"Theil {summary['theil']:.{INDEX_DECIMALS}f} (between zones {summary['theil_between_zones']:.{INDEX_DECIMALS}f}, "
+            f"within zones {summary['theil_within_zones']:.{INDEX_DECIMALS}f})")
 

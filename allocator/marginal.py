@@ -35,7 +35,7 @@ from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.model import BuiltModel
 from allocator.marginal_modes import ReSolveScope
 from allocator.marginal_table import (BINDING_TOLERANCE, CANNOT_CLOSE, CLOSED, COLUMNS, LP_DUAL, NOT_PRICED, RE_SOLVED, ROUND_OFF,
-                                      SELECTION_DUAL, SLACK)
+                                      SELECTION_DUAL, SLACK, as_printed)
 from allocator.model.arrays import LinearModel, RowKind
 from allocator.relaxations import Relaxation, relaxations
 from allocator.results import Result
@@ -70,8 +70,9 @@ def marginal_values(result: Result, solve_model: Callable[..., Solution], *, sco
     found = relaxations(built, values, money_tolerance=0.5 * result.precision.unit_wan)
     duals, dual_method = _duals(result, solve_model, deadline)
     answers = _re_solve(result, found, duals, solve_model, scope, deadline) if re_solves(model, result.scenario, scope) else {}
-    return pd.DataFrame([_priced(result, relaxation, duals, dual_method, answers.get(index))
-                         for index, relaxation in enumerate(found)], columns=COLUMNS)
+    table = pd.DataFrame([_priced(result, relaxation, duals, dual_method, answers.get(index))
+                          for index, relaxation in enumerate(found)], columns=COLUMNS)
+    return as_printed(table, result.by_source, result.by_province, result.by_region, result.precision.decimals)
 
 
 def _duals(result: Result, solve_model: Callable[..., Solution], deadline: Deadline) -> tuple[np.ndarray | None, str]:

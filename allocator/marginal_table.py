@@ -50,3 +50,21 @@ def ranked(table: pd.DataFrame, sense: str) -> pd.DataFrame:
     order = pd.DataFrame({"tier": tier, "gain": np.where(tier == 3, 0.0, -gain.to_numpy()), "position": np.arange(len(table))},
                          index=table.index)
     return table.loc[order.sort_values(["tier", "gain", "position"], kind="stable").index]
+
+
+def as_printed(table: pd.DataFrame, by_source: pd.DataFrame, by_province: pd.DataFrame, by_region: pd.DataFrame,
+               decimals: int) -> pd.DataFrame:
+    """`table` with the money the plan uses as the run's tables print it: a budget's is by_source.csv's ``used``, a capacity's
+    its province's (or region's) sum in by_province.csv (by_region.csv), and any other rounded to `decimals` of 万元, so
+    no solver noise reaches a cell and the tables agree on the same figure."""
+    printed = {f"sources.{row.source}.budget\0": row.used for row in by_source.itertuples()}
+    for key in by_source["source"]:
+        printed.update({f"sources.{key}.capacity\0{group}": used for group, used in zip(by_province["province"], by_province[key])})
+        printed.update({f"sources.{key}.capacity\0{group}": used for group, used in zip(by_region["region_id"], by_region[key])})
+    table = table.copy()
+    money = table["unit"] == "万元"
+    found = (table["key"].astype(str) + "\0" + table["group"].astype(str)).map(printed)
+    used = pd.to_numeric(table["used"], errors="coerce").round(decimals) + 0.0
+    table["used"] = table["used"].where(~money, found.where(found.notna(), used))
+    return table
+

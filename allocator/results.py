@@ -14,7 +14,7 @@ from allocator.errors import InternalError
 from allocator.model import BuiltModel
 from allocator.model.classes import split_capped
 from allocator.model.objective import benefit_by_type
-from allocator.rounding import Precision, RoundedMoney, round_periods, round_plan
+from allocator.rounding import Precision, RoundedMoney, round_periods, round_plan, shares_adding_up
 from allocator.rules import IndicatorGroups, Rules, target_met
 from allocator.scenario import Phasing, Scenario
 
@@ -101,8 +101,11 @@ class Result:
     def rounded(self) -> RoundedMoney:
         """The money every table shows: rounded so that rows add up to costs and columns to by_source's totals."""
         projects, sources = self.data.projects, list(self.scenario.sources.values())
+        rules = self.model.rules if self.model is not None else Rules(self.scenario, self.data)
         return round_plan(self.precision, self.money, projects["cost"].to_numpy(), self.selected,
-                          budgets=np.array([s.budget for s in sources]), min_spend=np.array([s.min_spend for s in sources]))
+                          budgets=np.array([s.budget for s in sources]), min_spend=np.array([s.min_spend for s in sources]),
+                          capacities=[(s, rules.capacity(source)) for s, source in enumerate(sources) if source.capacity is not None],
+                          share_cap=rules.max_share_of_cost, matching=rules.matching)
 
     def _wan(self, units: np.ndarray | pd.DataFrame) -> np.ndarray:
         return self.precision.to_wan(np.asarray(units))
@@ -127,14 +130,20 @@ class Result:
             frame[key] = self._wan(self.rounded.money[:, s])
         return frame.reset_index(drop=True)
 
+    def _count(self, counts: pd.Series | float) -> pd.Series | float:
+        """A count of projects as the tables write it: whole (13, not 13.0) when every count is, else to TABLE_DECIMALS."""
+        rounded = np.round(counts, TABLE_DECIMALS) + 0.0
+        if not np.all(np.abs(rounded - np.rint(rounded)) < SELECTION_TOLERANCE):
+            return rounded
+        return rounded.round().astype(int) if isinstance(rounded, pd.Series) else int(round(rounded))
+
     def _money_by(self, keys: pd.Series | np.ndarray, name: str) -> pd.DataFrame:
         """Funded count, money by source and total per key: sums of the rounded allocation."""
         frame = pd.DataFrame(self.rounded.money, columns=self.source_keys)
         frame[name] = np.asarray(keys)
         grouped = frame.groupby(name, sort=True)
         units = grouped[self.source_keys].sum()
-        table = pd.DataFrame({"funded": pd.Series(self.selected).groupby(np.asarray(keys), sort=True).sum().round(TABLE_DECIMALS) + 0.0},
-                             index=units.index)
+        table = pd.DataFrame({"funded": self._count(pd.Series(self.selected).groupby(np.asarray(keys), sort=True).sum())}, index=units.index)
         for key in self.source_keys:
             table[key] = self._wan(units[key])
         table["total"] = self._wan(units.sum(axis=1))
@@ -143,11 +152,10 @@ class Result:
     @cached_property
     def by_source(self) -> pd.DataFrame:
         rows = []
-        units = self.precision.units
         for s, source in enumerate(self.scenario.sources.values()):
-            used, budget = int(self.rounded.money[:, s].sum()), int(units(source.budget))
+            used, budget = int(self.rounded.money[:, s].sum()), self.precision.limit(source.budget, upper=True)
             rows.append({"source": source.key, "label": source.label, "budget": self._wan(budget).item(),
-                         "min_spend": self._wan(units(source.min_spend)).item(), "used": self._wan(used).item(),
+                         "min_spend": self._wan(self.precision.limit(source.min_spend, upper=False)).item(), "used": self._wan(used).item(),
                          "left": self._wan(budget - used).item(),
                          "used_share": round(used / budget, TABLE_DECIMALS) if budget else np.nan})
         return pd.DataFrame(rows)
@@ -159,7 +167,7 @@ class Result:
     @cached_property
     def by_province(self) -> pd.DataFrame:
         table = self._money_by(self.data.projects["province"], "province")
-        table["share"] = (table["total"] / table["total"].sum()).round(TABLE_DECIMALS) if table["total"].sum() > 0 else 0.0
+        table["share"] = shares_adding_up(table["total"].to_numpy(), TABLE_DECIMALS)
         return table.reset_index()
 
     @cached_property
@@ -210,12 +218,12 @@ class Result:
             row: dict[str, object] = {"year": phasing.label(y)}
             row.update({key: self._wan(periods[s, y]).item() for s, key in enumerate(self.source_keys)})
             row["total"] = self._wan(periods[:, y].sum()).item()
-            row["projects_started"] = float(self.starts[:, y].sum()) if y < self.starts.shape[1] else 0.0
-            row["projects_completed"] = float(self.completed_by(y).sum())
+            row["projects_started"] = self._count(float(self.starts[:, y].sum()) if y < self.starts.shape[1] else 0.0)
+            row["projects_completed"] = self._count(float(self.completed_by(y).sum()))
             for groups in self.indicator_groups:
                 achieved = groups.achieved(self.completed_by(y))
                 for label, value in zip(groups.labels, achieved):
-                    row[groups.indicator.name if len(groups.labels) == 1 else f"{groups.indicator.name}[{label}]"] = value
+                    row[groups.indicator.name if len(groups.labels) == 1 else f"{groups.indicator.name}[{label}]"] = round(value, TABLE_DECIMALS + 2)
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -1,20 +1,26 @@
 """Money rounded to the unit a run states (``[output] money_precision``), so that every table adds up exactly.
 
-Rounding a plan is a matrix-rounding problem: rows are projects (each must add up to its rounded cost),
-columns are sources (each must add up to the total by_source.csv shows). :func:`controlled_round` rounds
-every cell down or up (a cell already whole stays as it is, so a source that gives nothing still gives
-nothing): each row rounds up its largest remainders, then columns whose sum left the range of their
-exact value rounded down or up (or went above a budget) are repaired by moving a rounding-up to another
-cell of the same row, along the cheapest path of columns: the augmenting paths of a small flow problem.
+Rounding a plan is a matrix-rounding problem: rows are projects, columns are sources, and a source's column is also
+summed per province or region where it has a capacity. :func:`round_plan` rounds every cell down or up so that each row
+and each of those sums is its exact value rounded down or up, within the budgets and capacities: a small integer program
+whose constraint matrix is two laminar families (rows; groups within sources), so its LP optimum is already whole.
+:func:`controlled_round` is the lighter rounding of a matrix whose rows add up to whole numbers (years, shares).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
 
 from allocator.errors import InternalError
+
+if TYPE_CHECKING:
+    from allocator.rules import CapacityLimits, MatchingRule
 
 #: The default unit, 万元 (0.01万元 = 100元).
 DEFAULT_PRECISION_WAN = 0.01
@@ -41,6 +47,12 @@ class Precision:
         """Amounts in whole units, rounded half up (四舍五入) as typed: 12.345万 -> 1235 of 0.01万."""
         return np.floor(np.asarray(amounts_wan, dtype=float) / self.unit_wan + 0.5 + 1e-9).astype(np.int64)
 
+    def limit(self, amount_wan: float, *, upper: bool) -> int:
+        """A limit in whole units, never printed looser than it was set: a ceiling (a budget: 1500.5万 at 1万 is 1500)
+        rounded down, a floor (a minimum spend) rounded up."""
+        units = amount_wan / self.unit_wan
+        return int(np.floor(units + 1e-9) if upper else np.ceil(units - 1e-9))
+
     def to_wan(self, units: np.ndarray | int) -> np.ndarray:
         """Whole units back to 万元, each the float nearest its decimal (so it is written as that decimal)."""
         units = np.asarray(units, dtype=np.int64)
@@ -49,19 +61,19 @@ class Precision:
         return (units * round(self.unit_wan)).astype(float)
 
 
-def controlled_round(values: np.ndarray, column_limits: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def controlled_round(values: np.ndarray) -> np.ndarray:
     """`values` (rows x columns, in units, >= 0, each row adding up to a whole number) as whole numbers.
 
     Each cell is its value rounded down or up; each row keeps its sum; each column sum is its exact
-    value rounded down or up, within `column_limits` (low, high per column) where that range allows.
-    Each row first rounds up its largest remainders (ties: the first column); columns outside their
-    range are then repaired by moving a rounding-up from one cell of a row to another of the same row,
-    the moves that cost the least remainder first, along a shortest path of columns."""
+    value rounded down or up. Each row first rounds up its largest remainders (ties: the first column);
+    columns outside their range are then repaired by moving a rounding-up from one cell of a row to
+    another of the same row, the moves that cost the least remainder first, along a shortest path of columns."""
     values = np.where(np.abs(values - np.rint(values)) < NOISE_UNITS, np.rint(values), values)
     floor = np.floor(values)
     remainder = values - floor
     up = _largest_remainders(remainder, np.rint(values.sum(axis=1)) - floor.sum(axis=1))
-    low, high = _column_range(values.sum(axis=0), column_limits)
+    sums = values.sum(axis=0)
+    low, high = np.floor(sums + NOISE_UNITS), np.ceil(sums - NOISE_UNITS)
     _repair_columns(remainder, up, low - floor.sum(axis=0), high - floor.sum(axis=0))
     return floor.astype(np.int64) + up
 
@@ -75,19 +87,6 @@ def _largest_remainders(remainder: np.ndarray, count: np.ndarray) -> np.ndarray:
     if np.any(up & (remainder <= 0)):
         raise InternalError("a row of money cannot round to its sum (a bug; nothing was written)")
     return up
-
-
-def _column_range(sums: np.ndarray, limits: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Each column's sum rounded down and up, narrowed to `limits` where the range allows and the total still fits."""
-    low, high = np.floor(sums + NOISE_UNITS), np.ceil(sums - NOISE_UNITS)
-    if limits is None:
-        return low, high
-    narrow_high = np.maximum(low, np.minimum(high, limits[1]))
-    narrow_low = np.minimum(narrow_high, np.maximum(low, limits[0]))
-    total = np.rint(sums.sum())
-    if narrow_low.sum() <= total <= narrow_high.sum():
-        return narrow_low, narrow_high
-    return low, high
 
 
 def _repair_columns(remainder: np.ndarray, up: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
@@ -149,22 +148,154 @@ class RoundedMoney:
     """A plan's money in whole units of its precision: what every table of the run shows."""
 
     precision: Precision
-    cost: np.ndarray  # per project: its cost
-    money: np.ndarray  # projects x sources; a funded row adds up to its cost (x its selection)
+    cost: np.ndarray  # per project: its cost as printed (a funded row's target: see round_plan)
+    money: np.ndarray  # projects x sources; a funded row adds up to its printed cost (x its selection)
+
+
+@dataclass(frozen=True)
+class GroupSums:
+    """One source's money summed over each group of projects (one group of all: the source's column; a province's or
+    region's: its capacity), kept within [low, high] units per group."""
+
+    source: int
+    group: np.ndarray  # per project, its group (0..len(low)-1)
+    low: np.ndarray
+    high: np.ndarray
 
 
 def round_plan(precision: Precision, money: np.ndarray, cost: np.ndarray, selected: np.ndarray, budgets: np.ndarray,
-               min_spend: np.ndarray) -> RoundedMoney:
-    """`money` (projects x sources, 万元) rounded: each project's row adds up to its rounded cost x selection,
-    each source's column to its exact total rounded down or up (never above its budget when rounding down
-    allows); each project's money from a source is its exact share of the rounded cost, rounded down or up."""
-    exact = np.clip(money, 0.0, None) / precision.unit_wan  # a -1e-06 is solver noise
+               min_spend: np.ndarray, capacities: Sequence[tuple[int, CapacityLimits]] = (), share_cap: np.ndarray | None = None,
+               matching: Sequence[MatchingRule] = ()) -> RoundedMoney:
+    """`money` (projects x sources, 万元) rounded, with no cell, row or sum moved by a unit or more (docs/outputs.md, Rounding):
+
+    - each cell is its exact value rounded down or up; each project's row adds up to its exact sum rounded half up
+      (a funded project's: its cost rounded half up), or, when that cannot fit the limits below, rounded the other way
+      (尾差): the fewest rows change, those nearest .5 first, ties by file order;
+    - each source's column adds up to its exact total rounded down or up, within its budget and min_spend, and each
+      capacity group's sum (`capacities`: source, its groups) to its exact sum rounded down or up, within its capacity,
+      where the rows allow (else these limits are dropped, and only the rounding down or up holds);
+    - in each row, a cell whose rounding up could break its source's `share_cap` (projects x sources, share of the printed
+      cost) or a `matching` rule rounds down, and a matching source's cell whose rounding down could break its ratio
+      rounds up, where the sums allow; then the cells nearest their exact value (ties: deterministic)."""
+    units = precision.unit_wan
+    exact = np.clip(money, 0.0, None) / units  # a -1e-06 is solver noise
+    exact = np.where(np.abs(exact - np.rint(exact)) < NOISE_UNITS, np.rint(exact), exact)
     row_sum = exact.sum(axis=1)
+    low, high = np.floor(row_sum + NOISE_UNITS), np.ceil(row_sum - NOISE_UNITS)
+    cost_units = precision.units(cost)
     target = precision.units(cost * selected).astype(float)
-    target = np.where(np.abs(target - row_sum) <= 1.0, target, np.rint(row_sum))  # money not adding up to cost x selection
-    scale = np.divide(target, row_sum, out=np.zeros_like(row_sum), where=row_sum > 0)
-    limits = (np.ceil(min_spend / precision.unit_wan - 1e-9), np.floor(budgets / precision.unit_wan + 1e-9))
-    return RoundedMoney(precision, precision.units(cost), controlled_round(exact * scale[:, None], limits))
+    target = np.where((low <= target) & (target <= high), target, np.clip(np.floor(row_sum + 0.5 + 1e-9), low, high))
+    prefer = _preferences(exact, target, share_cap, matching)
+    everyone = np.zeros(len(exact), dtype=np.int64)
+    limits = [(s, everyone, np.array([min_spend[s]]), np.array([budgets[s]])) for s in range(exact.shape[1])]
+    limits += [(s, c.group_of_project, np.zeros(len(c.limit)), c.limit) for s, c in capacities]
+    for narrow in (True, False):
+        sums = [_sums(exact, s, group, low_wan / units if narrow else np.full(len(low_wan), -np.inf),
+                      high_wan / units if narrow else np.full(len(high_wan), np.inf)) for s, group, low_wan, high_wan in limits]
+        rounded = _round_rows(exact, target, prefer, sums)
+        if rounded is None:
+            targets = _row_targets(exact, target, low, high, sums)
+            rounded = None if targets is None else _round_rows(exact, targets, prefer, sums)
+        if rounded is not None:
+            printed_cost = np.where((selected >= 1) & (target == cost_units), rounded.sum(axis=1), cost_units)
+            return RoundedMoney(precision, printed_cost.astype(np.int64), rounded)
+    raise InternalError("rounded money cannot add up to its sums (a bug; nothing was written)")
+
+
+def _sums(exact: np.ndarray, source: int, group: np.ndarray, low: np.ndarray, high: np.ndarray) -> GroupSums:
+    """A source's sums over `group`: each its exact sum rounded down or up, narrowed to [low, high] (units) where that range
+    leaves a whole number in it (a limit the exact plan meets only to solver noise rounds the way it allows)."""
+    total = np.bincount(group, weights=exact[:, source], minlength=len(low))
+    down, up = np.floor(total + NOISE_UNITS), np.ceil(total - NOISE_UNITS)
+    narrow_high = np.maximum(down, np.minimum(up, np.floor(high + 1e-9)))
+    return GroupSums(source, group, np.minimum(narrow_high, np.maximum(down, np.ceil(low - 1e-9))), narrow_high)
+
+
+def _preferences(exact: np.ndarray, target: np.ndarray, share_cap: np.ndarray | None, matching: Sequence[MatchingRule]) -> np.ndarray:
+    """projects x sources: +1 where rounding the cell up could break a per-project rule as printed, -1 where rounding it
+    down could, 0 elsewhere (a cell whose rounding down and up both could is left to the rule it breaks less often)."""
+    floor, ceil = np.floor(exact), np.ceil(exact)
+    prefer = np.zeros(exact.shape)
+    if share_cap is not None:
+        prefer += ceil > share_cap * target[:, None] + NOISE_UNITS
+    for rule in matching:
+        local_low = floor[:, rule.source]
+        most_matched = rule.ratio * ceil[:, rule.of].sum(axis=1)
+        prefer[:, rule.source] -= local_low < most_matched - NOISE_UNITS
+        for o in rule.of:
+            prefer[:, o] += most_matched > local_low + NOISE_UNITS
+    return np.sign(prefer)
+
+
+def _round_rows(exact: np.ndarray, target: np.ndarray, prefer: np.ndarray, sums: list[GroupSums]) -> np.ndarray | None:
+    """`exact` (units) rounded cell by cell, each row adding up to its `target`, within `sums`; the fewest cells against
+    `prefer`, then the least distance from the exact values. None when no such rounding exists."""
+    floor = np.floor(exact)
+    rows, cols = np.nonzero(exact > floor)
+    remainder = exact[rows, cols] - floor[rows, cols]
+    penalty = len(rows) + 1.0  # one cell against its preference outweighs every distance
+    cost = 1 - 2 * remainder + penalty * prefer[rows, cols]
+    need = target - floor.sum(axis=1)
+    up = _solve(cost, rows, cols, exact, floor, need, need, sums, np.empty(0, dtype=np.int64), np.empty(0))
+    if up is None:
+        return None
+    rounded = floor.astype(np.int64)
+    rounded[rows, cols] += up[:len(rows)]
+    return rounded
+
+
+def _row_targets(exact: np.ndarray, target: np.ndarray, low: np.ndarray, high: np.ndarray, sums: list[GroupSums]) -> np.ndarray | None:
+    """Row targets that fit `sums`, each `target` or its row's sum rounded the other way (尾差): the fewest changed, those of
+    rows nearest .5 first, ties by file order. None when none fit."""
+    floor = np.floor(exact)
+    rows, cols = np.nonzero(exact > floor)
+    free = np.flatnonzero(low < high)
+    row_sum = exact.sum(axis=1)
+    rank = np.empty(len(free))
+    rank[np.lexsort((free, np.abs(row_sum[free] - np.floor(row_sum[free]) - 0.5)))] = np.arange(len(free))
+    cost = np.concatenate([np.zeros(len(rows)), len(free) ** 2 + 1.0 + rank])  # one row fewer outweighs every order
+    need = target - floor.sum(axis=1)
+    sign = np.where(target[free] == high[free], -1.0, 1.0)
+    flips = _solve(cost, rows, cols, exact, floor, need, need, sums, free, sign)
+    if flips is None:
+        return None
+    return target + np.bincount(free, weights=sign * flips[len(rows):], minlength=len(target))
+
+
+def _solve(cost: np.ndarray, rows: np.ndarray, cols: np.ndarray, exact: np.ndarray, floor: np.ndarray, need_low: np.ndarray,
+           need_high: np.ndarray, sums: list[GroupSums], flip_rows: np.ndarray, flip_sign: np.ndarray) -> np.ndarray | None:
+    """0/1 per fractional cell (rounded up or not) and per row of `flip_rows` (its target moved by `flip_sign` or not), of
+    least `cost`, such that each row's cells rounded up (plus its flip) number its need and each group sum lies within its
+    limits. The constraint matrix is two laminar families (rows; groups within sources), so its LP is integral."""
+    n = len(rows)
+    parts = [(rows, np.arange(n), np.ones(n)), (flip_rows, n + np.arange(len(flip_rows)), -flip_sign)]
+    lows, highs = [need_low], [need_high]
+    offset = len(exact)
+    for s in sums:
+        mine = np.flatnonzero(cols == s.source)
+        group = s.group[rows[mine]]
+        parts.append((offset + group, mine, np.ones(len(mine))))
+        floors = np.bincount(s.group, weights=floor[:, s.source], minlength=len(s.low))
+        lows.append(s.low - floors)
+        highs.append(s.high - floors)
+        offset += len(s.low)
+    i, j, v = (np.concatenate(x) for x in zip(*parts))
+    if not len(cost):  # every cell already whole: the limits hold or not
+        return np.empty(0, dtype=np.int64) if np.all(np.concatenate(lows) <= 0) and np.all(np.concatenate(highs) >= 0) else None
+    matrix = coo_matrix((v, (i, j)), shape=(offset, len(cost))).tocsr()
+    answer = milp(cost, integrality=np.ones(len(cost), dtype=np.int64), bounds=Bounds(0, 1),
+                  constraints=LinearConstraint(matrix, np.concatenate(lows), np.concatenate(highs)), options={"mip_rel_gap": 0})
+    return None if answer.x is None else np.rint(answer.x).astype(np.int64)
+
+
+def shares_adding_up(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Each of `values`' share of their total to `decimals` places (of the fraction: 4 for 12.34%), rounded down or up so
+    that the shares add up to exactly 1 as printed: the largest remainders round up (ties: the first). All 0 when the total is."""
+    values = np.asarray(values, dtype=float)
+    total = values.sum()
+    if total <= 0:
+        return np.zeros(len(values))
+    return controlled_round(values[None, :] / total * 10**decimals)[0] / 10**decimals
 
 
 def round_periods(precision: Precision, money_by_period: np.ndarray, used: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from allocator.floor import floor_text
 from allocator.report.labels import format_indicator, groups_met_text
 from allocator.report.workbook import summarise_indicators
 from allocator.results import Result
+from allocator.rounding import shares_adding_up
 from allocator.rules import Rules
 from allocator.scenario import Scenario
 from allocator.units import format_wan
@@ -79,14 +80,15 @@ def _target_lines(result: Result) -> list[str]:
 
 def _benefit_lines(result: Result) -> list[str]:
     """max_benefit: each type's benefit and its share of the total benefit (before the targets' penalties)."""
-    benefit = result.benefit_by_type
-    total = sum(benefit.values()) if benefit else 0.0
+    benefit = {t: value for t, value in (result.benefit_by_type or {}).items() if value}
+    total = sum(benefit.values())
     if not benefit or total <= 0:
         return []
     labels = {t: result.scenario.types[t].label for t in benefit}
     unit = f"{result.objective_unit}, " if result.objective_unit else ""
+    shares = shares_adding_up(np.array(list(benefit.values())), 3)  # as printed, 0.1%: they add up to 100.0%
     return ["", f"benefit by type ({unit}share of {total:,.2f} before target penalties):",
-            *(f"  {labels[t]} [{t}]: {value:,.2f} ({value / total:.1%})" for t, value in benefit.items() if value)]
+            *(f"  {labels[t]} [{t}]: {value:,.2f} ({share:.1%})" for (t, value), share in zip(benefit.items(), shares))]
 
 
 def unaffordable_warning(scenario: Scenario, data: Data) -> str | None:

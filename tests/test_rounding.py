@@ -103,7 +103,7 @@ def test_largest_remainders_break_a_column_and_the_repair_restores_it():
 def test_column_limit_rounds_down_into_the_budget():
     """Each row alone would round its first cell up (remainder .6); the budget of column 0 allows one of them."""
     values = np.array([[10.6, 9.4], [20.6, 9.4]])
-    rounded = controlled_round(values, column_limits=(np.array([0, 0]), np.array([31, 100])))
+    rounded = round_plan(Precision(1.0), values, values.sum(axis=1), np.ones(2), budgets=np.array([31, 100]), min_spend=np.zeros(2)).money
     assert rounded.sum(axis=0)[0] == 31 and (rounded.sum(axis=1) == [20, 30]).all()
     assert np.all(np.abs(rounded - values) < 1)
 

@@ -23,6 +23,7 @@ from allocator.report.labels import (PROVINCES_EN, format_indicator, group_name,
                                      unmeasured_text, zone_label)
 from allocator.report.workbook import (IndicatorSummary, benefit_shares, broken_rules, equity_names, equity_views, indicator_displays,
                                        lorenz_points, objective_text, provinces_without_allocation, run_title, summarise_indicators)
+from allocator.rounding import shares_adding_up
 from allocator.runformat.cells import finite_number, format_count, format_money, format_value
 from allocator.runformat.markdown import escape_markdown
 from allocator.runformat.names import REPORT_HTML, REPORT_MD, report_file
@@ -30,6 +31,8 @@ from allocator.runformat.run import Run
 
 #: At most this many marginal-value rows in the report (the rest are in marginal.csv).
 MARGINAL_ROWS = 40
+#: Places of a share (a fraction) the report shows: 12.3%.
+PERCENT_DECIMALS = 3
 
 
 @dataclass
@@ -72,6 +75,13 @@ def _no_allocation_blocks(run: Run, lang: str) -> list[Block]:
                   rows=[[province, status_label(status, lang), why] for province, status, why in missing], numeric=[False] * 3)]
 
 
+def _limit_and_used(row: Any) -> list[str]:
+    """A marginal row's limit and what the plan reaches of it, both in one format: money (万元) as every money table
+    prints it, anything else as a figure."""
+    show = format_money if row.unit == "万元" else format_value
+    return [show(row.limit), show(row.used)]
+
+
 def _benefit_blocks(run: Run, types: pd.DataFrame, lang: str) -> list[Block]:
     """max_benefit: each type's funded projects, benefit and share of the total benefit (manifest objective.by_type)."""
     shares = benefit_shares(run.manifest, PERCENT_DECIMALS)
@@ -82,7 +92,7 @@ def _benefit_blocks(run: Run, types: pd.DataFrame, lang: str) -> list[Block]:
     type_labels, total = dict(run.types), sum(value for _, value, _ in shares)
     funded = types["funded"] if "funded" in types else pd.Series(dtype=float)
     rows = [[type_labels.get(k, k), format_count(funded.get(k, 0.0)), f"{value:,.2f}", f"{share:.1%}"] for k, value, share in shares]
-    return [Block("h2", t("report.benefit")), Block("p", t("report.benefit_text").format(unit=unit or "", total=f"{total:,.2f}")),
+    return [Block("h2", t("report.benefit")), Block("p", t("report.benefit_text").format(unit=(f"（{unit}）" if lang == "zh" else f" ({unit})") if unit else "", total=f"{total:,.2f}")),
             Block("table", headers=[t("col.type"), t("col.funded"), t("col.benefit") + (f" ({unit})" if unit else ""),
                                     t("col.benefit_share")], rows=rows, numeric=[False, True, True, True])]
 
@@ -101,6 +111,7 @@ def frame_block(frame: pd.DataFrame) -> Block:
 def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = None) -> list[Block]:
     font = charts.cjk_font() if font is None else font
     t = lambda key: label(key, lang)  # noqa: E731
+    wan = lambda header: f"{header}（万元）" if lang == "zh" else f"{header} (10,000 yuan)"  # noqa: E731  money columns name their unit
     colon = "：" if lang == "zh" else ": "
     keys, sources = run.source_keys, run.sources
     title = run_title(run)
@@ -130,7 +141,7 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     types = run.money_by("type", [k for k, _ in run.types])
     candidates = allocation.groupby(allocation["type"].astype(str)).size()
     type_labels = dict(run.types)
-    blocks.append(Block("table", headers=[t("col.type"), t("col.candidates"), t("col.funded"), *[lab for _, lab in sources], t("col.total")],
+    blocks.append(Block("table", headers=[t("col.type"), t("col.candidates"), t("col.funded"), *[wan(lab) for _, lab in sources], wan(t("col.total"))],
                         rows=[[type_labels.get(k, k), f"{int(candidates.get(k, 0)):,}", format_count(r["funded"]),
                                *[format_money(r[s]) for s in keys], format_money(r["total"])] for k, r in types.iterrows()],
                         numeric=[False] + [True] * (3 + len(keys))))
@@ -144,7 +155,7 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     for (key, lab), budget in zip(sources, by_source["budget"]):
         budget = finite_number(budget) or 0.0
         rows.append([lab, format_money(budget), format_money(used[key]), f"{used[key] / budget:.1%}" if budget else ""])
-    blocks.append(Block("table", headers=[t("col.source"), t("col.budget"), t("col.used"), t("col.used_share")], rows=rows,
+    blocks.append(Block("table", headers=[t("col.source"), wan(t("col.budget")), wan(t("col.used")), t("col.used_share")], rows=rows,
                         numeric=[False, True, True, True]))
     zones = run.money_by("zone", run.zone_order)
     zone_names = [charts.pick(zone_label(z, lang if font.cjk else "en"), zone_label(z, "en") if _ascii(zone_label(z, "en")) else f"zone {i + 1}", font)
@@ -155,7 +166,7 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     blocks.append(Block("chart", label("report.chart_zone", chart_lang),
                         png=charts.stacked_bars(zone_names, [(n, list(zones[k])) for n, k in zip(source_names, keys)],
                                                 label("report.chart_zone", chart_lang), "万元" if chart_lang == "zh" else "10,000 yuan", font)))
-    blocks.append(Block("table", headers=[t("col.zone"), t("col.funded"), *[lab for _, lab in sources], t("col.total")],
+    blocks.append(Block("table", headers=[t("col.zone"), t("col.funded"), *[wan(lab) for _, lab in sources], wan(t("col.total"))],
                         rows=[[zone_label(z, lang), format_count(r["funded"]), *[format_money(r[k]) for k in keys], format_money(r["total"])]
                               for z, r in zones.iterrows()], numeric=[False] + [True] * (2 + len(keys))))
     provinces = run.money_by("province", run.province_order)
@@ -167,7 +178,8 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     blocks.append(Block("chart", label("report.chart_province", chart_lang),
                         png=charts.stacked_bars(province_names, [(n, list(provinces[k])) for n, k in zip(source_names, keys)],
                                                 label("report.chart_province", chart_lang), "万元" if chart_lang == "zh" else "10,000 yuan", font)))
-    blocks.append(Block("table", headers=[t("col.province"), t("col.funded"), *[lab for _, lab in sources], t("col.total"), t("col.share")],
+    blocks.append(Block("table", headers=[t("col.province"), t("col.funded"), *[wan(lab) for _, lab in sources], wan(t("col.total")),
+                                          t("col.share")],
                         rows=[[p, format_count(r["funded"]), *[format_money(r[k]) for k in keys], format_money(r["total"]),
                                f"{share:.1%}" if grand > 0 else ""]
                               for (p, r), share in zip(provinces.iterrows(), shares_adding_up(provinces["total"].to_numpy(), PERCENT_DECIMALS))],
@@ -201,12 +213,12 @@ def build_blocks(run: Run, lang: str = "zh", font: charts.FontChoice | None = No
     else:
         blocks.append(Block("p", t("report.marginal_text")))
         shown = ranked(marginal, run.manifest.sense).head(MARGINAL_ROWS)
-        blocks.append(Block("table", headers=[t("col.rule"), t("col.group"), t("col.limit"), t("col.reached"), t("col.binding"),
+        blocks.append(Block("table", headers=[t("col.rule"), t("col.group"), t("col.limit"), t("col.reached"), t("col.unit"), t("col.binding"),
                                               t("col.step"), t("col.gain"), t("col.method")],
-                            rows=[[_rule_name(r, lang), "" if pd.isna(r.group) else str(r.group), format_value(r.limit),
-                                   format_value(r.used), label("yes" if r.binding else "no", lang), f"{format_value(r.step)} {r.per}",
+                            rows=[[_rule_name(r, lang), "" if pd.isna(r.group) else str(r.group), *_limit_and_used(r),
+                                   "" if pd.isna(r.unit) else str(r.unit), label("yes" if r.binding else "no", lang), f"{format_value(r.step)} {r.per}",
                                    format_value(r.gain), str(r.method) if lang == "zh" else str(r.technical_method)]
-                                  for r in shown.itertuples()], numeric=[False, False, True, True, False, True, True, False]))
+                                  for r in shown.itertuples()], numeric=[False, False, True, True, False, False, True, True, False]))
         if len(marginal) > MARGINAL_ROWS:
             blocks.append(Block("note", f"… {len(marginal) - MARGINAL_ROWS:,} more rows in marginal.csv"))
     blocks.append(Block("note", t("report.files")))

@@ -171,8 +171,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.gap_not_measured": ("未测得（求解器未报告）", "not measured (the solver reports none)"),
     "report.objective": ("目标函数值", "Objective"),
     "report.benefit": ("分类型效益", "Benefit by type"),
-    "report.benefit_text": ("目标函数中各类项目的效益（{unit}），占扣除指标罚分前总效益 {total} 的比重。",
-                            "Each type's benefit in the objective ({unit}) and its share of the total benefit, {total}, "
+    "report.benefit_text": ("目标函数中各类项目的效益{unit}，占扣除指标罚分前总效益 {total} 的比重。",
+                            "Each type's benefit in the objective{unit} and its share of the total benefit, {total}, "
                             "before the targets' penalties."),
     "col.benefit": ("效益", "Benefit"),
     "col.benefit_share": ("占总效益", "Share of benefit"),

@@ -359,6 +359,14 @@ class _Builder:
         sums["type"] = ""
         return sums.drop(columns="count")
 
+    def _indicator_column(self, column: str) -> str:
+        """A by_year.csv indicator column (``code`` or ``code[group]``) by the indicator's label, as the 指标 sheet names it."""
+        code, _, group = column.partition("[")
+        indicators = self.run.indicators
+        labels = dict(zip(indicators["indicator"], indicators["label"])) if indicators is not None and "label" in indicators else {}
+        name = str(labels.get(code) or code)
+        return f"{name}（{group[:-1]}）" if group else name
+
     def years(self) -> Sheet | None:
         """Five-year phasing (by_year.csv, when the scenario has [phasing]): money and projects per year."""
         frame = self.run.by_year
@@ -369,11 +377,13 @@ class _Builder:
         indicators = [c for c in frame.columns if c not in known]
         rows = self.title_rows() + [self.header(["col.year"], [*[lab for k, lab in self.sources if k in keys], self.t("col.total"),
                                                               self.t("col.projects_started"), self.t("col.projects_completed"),
-                                                              *indicators])]
+                                                              *[self._indicator_column(c) for c in indicators]])]
+        displays = indicator_displays(self.run.manifest)
+        styles = [value_style(displays.get(c.partition("[")[0], "number")) for c in indicators]
         for r in frame.to_dict("records"):
             rows.append([C(r["year"]), *[C(r[k], "money") for k in keys], C(r.get("total"), "money"),
                          C(r.get("projects_started"), self.count_style), C(r.get("projects_completed"), self.count_style),
-                         *[C(r[c], "value") for c in indicators]])
+                         *[C(r[c], style) for c, style in zip(indicators, styles)]])
         cells = [C(self.money_total(f"by year: {k}", frame[k]), "money_bold") for k in keys]
         total = self.money_total("by year: total", frame["total"]) if "total" in frame else None
         if total is not None and keys:
