@@ -69,7 +69,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--allow-outside-paths", is_flag=True,
-                           help="Allow data paths outside the scenario's folder (absolute or via '..').")(command)
+                           help="Allow data paths and 'extends' outside the scenario's folder (absolute or via '..').")(command)
     command = click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
                            help="Override a scenario value, e.g. --set sources.central.budget=8亿 (repeatable).")(command)
     return click.argument("scenario_file", type=PATH)(command)
@@ -398,7 +398,7 @@ def export_command(run_dir: Path, fmt: str, lang: str, out: Path | None) -> None
 @click.option("--scenario", "scenario_file", type=PATH,
               help="For a RUN_DIR: read the [uncertainty] (and the whole scenario) from this file instead of the run's own.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a scenario value (repeatable).")
-@click.option("--allow-outside-paths", is_flag=True, help="Allow data paths outside the scenario's folder.")
+@click.option("--allow-outside-paths", is_flag=True, help="Allow data paths and 'extends' outside the scenario's folder.")
 @click.option("--out", type=PATH, help="Output directory (default: runs/simulate-<name>-<time>).")
 @click.option("--force", is_flag=True, help="Replace a simulation already in --out (only one allocate wrote).")
 @reports_errors

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import re
 import tomllib
 import unicodedata
@@ -70,16 +71,27 @@ class Document:
         return f"{file}:{line}" if line else str(file)
 
 
-def load_document(path: str | Path) -> Document:
-    """Read a scenario file and everything it ``extends``, the later file winning key by key."""
+def load_document(path: str | Path, *, allow_outside_paths: bool = False) -> Document:
+    """Read a scenario file and everything it ``extends``, the later file winning key by key.
+
+    Like a data path, the file a scenario extends must be in that scenario's folder (or below it) unless
+    `allow_outside_paths`; one that is not is refused before anything is looked up there, so the message says
+    nothing of whether it exists or what it holds."""
     try:
         path = resolved(Path(path))
     except ValueError as exc:
         raise InputError(str(exc), source=shown_path(path)) from None
-    return _load(path, chain=())
+    return _load(path, chain=(), allow_outside_paths=allow_outside_paths)
 
 
-def _load(path: Path, chain: tuple[Path, ...]) -> Document:
+def extends_leaves(declared_in: Path, raw: str) -> bool:
+    """Whether the path `raw` (an ``extends``), read relative to the folder `declared_in`, names a file outside
+    that folder, by its text alone (absolute, or ``..`` past the folder); nothing on disk is looked at."""
+    lexical = Path(os.path.normpath(declared_in / raw))
+    return not lexical.is_relative_to(declared_in)
+
+
+def _load(path: Path, chain: tuple[Path, ...], *, allow_outside_paths: bool = False) -> Document:
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise InputError(f"'extends' goes round in a cycle: {cycle}", source=str(chain[-1]), where="extends")
@@ -90,13 +102,19 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
     if parent is not None:
         if not isinstance(parent, str):
             raise InputError("'extends' must be the path of another scenario file", source=str(path), where="extends")
+        outside = (f"the path it extends, '{shown_path(parent)}', leaves the scenario's folder {path.parent}; "
+                   "move the file there or pass --allow-outside-paths")
+        if not allow_outside_paths and extends_leaves(path.parent, parent):
+            raise InputError(outside, source=_located(path, ("extends",)), where="extends")
         try:
             parent_path = resolved(path.parent / parent)
         except ValueError as exc:
             raise InputError(f"the path it extends: {exc}", source=_located(path, ("extends",)), where="extends") from None
+        if not allow_outside_paths and not parent_path.is_relative_to(path.parent):  # a link inside leading out
+            raise InputError(outside, source=_located(path, ("extends",)), where="extends")
         if not parent_path.is_file():
             raise InputError(f"the file it extends does not exist: {parent_path}", source=str(path), where="extends")
-        document = _load(parent_path, chain=(*chain, path))
+        document = _load(parent_path, chain=(*chain, path), allow_outside_paths=allow_outside_paths)
     _merge(document.values, values, document.origins, path, ())
     document.files.append(path)
     return document

@@ -51,7 +51,7 @@ STALL_RULES: tuple[StallRule, ...] = get_args(StallRule)
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None, *, allow_outside_paths: bool = False) -> Scenario:
     """Read, merge, override and validate a scenario file."""
-    document = load_document(path)
+    document = load_document(path, allow_outside_paths=allow_outside_paths)
     if overrides:
         document = apply_overrides(document, [parse_assignment(item) for item in overrides], collections=NAMED_TABLES)
     return scenario_from_document(document, allow_outside_paths=allow_outside_paths)

@@ -1,6 +1,7 @@
 """Comparing runs: read back from their directories, one table with a `run` level, differences from the first."""
 
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -272,8 +273,9 @@ def test_terminal_shows_a_plain_table_with_readable_headers(tmp_path):
 
 def test_a_scenario_with_no_allocation_compares_by_its_status_as_a_run_directory_does(tmp_path):
     # An infeasible scenario file stopped the comparison with exit 3, while its run directory was compared by its status.
-    infeasible = tmp_path / "infeasible.toml"
-    infeasible.write_text(f'extends = "{DEMO.as_posix()}"\n[targets.counts.centres]\nmin = 40\n', encoding="utf-8")
+    shutil.copytree(DEMO.parent, tmp_path / "demo")  # a scenario extends only a file in its own folder
+    infeasible = tmp_path / "demo" / "infeasible.toml"
+    infeasible.write_text('extends = "demo.toml"\n[targets.counts.centres]\nmin = 40\n', encoding="utf-8")
     result = CliRunner().invoke(main, ["compare", str(DEMO), str(infeasible), "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "cmp" / "comparison.csv", encoding="utf-8-sig").set_index("figure")

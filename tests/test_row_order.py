@@ -17,7 +17,8 @@ CASES = {"demo": (ROOT / "scenarios" / "demo" / "demo.toml", ROOT / "scenarios" 
 
 
 def shuffled(scenario: Path, projects: Path, folder: Path, seed: int) -> Path:
-    """A scenario extending `scenario` whose projects table has the same rows in a random order."""
+    """A scenario extending `scenario` (outside its folder: run with --allow-outside-paths) whose projects table has
+    the same rows in a random order."""
     opened = gzip.open if projects.suffix == ".gz" else open
     with opened(projects, "rt", encoding="utf-8-sig", newline="") as handle:
         header, *lines = handle.read().splitlines(keepends=True)
@@ -32,7 +33,7 @@ def shuffled(scenario: Path, projects: Path, folder: Path, seed: int) -> Path:
 
 def allocation(scenario: Path, out: Path) -> bytes:
     done = subprocess.run([sys.executable, "-m", "allocator", "run", str(scenario), "--out", str(out), "--marginal", "none",
-                           "--no-reports"], capture_output=True, text=True)
+                           "--no-reports", "--allow-outside-paths"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return (out / "allocation.csv").read_bytes()
 

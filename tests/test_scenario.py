@@ -77,6 +77,35 @@ def test_extends_cycle_is_refused(tmp_path):
         load_scenario(tmp_path / "a.toml")
 
 
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "link"])
+def test_extends_outside_the_scenarios_folder_needs_allow_outside_paths_as_a_data_path_does(tmp_path, how):
+    # extends = "/abs/x.toml" or "../x.toml" read the file (and its tables) wherever it was, --allow-outside-paths or not.
+    write_case(tmp_path / "elsewhere", BASE, PROJECTS, name="base.toml")
+    (tmp_path / "mine").mkdir()
+    target = {"absolute": str(tmp_path / "elsewhere" / "base.toml"), "dotdot": "../elsewhere/base.toml", "link": "link.toml"}[how]
+    if how == "link":
+        (tmp_path / "mine" / "link.toml").symlink_to(tmp_path / "elsewhere" / "base.toml")
+    child = tmp_path / "mine" / "child.toml"
+    child.write_text(f'extends = "{target}"\nname = "child"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="leaves the scenario's folder .*--allow-outside-paths") as error:
+        load_scenario(child)
+    assert "child.toml:1" in str(error.value)
+    assert load_scenario(child, allow_outside_paths=True).sources["central"].budget == 60_000.0
+
+
+def test_an_outside_extends_says_nothing_of_whether_the_file_exists_or_what_it_holds(tmp_path):
+    (tmp_path / "secret.toml").write_text("SECRET VALUE\n", encoding="utf-8")
+    (tmp_path / "mine").mkdir()
+    said = []
+    for target in (tmp_path / "secret.toml", tmp_path / "missing.toml"):
+        child = tmp_path / "mine" / "child.toml"
+        child.write_text(f'extends = "{target}"\n', encoding="utf-8")
+        with pytest.raises(InputError) as error:
+            load_scenario(child)
+        said.append(str(error.value).replace(target.name, "X"))
+    assert said[0] == said[1] and "SECRET" not in said[0] and "syntax" not in said[0] and "exist" not in said[0]
+
+
 def test_with_overrides_returns_a_new_scenario(tmp_path):
     scenario = load(tmp_path, BASE)
     changed = with_overrides(scenario, {"sources.central.budget": "1亿"})

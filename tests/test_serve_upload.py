@@ -166,6 +166,40 @@ def test_an_unsafe_zip_is_refused_and_leaves_nothing(client, workspace, data, sa
     assert everything(workspace) == before
 
 
+@pytest.mark.parametrize("extends", [(DEMO / "demo.toml").as_posix(), "../../demo/demo.toml", "../sibling/x.toml", "/etc/passwd"])
+def test_a_scenario_extending_a_file_outside_its_folder_is_refused_at_upload(client, workspace, extends):
+    # It was unpacked, listed, opened and solved from the outside file's tables (or showed /etc/passwd's parse error).
+    client.cookies.set(LANGUAGE_COOKIE, "en")
+    before = everything(workspace)
+    response = upload(client, zipped({"s/scenario.toml": f'extends = "{extends}"\n'.encode(), "s/a.csv": b"a\n"}), csrf=token(client))
+    assert response.status_code == 400, response.text
+    assert "s/scenario.toml: 'extends' names a file outside its folder" in message(response)
+    assert everything(workspace) == before
+
+
+@pytest.mark.parametrize("extends", ["/etc/passwd", "/no/such/file.toml", "../../outside.toml"])
+def test_a_workspace_scenario_extending_a_file_outside_is_neither_read_nor_probed(client, workspace, tmp_path, extends):
+    # A scenario written into the workspace by other means: opening or solving it reads nothing outside the workspace.
+    (tmp_path / "outside.toml").write_text("SECRET LINE\n", encoding="utf-8")
+    (workspace / "demo" / "escape.toml").write_text(f'extends = "{extends}"\n', encoding="utf-8")
+    client.cookies.set(LANGUAGE_COOKIE, "en")
+    page = html.unescape(client.get("/scenario", params={"path": "demo/escape.toml"}).text)
+    assert "leaves the scenario's folder" in page
+    assert "SECRET" not in page and "syntax" not in page and "does not exist" not in page
+    solved = client.post("/solve", data={"csrf": token(client), "path": "demo/escape.toml"}, follow_redirects=False)
+    assert not (workspace / "runs").exists() or not any((workspace / "runs").iterdir()), solved.text
+
+
+def test_many_small_members_that_together_expand_too_much_are_refused(client, workspace):
+    # 190 members of 1,000,000 zero bytes each (under the per-member ratio check) unpacked to 190 MB from 200 KB.
+    client.cookies.set(LANGUAGE_COOKIE, "en")
+    before = everything(workspace)
+    members = {"demo/demo.toml": b""} | {f"demo/z{i}.txt": b"0" * 1_000_000 for i in range(20)}
+    response = upload(client, zipped(members), csrf=token(client))
+    assert response.status_code == 400 and "the zip as a whole expands more than 100 times" in message(response)
+    assert everything(workspace) == before
+
+
 def test_the_refusal_is_in_chinese_by_default(client, workspace):
     response = upload(client, with_link(), csrf=token(client))
     assert response.status_code == 400

@@ -4,7 +4,8 @@ application workbook (.xlsx) read by ``allocate import``'s reader into a project
 Every upload is refused whole or written whole. The request is refused past :data:`LIMIT` bytes (its Content-Length,
 then its bytes as they arrive) before it is parsed; the CSRF token is checked before anything is written; a zip is
 checked member by member before anything is unpacked (relative names only, no links, allowed suffixes, at most
-:data:`MEMBERS` members, :data:`UNPACKED` bytes in all and a compression ratio of :data:`RATIO`), and is unpacked
+:data:`MEMBERS` members, :data:`UNPACKED` bytes in all and a compression ratio of :data:`RATIO`, for each member
+larger than :data:`RATIO_FROM` and for the archive as a whole; a scenario's ``extends`` must stay in its folder), and is unpacked
 through :mod:`allocator.outdir` (a hidden folder renamed into place when complete, under a name not yet taken). An
 import writes nothing unless every row is read (or the planner asked to skip the bad ones), and never replaces a file."""
 
@@ -16,6 +17,7 @@ import re
 import shutil
 import stat
 import tempfile
+import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -38,7 +40,8 @@ LIMIT = 20 * 1024 * 1024
 MEMBERS = 200
 #: The most bytes a zip (a scenario's or a workbook's) may unpack to, all members together.
 UNPACKED = 200 * 1024 * 1024
-#: The highest compression ratio of one member larger than :data:`RATIO_FROM` bytes (text tables compress ~10:1).
+#: The highest compression ratio of one member, or of all members together, larger than :data:`RATIO_FROM` bytes
+#: (text tables compress ~10:1).
 RATIO = 100
 RATIO_FROM = 1024 * 1024
 #: The files a scenario folder may hold.
@@ -161,6 +164,7 @@ def unpack(workspace: Workspace, data: bytes, file_name: str) -> Path:
         members = checked_members(archive)
         if not any(PurePosixPath(m.filename).suffix.lower() == ".toml" for m in members):
             raise Refused(400, "压缩包中没有情景文件（*.toml）", "the zip holds no scenario file (*.toml)")
+        _check_extends(archive, members)
         target = Target(_uploads(workspace) / safe_name(PurePosixPath(file_name).stem), kind="upload", unique=True, option="upload")
         try:
             with staged(target) as slot:
@@ -189,7 +193,31 @@ def checked_members(archive: zipfile.ZipFile, *, suffixes: tuple[str, ...] | Non
     total = sum(info.file_size for info in infos)
     if total > UNPACKED:
         raise Refused(400, f"压缩包解压后太大：{total:,} 字节，最多 {UNPACKED:,}", f"the zip unpacks to {total:,} bytes; at most {UNPACKED:,}")
+    packed = sum(info.compress_size for info in infos)
+    if total > RATIO_FROM and total > RATIO * max(packed, 1):  # many members each under RATIO_FROM, together a bomb
+        raise Refused(400, f"压缩包整体压缩比过高（解压后 {total:,} 字节，超过压缩大小的 {RATIO} 倍），疑为压缩炸弹",
+                      f"the zip as a whole expands more than {RATIO} times ({total:,} bytes unpacked; a zip bomb?)")
     return [info for info in infos if not info.is_dir()]
+
+
+def _check_extends(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse a scenario whose ``extends`` names a file outside its own folder (absolute, or ``..`` past it): the
+    workbench reads nothing outside the workspace, and says nothing of what is there. Opening or solving a scenario
+    applies the same rule (:func:`allocator.config.load_document`); this says so at once."""
+    from allocator.config import MAX_SCENARIO_BYTES, extends_leaves
+
+    for info in members:
+        if PurePosixPath(info.filename).suffix.lower() != ".toml" or info.file_size > MAX_SCENARIO_BYTES:
+            continue
+        try:
+            parent = tomllib.loads(archive.read(info).decode("utf-8-sig")).get("extends")
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError, zipfile.BadZipFile):
+            continue  # a broken file is reported, with its line, when it is opened
+        folder = Path("/", *PurePosixPath(info.filename).parent.parts)
+        if isinstance(parent, str) and extends_leaves(folder, parent):
+            raise Refused(400, f"{info.filename} 的 extends 指向它所在文件夹之外：只能扩展同一文件夹（或其子文件夹）中的情景文件",
+                          f"{info.filename}: 'extends' names a file outside its folder; a scenario may only extend one "
+                          "in its own folder (or below)")
 
 
 def _check_member(info: zipfile.ZipInfo, suffixes: tuple[str, ...] | None) -> None:
