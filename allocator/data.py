@@ -388,22 +388,29 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
-    header, booleans = _scan_xlsx(path)
+    header, booleans, errors = _scan_xlsx(path)
     try:
         frame = pd.read_excel(path, dtype=_text_dtypes(header), keep_default_na=False, na_values=_MISSING, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise InputError(f"cannot read the workbook: {exc}", source=str(path)) from None
     frame = _with_header(frame, header)
-    for (row, column), value in booleans.items():  # pandas reads TRUE as 1 in a column of numbers: put it back
-        if 2 <= row < len(frame) + 2 and column <= len(frame.columns) and plain_text(frame.columns[column - 1]) not in TEXT_COLUMNS:
-            if frame.dtypes.iloc[column - 1] != object:  # noqa: E721 (a dtype, not a type)
+    # pandas reads TRUE as 1 in a column of numbers, and an error cell (#DIV/0!, #N/A) as an empty one, which counts 0:
+    # put back what the cell holds, so that both are refused where a number belongs, as the same text in a CSV is.
+    cells: dict[tuple[int, int], bool | str] = {**booleans, **errors}
+    for (row, column), value in cells.items():
+        if (row, column) in booleans and column <= len(frame.columns) and plain_text(frame.columns[column - 1]) in TEXT_COLUMNS:
+            continue
+        if 2 <= row < len(frame) + 2 and column <= len(frame.columns):
+            dtype = frame.dtypes.iloc[column - 1]
+            if dtype != object and not isinstance(dtype, pd.StringDtype):  # noqa: E721 (a dtype, not a type)
                 frame[frame.columns[column - 1]] = frame.iloc[:, column - 1].astype(object)
             frame.iat[row - 2, column - 1] = value
     return frame
 
 
-def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool]]:
-    """What pandas does not tell: the workbook's first row as written, and its TRUE/FALSE cells by (row, column).
+def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool], dict[tuple[int, int], str]]:
+    """What pandas does not tell: the workbook's first row as written, its TRUE/FALSE cells and its error cells
+    (#DIV/0!, #N/A, … as typed or as a formula's saved value) by (row, column).
     Refuses several sheets, merged cells and a formula with no saved value (a workbook written by a script, not
     saved by Excel), which pandas would read as an empty cell."""
     from openpyxl.utils import get_column_letter
@@ -411,6 +418,7 @@ def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool]]:
     header: list[object] = []
     formulas: dict[tuple[int, int], str] = {}
     booleans: dict[tuple[int, int], bool] = {}
+    errors: dict[tuple[int, int], str] = {}
     for number, cells in enumerate(_xlsx_rows(path, data_only=False), start=1):
         header = [cell.value for cell in cells] if number == 1 else header
         for column, cell in enumerate(cells, start=1):
@@ -418,18 +426,22 @@ def _scan_xlsx(path: Path) -> tuple[list[object], dict[tuple[int, int], bool]]:
                 formulas[number, column] = cell.value
             elif cell.data_type == "b":
                 booleans[number, column] = bool(cell.value)
+            elif cell.data_type == "e":
+                errors[number, column] = str(cell.value)
     _refuse_merged_cells(path, header)
     if formulas:  # a second pass, over the saved values, only for a workbook with formulas
         for number, cells in enumerate(_xlsx_rows(path, data_only=True), start=1):
             booleans.update({(number, c): cell.value for c, cell in enumerate(cells, start=1)
                              if (number, c) in formulas and isinstance(cell.value, bool)})
+            errors.update({(number, c): str(cell.value) for c, cell in enumerate(cells, start=1)
+                           if (number, c) in formulas and cell.data_type == "e"})
             blank = next((c for c, cell in enumerate(cells, start=1) if (number, c) in formulas and cell.value is None), None)
             if blank is not None:
                 name = header[blank - 1] if blank <= len(header) else None
                 raise InputError(f"cell {get_column_letter(blank)}{number} holds the formula '{formulas[number, blank]}' with no saved "
                                  "value; open and save the workbook in Excel, or paste the values", source=str(path),
                                  where=f"row {number}, column {name}")
-    return header, booleans
+    return header, booleans, errors
 
 
 def _xlsx_rows(path: Path, *, data_only: bool) -> Iterator[tuple[Any, ...]]:

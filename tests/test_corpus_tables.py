@@ -126,6 +126,13 @@ CASES = [
     Case("tables-bool-xlsx-denominator", as_xlsx("regions", put("E3", True)), 2, ("regions.xlsx", "row 3, column streets", "cell E3", "TRUE")),
     Case("tables-bool-xlsx-baseline", as_xlsx("regions", put("F5", False)), 2, ("regions.xlsx", "row 5, column centres", "cell F5")),
     Case("tables-bool-xlsx-capacity", as_xlsx("regions", put("G2", True)), 2, ("regions.xlsx", "row 2, column local_capacity", "cell G2")),
+    # 1b. error cells (#DIV/0!, #N/A as Excel saves =A/0 or a failed VLOOKUP) were read as empty cells, which count 0
+    Case("tables-error-xlsx-benefit", projects_as_xlsx(put("F4", "#DIV/0!")), 2,
+         ("projects.xlsx", "row 4, column benefit", "expected a number, got '#DIV/0!'")),
+    Case("tables-error-xlsx-cost", projects_as_xlsx(put("E3", "#N/A")), 2, ("projects.xlsx", "column cost, row 3", "cannot read '#N/A'")),
+    Case("tables-error-xlsx-denominator", as_xlsx("regions", put("E3", "#VALUE!")), 2,
+         ("regions.xlsx", "row 3, column streets", "#VALUE!")),
+    Case("tables-error-xlsx-contribution", projects_as_xlsx(put("G2", "#REF!")), 2, ("projects.xlsx", "row 2, column adds_centre", "#REF!")),
     Case("tables-bool-xlsx-request", both(plan(PLAN_ROWS), projects_as_xlsx(put("I2", True))), 2,
          ("projects.xlsx", "row 2, column request_lottery", "cell I2")),
     Case("tables-bool-csv-cost", cell("projects.csv", 3, "cost", "TRUE"), 2, ("projects.csv", "row 3", "column cost", "TRUE")),
