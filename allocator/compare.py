@@ -35,6 +35,8 @@ DELTA = "Δ "
 _STATUS_FIGURES = ("status", "solver")
 #: Beyond this many groups an indicator shows its count of groups met, not every group.
 MAX_GROUPS_SHOWN = 8
+#: A figure is read as a decimal of at most this many places (a run's money: its money_precision, at most 1e-6 万元).
+MAX_DECIMALS = 9
 
 RunLike = Run | Result | Scenario | str | Path
 
@@ -98,7 +100,7 @@ class Comparison:
     def differences(self) -> pd.DataFrame:
         """Numeric figures of every other run minus the baseline run's (columns level ``run``)."""
         numeric = self.figures.drop(index=[f for f in _STATUS_FIGURES if f in self.figures.index]).apply(pd.to_numeric, errors="coerce")
-        return numeric.drop(columns=self.baseline).sub(numeric[self.baseline], axis=0)
+        return numeric.drop(columns=self.baseline).apply(lambda column: decimal_difference(column, numeric[self.baseline]))
 
     def table(self) -> pd.DataFrame:
         """The headline table: each run's figures, then each other run's difference from the baseline."""
@@ -217,6 +219,25 @@ def as_run(item: RunLike, directory: Path, *, force: bool = False) -> Run:
     return read_run(write_run(item, directory, force=force, reports=False))
 
 
+def decimal_difference(after: pd.Series, before: pd.Series) -> pd.Series:
+    """`after - before` as the decimals the tables print: each difference rounded to the places of the finer of its two
+    figures, so that 18,182.2 - 0 is not written 18182.199999999983 (binary noise) in a CSV a planner opens."""
+    places = np.maximum(_decimal_places(after.to_numpy(dtype=float)), _decimal_places(before.to_numpy(dtype=float)))
+    difference = after.to_numpy(dtype=float) - before.to_numpy(dtype=float)
+    rounded = np.array([round(value, int(d)) if np.isfinite(value) else value for value, d in zip(difference, places, strict=True)])
+    return pd.Series(rounded, index=after.index, name=after.name)
+
+
+def _decimal_places(values: np.ndarray) -> np.ndarray:
+    """Per value, the fewest decimal places (at most MAX_DECIMALS) that write it exactly as the float it is."""
+    places = np.full(len(values), MAX_DECIMALS)
+    for d in range(MAX_DECIMALS - 1, -1, -1):
+        with np.errstate(invalid="ignore"):
+            exact = np.round(values, d) == values
+        places = np.where(exact | ~np.isfinite(values), d, places)
+    return places
+
+
 def side_by_side(frames: Mapping[str, pd.DataFrame], key: str, order: list[str] | None = None) -> pd.DataFrame:
     """Tables keyed by `key`, one per run, as `key` x (figure, run); then each figure's difference from the first run.
     Rows in `order` (those it lacks follow, by name)."""
@@ -229,7 +250,7 @@ def side_by_side(frames: Mapping[str, pd.DataFrame], key: str, order: list[str] 
     first = next(iter(present))
     parts = [wide]
     for run in list(present)[1:]:
-        delta = wide.xs(run, axis=1, level=RUN) - wide.xs(first, axis=1, level=RUN)
+        delta = wide.xs(run, axis=1, level=RUN).combine(wide.xs(first, axis=1, level=RUN), decimal_difference)
         delta.columns = pd.MultiIndex.from_product([delta.columns, [f"{DELTA}{run}"]], names=wide.columns.names)
         parts.append(delta)
     table = pd.concat(parts, axis=1)

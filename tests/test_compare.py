@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from allocator import compare, load_scenario, read_run, solve, with_overrides
@@ -304,3 +306,19 @@ def test_repeated_labels_are_refused_naming_the_label(tmp_path):
     assert result.exit_code == 2
     assert result.output.startswith("error: --label: 'a' is given to more than one run; each run needs a label of its own")
     assert not (tmp_path / "cmp").exists()
+
+
+@given(st.lists(st.tuples(st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False, allow_infinity=False),
+                          st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False, allow_infinity=False)),
+                min_size=1, max_size=20))
+def test_a_difference_is_written_as_the_decimal_of_its_two_figures(pairs):
+    # 18,182.2 - 0 was written 18182.199999999983 in comparison.csv: each difference is the exact decimal difference
+    # of the two figures as printed (Decimal arithmetic), the float that writes as it.
+    from decimal import Decimal
+
+    from allocator.compare import decimal_difference
+
+    after = pd.Series([float(a) for a, _ in pairs])
+    before = pd.Series([float(b) for _, b in pairs])
+    expected = [float(Decimal(repr(float(a))) - Decimal(repr(float(b)))) for a, b in pairs]
+    assert decimal_difference(after, before).tolist() == expected
