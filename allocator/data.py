@@ -8,6 +8,7 @@ form (full-width forms and invisible characters normalised away), with a warning
 from __future__ import annotations
 
 import codecs
+import difflib
 import gzip
 import re
 import unicodedata
@@ -663,6 +664,20 @@ def _check_scenario_names(data: Data, scenario: Scenario) -> None:
         known = zones if rule.level == "zone" else provinces
         for member in rule.members:
             check(member, known, ("balance", "shares", rule.name, rule.level), rule.level)
+    for src in scenario.sources.values():
+        if src.standard is None:
+            continue
+        for kind, table in (("share", src.standard.share), ("amount", src.standard.amount)):
+            for type_key, by_place in table.items():
+                for place in by_place:
+                    if place != "default" and place not in provinces and place not in zones:
+                        where: tuple[str, ...] = ("sources", src.key, "standard", kind, type_key, place)
+                        near = difflib.get_close_matches(place.strip(), [*provinces, *zones], n=1, cutoff=0.5)
+                        raise InputError(f"'{place}' is neither a province nor a zone of the regions table"
+                                         f"{f'; did you mean {near[0]!r}?' if near else ''} (provinces: {', '.join(provinces[:12])}"
+                                         f"{' …' if len(provinces) > 12 else ''}; zones: {', '.join(zones)}); a project in a "
+                                         "province the standard does not name gets its zone's or the default value",
+                                         source=document.locate(where), where=".".join(where))
 
 
 def _validate_projects(data: Data, scenario: Scenario) -> None:

@@ -119,6 +119,22 @@ def test_a_wrong_standard_is_refused_with_its_place(tmp_path, standard, extra, m
     assert message in str(refused.value)
 
 
+@pytest.mark.parametrize("standard, key, near", [
+    ('share = { station = { "甲" = 0.5, default = 0.1 } }', "share.station.甲", "did you mean '甲省'?"),
+    ('share = { station = { "甲省 " = 0.5, default = 0.1 } }', "share.station.甲省 ", "did you mean '甲省'?"),
+    ('amount = { station = { "Jia" = "50万", default = "10万" } }', "amount.station.Jia", None),
+])
+def test_a_standard_naming_a_province_or_zone_not_in_the_regions_table_is_refused(tmp_path, standard, key, near):
+    # It was ignored: every project of 甲省 got the default share, exit 0.
+    scenario = case(tmp_path, standard, [project(1, "R1", "station", 100)])
+    with pytest.raises(InputError) as refused:
+        load_data(scenario)
+    said = str(refused.value)
+    assert "case.toml:" in said and f"sources.central.standard.{key}" in said
+    assert "is neither a province nor a zone of the regions table" in said and "provinces: 丙省, 乙省, 甲省; zones: east, west" in said
+    assert (near in said) if near else "did you mean" not in said
+
+
 def test_the_national_standard_scenario_pays_its_table_to_every_funded_project(tmp_path):
     # From allocation.csv alone: central money / cost is the assumed standard of the project's type and zone.
     root = Path(__file__).resolve().parents[1]
