@@ -4,6 +4,7 @@ paths outside the workspace, POSTs without the session's token and markup in a s
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import warnings
@@ -69,6 +70,22 @@ def test_the_form_values_become_the_overrides_a_planner_would_type(workspace):
     assert forms.merged(["a.b=1", "c.d=2"], ["a.b=3"]) == ["c.d=2", "a.b=3"]
     with pytest.raises(forms.BadOverride):
         forms.carried(['data.projects="/etc/passwd"'])
+
+
+def test_a_changed_unit_alone_is_a_change_and_an_unknown_unit_is_refused(workspace, client):
+    # 1500 with the select moved from 万 to 亿 was solved as 1500万 with no override; '20' with '元' solved 20万.
+    fields = forms.fields(load_scenario(workspace / DEMO))
+    central = next(f for f in fields if f.key == "sources.central.budget")
+    assert central.unit == "万"
+    assert forms.changed(fields, {central.name: central.shown, f"u:{central.key}": "亿"}) == [f"{central.key}={central.shown}亿"]
+    assert forms.changed(fields, {central.name: central.shown, f"u:{central.key}": "万"}) == []
+    for unit in ("元", "亿元", "XX"):
+        with pytest.raises(forms.BadOverride, match=f"the unit '{unit}' of sources.central.budget is not one of 亿, 万"):
+            forms.changed(fields, {central.name: "20", f"u:{central.key}": unit})
+    before = runs(workspace)
+    response = client.post("/solve", data={"csrf": token(client), "path": DEMO, central.name: "20", f"u:{central.key}": "元"})
+    assert response.status_code == 400 and "预算单位 '元' 不可用" in html.unescape(response.text)
+    assert runs(workspace) == before
 
 
 def test_a_solve_in_the_app_writes_the_run_allocate_run_writes(client, workspace, tmp_path):

@@ -20,7 +20,8 @@ PARTS_EN = {"budget": "budget", "min": "minimum", "max": "maximum", "target": "t
 
 
 class BadOverride(ValueError):
-    """An override a page may not carry (its key is outside :data:`SETTABLE`, or it has no ``=``)."""
+    """An override a page may not carry (its key is outside :data:`SETTABLE`, or it has no ``=``), or a form's value
+    that is none it offers (a budget's unit other than 亿 and 万)."""
 
 
 @dataclass(frozen=True)
@@ -93,16 +94,20 @@ def changed(form_fields: Iterable[Field], submitted: Mapping[str, str]) -> list[
                 overrides.append(f"{field.key}={'true' if value else 'false'}")
             continue
         text = submitted.get(field.name, "").strip()
-        if text == field.shown:
-            continue
         if field.kind == "money":
-            unit = submitted.get(f"u:{field.key}", field.unit)
-            unit = unit if unit in MONEY_UNITS else field.unit
+            unit = submitted.get(f"u:{field.key}", field.unit).strip()
+            if unit not in MONEY_UNITS:  # it was read as the field's own unit: '20' with '元' solved 20万
+                raise BadOverride(f"预算单位 '{unit}' 不可用，只能是 {' 或 '.join(MONEY_UNITS)} (the unit '{unit}' of {field.key} is "
+                                  f"not one of {', '.join(MONEY_UNITS)})")
+            if text == field.shown and unit == field.unit:  # the number alone unchanged is not enough: 1500万 -> 1500亿
+                continue
             number = _number(text)
             if number is not None and field.value is not None and abs(number * MONEY_UNITS[unit] - float(field.value)) < 1e-9:
                 continue
             overrides.append(f"{field.key}={text}{unit}")
         else:
+            if text == field.shown:
+                continue
             number = _number(text)
             if number is None or field.value is None or number != float(field.value):
                 overrides.append(f"{field.key}={text}")
