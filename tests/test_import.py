@@ -132,6 +132,21 @@ def test_counts_that_are_not_numbers_are_refused(value):
         read_count(value)
 
 
+@pytest.mark.parametrize("value", ["80 5", "1 2 3", "0 50", "1 300 5", "12.5 0", "1,300 5", "80 5万"])
+def test_a_space_inside_a_number_is_refused_unless_it_groups_thousands(value):
+    # '80 5' was read as 805万元, '0 50' as 50 (spaces were dropped anywhere; a comma had the strict check).
+    with pytest.raises(ValueError, match="space inside the number that is not a thousands separator"):
+        read_money(value, "万元")
+    with pytest.raises(ValueError, match="space inside the number"):
+        read_count(value)
+
+
+@pytest.mark.parametrize(("value", "wan"), [("1 300", 1300.0), ("12 000 000", 12e6), ("1 300.5", 1300.5), (" 80 万 ", 80.0),
+                                            ("１ ３００", 1300.0)])
+def test_a_space_grouping_thousands_or_before_a_unit_is_read(value, wan):
+    assert read_money(value, "万元")[0] == pytest.approx(wan)
+
+
 def test_places_resolve_by_full_or_short_name_and_never_guess():
     places = gazetteer()
     assert places.resolve("杭州市西湖区").county.region_id == "330106"
@@ -231,6 +246,17 @@ def test_a_bad_row_stops_the_import_and_is_listed(tmp_path):
             "or province = … in the mapping) or map it under [places] in a mapping.toml (--map)") in stdout.splitlines()
     assert "1 row (10) has problems" in stderr and "nothing written" in stderr
     assert not out.exists() and not (tmp_path / "projects.import.md").exists()
+
+
+def test_a_cost_with_a_space_inside_is_a_problem_on_its_row(tmp_path, places_map):
+    path = county_workbook(tmp_path / "apps.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["汇总表"]["F9"] = "80 5"  # 80.5 with its point typed as a space: was read as 805
+    book.save(path)
+    out = tmp_path / "projects.csv"
+    code, stdout, stderr = invoke("import", path, "--map", places_map, "--out", out)
+    assert code == 2 and not out.exists()
+    assert any("row 9, column F" in line and "'80 5' has a space inside the number" in line for line in stdout.splitlines()), stdout
 
 
 def test_the_county_workbook_reads_into_a_clean_table(tmp_path, places_map):

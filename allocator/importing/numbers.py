@@ -25,13 +25,30 @@ def plain(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
+#: Digits with spaces between them, and the one form of it that is a number: thousands in groups of three (1 300).
+_SPACED = re.compile(r"\d+(?:\s+\d+)+", re.ASCII)
+_SPACE_GROUPED = re.compile(r"[1-9]\d{0,2}(?:\s\d{3})+", re.ASCII)
+
+
+def _number_text(value: str) -> str:
+    """:func:`plain` of a number's cell, refusing spaces inside the number other than a thousands separator in groups
+    of three ('1 300'): '80 5' was read as 805, '0 50' as 50."""
+    text = unicodedata.normalize("NFKC", value)
+    for found in _SPACED.finditer(text):
+        after_point = found.start() > 0 and text[found.start() - 1] in ".,"
+        if after_point or not _SPACE_GROUPED.fullmatch(found.group()):
+            raise ValueError(f"{value!r} has a space inside the number that is not a thousands separator (groups of three, "
+                             "as in 12 000); write the number without it")
+    return plain(text)
+
+
 def read_money(value: object, unit: str | None) -> tuple[float, bool]:
     """A money cell in 万元: a plain number is in `unit` (元, 万元 or 亿元), text may carry its own unit; with no
     `unit` (the sheet states none) a plain number is refused."""
     if isinstance(value, bool):
         raise ValueError(f"{str(value).upper()} is a yes/no value, not an amount")
     try:
-        return parse_money(plain(value) if isinstance(value, str) else value, default_unit=unit), isinstance(value, str)
+        return parse_money(_number_text(value) if isinstance(value, str) else value, default_unit=unit), isinstance(value, str)
     except InputError as exc:
         if unit is None and "has no unit" in str(exc):
             raise ValueError(f"{value!r} has no money unit, and neither has the sheet (a line such as '单位：万元') nor the column "
@@ -45,7 +62,7 @@ def read_count(value: object) -> tuple[float, bool]:
         raise ValueError(f"{str(value).upper()} is a yes/no value, not a number")
     if isinstance(value, int | float):
         return _checked(float(value), value), False
-    text = plain(str(value))
+    text = _number_text(str(value))
     for word in _COUNT_UNITS:
         if text.endswith(word) and len(text) > len(word):
             text = text[: -len(word)]
