@@ -9,6 +9,7 @@ import copy
 import difflib
 import os
 import re
+import sys
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -143,9 +144,24 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"TOML syntax error: {exc}", source=source) from None
+    except ValueError:  # an integer beyond Python's limit on digits, which tomllib does not catch
+        line = too_long_number_line(text)
+        raise InputError(TOO_LONG_NUMBER, source=f"{source}:{line}" if line else source) from None
     except RecursionError:
         raise InputError(f"arrays or tables are nested too deeply (a scenario needs at most {MAX_DEPTH} levels)",
                          source=source) from None
+
+
+#: Why a TOML text with an integer of more digits than Python converts (4,300) is refused (tomllib raises ValueError).
+TOO_LONG_NUMBER = (f"a number of more than {sys.get_int_max_str_digits() or 4300:,} digits; no value of a scenario is "
+                   "anywhere near that large: check the number")
+
+
+def too_long_number_line(text: str) -> int | None:
+    """The line of `text` holding the first integer of more digits than Python converts; None if there is none."""
+    limit = sys.get_int_max_str_digits() or 4300
+    found = re.search(r"\d(?:_?\d){" + str(limit) + ",}", text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 def check_tree(values: Any, keys: KeyPath, locate: Callable[[KeyPath], str]) -> None:
@@ -215,6 +231,8 @@ def parse_assignment(text: str) -> tuple[KeyPath, Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except ValueError:  # an integer beyond Python's limit on digits
+        raise InputError(f"{key.strip()}: {TOO_LONG_NUMBER}", where="--set") from None
     except RecursionError:
         raise InputError(f"the value of '{key.strip()}' is nested too deeply (at most {MAX_DEPTH} levels)", where="--set") from None
     return path, value

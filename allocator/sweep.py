@@ -670,7 +670,7 @@ def _linear(key: str, spec: str, text: str) -> Axis:
 def _toml_value(raw: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer beyond Python's limit on digits: the text, as --set keeps it
         return raw
 
 

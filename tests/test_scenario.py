@@ -106,6 +106,17 @@ def test_an_outside_extends_says_nothing_of_whether_the_file_exists_or_what_it_h
     assert said[0] == said[1] and "SECRET" not in said[0] and "syntax" not in said[0] and "exist" not in said[0]
 
 
+def test_an_integer_of_more_digits_than_python_converts_is_refused_naming_its_line_or_key(tmp_path):
+    # tomllib raises ValueError (not TOMLDecodeError) past 4,300 digits: a traceback, exit 1 (the workbench: HTTP 500).
+    huge = "1" + "0" * 4400
+    with pytest.raises(InputError, match=r"case.toml:3: a number of more than 4,300 digits"):
+        load(tmp_path, f'name = "x"\n\nbudgt = {huge}\n' + BASE)
+    path = write_case(tmp_path / "ok", BASE, PROJECTS)
+    for override in (f"sources.central.budget={huge}", f"sources.central.budget={'9' * 5000}万"):
+        with pytest.raises(InputError, match=r"--set: sources.central.budget: a number of more than 4,300 digits"):
+            load_scenario(path, [override])
+
+
 def test_with_overrides_returns_a_new_scenario(tmp_path):
     scenario = load(tmp_path, BASE)
     changed = with_overrides(scenario, {"sources.central.budget": "1亿"})

@@ -88,6 +88,13 @@ def test_a_changed_unit_alone_is_a_change_and_an_unknown_unit_is_refused(workspa
     assert runs(workspace) == before
 
 
+def test_a_number_of_thousands_of_digits_is_refused_on_the_page_not_a_server_error(client, workspace):
+    before = runs(workspace)
+    response = client.post("/solve", data={"csrf": token(client), "path": DEMO, "f:targets.counts.centres.min": "1" + "0" * 4400})
+    assert response.status_code == 400 and "a number of more than 4,300 digits" in response.text
+    assert runs(workspace) == before
+
+
 def test_a_solve_in_the_app_writes_the_run_allocate_run_writes(client, workspace, tmp_path):
     before = runs(workspace)
     response = client.post("/solve", data={"csrf": token(client, NATIONAL), "path": NATIONAL,

@@ -124,6 +124,10 @@ def load_mapping(path: Path | None) -> Mapping:
         raise InputError(f"cannot read the mapping file: {exc}", source=source) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", source=source) from None
+    except ValueError:  # an integer beyond Python's limit on digits
+        from allocator.config import TOO_LONG_NUMBER
+
+        raise InputError(TOO_LONG_NUMBER, source=source) from None
     unknown = set(document) - {"unit", "province", "columns", "types", "places"}
     if unknown:
         raise InputError(f"unknown key '{sorted(unknown)[0]}'; a mapping has unit, province, [columns], [types] and [places]",

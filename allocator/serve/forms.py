@@ -154,7 +154,7 @@ def _parses(text: str) -> bool:
     import tomllib
     try:
         tomllib.loads(f"v = {text}")
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer beyond Python's limit on digits
         return False
     return True
 
