@@ -30,6 +30,8 @@ import scipy.sparse as sp
 
 from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.backends.blocks import Blocks
+from allocator.backends.knapsack_pricing import price_knapsacks
+from allocator.backends.knapsacks import Knapsacks, find_knapsacks
 from allocator.backends.highs_run import highs_version, minimised, new_highs, relative_gap, run_highs, solve_restricted
 from allocator.backends.options import SolverOptions
 from allocator.model.arrays import LinearModel
@@ -109,23 +111,55 @@ class _PricingFailed(Exception):
     """A block's MIP gave no plan, or the time ran out: column generation stops, and the last master is rounded."""
 
 
-def batches(model: LinearModel, blocks: Blocks) -> list[PricingBatch]:
-    """The blocks grouped into batches of about BATCH_COLUMNS columns, in block order."""
+def batches(model: LinearModel, blocks: Blocks, chosen: np.ndarray | None = None) -> list[PricingBatch]:
+    """The blocks (the `chosen` ids, default all) grouped into batches of about BATCH_COLUMNS columns, in block order."""
     A = model.A.tocsr()
     columns, column_bounds = blocks.columns()
     rows, row_bounds = blocks.rows()
+    ids = np.arange(blocks.count) if chosen is None else np.asarray(chosen)
     result, start = [], 0
-    while start < blocks.count:
+    while start < len(ids):
         stop = start + 1
-        while stop < blocks.count and column_bounds[stop + 1] - column_bounds[start] <= BATCH_COLUMNS:
+        size = column_bounds[ids[start] + 1] - column_bounds[ids[start]]
+        while stop < len(ids) and size + column_bounds[ids[stop] + 1] - column_bounds[ids[stop]] <= BATCH_COLUMNS:
+            size += column_bounds[ids[stop] + 1] - column_bounds[ids[stop]]
             stop += 1
-        cols = columns[column_bounds[start]:column_bounds[stop]]
-        batch_rows = rows[row_bounds[start]:row_bounds[stop]]
+        cols = np.concatenate([columns[column_bounds[b]:column_bounds[b + 1]] for b in ids[start:stop]])
+        batch_rows = np.concatenate([rows[row_bounds[b]:row_bounds[b + 1]] for b in ids[start:stop]])
         result.append(PricingBatch(columns=cols, A=A[batch_rows][:, cols].tocsr(), row_lower=model.row_lower[batch_rows],
                                    row_upper=model.row_upper[batch_rows], col_lower=model.col_lower[cols],
                                    col_upper=model.col_upper[cols], integer=model.integer[cols]))
         start = stop
     return result
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    """How a round prices the blocks: the knapsack blocks without HiGHS (:mod:`allocator.backends.knapsack_pricing`),
+    every other block by HiGHS in `batches` through `mapper`."""
+
+    model: LinearModel
+    blocks: Blocks
+    knapsacks: Knapsacks | None
+    batches: list[PricingBatch]
+    mapper: Mapper
+
+    @classmethod
+    def of(cls, model: LinearModel, blocks: Blocks, mapper: Mapper) -> _Pricing:
+        knapsacks = find_knapsacks(model, blocks)
+        others = None if knapsacks is None else np.setdiff1d(np.arange(blocks.count), knapsacks.blocks)
+        return cls(model, blocks, knapsacks, batches(model, blocks, others), mapper)
+
+    def round(self, reduced: np.ndarray, until: float) -> tuple[np.ndarray, float]:
+        """Every block's best plan under `reduced` (over the model's columns) and the sum of their proven bounds."""
+        plan, bound = np.zeros(self.model.num_cols), 0.0
+        if self.knapsacks is not None:
+            fast = price_knapsacks(self.knapsacks, reduced)
+            plan, bound = fast.values, float(fast.bound.sum())
+        priced = list(self.mapper(price, self.batches, [reduced[b.columns] for b in self.batches], [until] * len(self.batches)))
+        for batch, result in zip(self.batches, priced, strict=True):
+            plan[batch.columns] = result.values
+        return plan, bound + sum(p.bound for p in priced)
 
 
 @dataclass
@@ -231,12 +265,12 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
     an `incumbent` allocation when there is one (its block plans make the master feasible from the first round, so its
     prices are sane); `mapper(price, batches, costs, until)` prices the batches (the built-in map runs them here).
 
-    Without a relaxation (a cold start, for blocks priced without HiGHS: :mod:`allocator.backends.block_pricing`), the
+    Without a relaxation (a cold start, for blocks priced without HiGHS: :mod:`allocator.backends.knapsack_pricing`), the
     first round prices every block at zero prices and the master starts with a slack on each linking row's bounds."""
     started = time.perf_counter()
     A = model.A.tocsr()
     linking_A = A[np.flatnonzero(blocks.linking)]
-    pricing = batches(model, blocks)
+    pricing = _Pricing.of(model, blocks, mapper)
     columns, column_bounds = blocks.columns()
     master = _Master.start(model, blocks, linking_A)
     if relaxation is None:
@@ -260,11 +294,8 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
             round_started = time.perf_counter()
             reduced = model.c - linking_A.T @ prices
             until = time.time() + generation.left()
-            priced = list(mapper(price, pricing, [reduced[b.columns] for b in pricing], [until] * len(pricing)))
-            plan = np.zeros(model.num_cols)
-            for batch, result in zip(pricing, priced, strict=True):
-                plan[batch.columns] = result.values
-            best_bound = max(best_bound, _lagrangian_bound(model, blocks, prices, reduced, priced))
+            plan, block_bounds = pricing.round(reduced, until)
+            best_bound = max(best_bound, _lagrangian_bound(model, blocks, prices, reduced, block_bounds))
             if incumbent is not None and relative_gap(float(model.c @ incumbent + model.offset), best_bound) <= options.mip_rel_gap:
                 return _incumbent_proven(model, incumbent, best_bound, rounds, started)
             _add_plans(master, plan, model, linking_A, columns, column_bounds, artificial=False)
@@ -294,7 +325,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
         return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=highs_version(master.highs),
                         message=stopped or "no round of column generation finished",
                         details={"decomposition": {"rounds": rounds, "stopped": stopped}})
-    summary = {"blocks": blocks.count, "linking_rows": int(blocks.linking.sum()), "batches": len(pricing), "rounds": rounds,
+    summary = {"blocks": blocks.count, "linking_rows": int(blocks.linking.sum()), "batches": len(pricing.batches), "knapsack_blocks": 0 if pricing.knapsacks is None else len(pricing.knapsacks.blocks), "rounds": rounds,
                "columns": len(master.column_block), "lagrangian_bound": best_bound, "master_lp": solved.objective,
                "history": history, **({"stopped": stopped} if stopped else {})}
     solution = rounded or _round(model, master, solved, columns, column_bounds, options, deadline, log=log)
@@ -358,7 +389,7 @@ def _valid_prices(model: LinearModel, blocks: Blocks, duals: np.ndarray) -> np.n
     return np.where((prices < 0) & ~np.isfinite(model.row_upper[rows]), 0.0, prices)
 
 
-def _lagrangian_bound(model: LinearModel, blocks: Blocks, prices: np.ndarray, reduced: np.ndarray, priced: list[Priced]) -> float:
+def _lagrangian_bound(model: LinearModel, blocks: Blocks, prices: np.ndarray, reduced: np.ndarray, block_bounds: float) -> float:
     """A proven lower bound on the MIP: the blocks' bounds under `prices`, the master's own columns at their best bound,
     and the prices times the linking rows' bounds."""
     rows = np.flatnonzero(blocks.linking)
@@ -370,7 +401,7 @@ def _lagrangian_bound(model: LinearModel, blocks: Blocks, prices: np.ndarray, re
         own_best = np.where(r > 0, r * lower, np.where(r < 0, r * upper, 0.0))
     if not np.all(np.isfinite(own_best)):
         return -np.inf
-    return float(sum(p.bound for p in priced) + own_best.sum() + rhs.sum() + model.offset)
+    return float(block_bounds + own_best.sum() + rhs.sum() + model.offset)
 
 
 def _round(model: LinearModel, master: _Master, solved: _MasterSolution, columns: np.ndarray, column_bounds: np.ndarray,
