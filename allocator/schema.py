@@ -203,4 +203,7 @@ def _kind_name(kind: type) -> str:
 
 
 def _describe(value: Any) -> str:
+    """`value` as a message names what was given: ``string 'x'``, ``integer 3``, ``true`` (as TOML writes it), ``a table``."""
+    if isinstance(value, bool):  # "true or false" is no kind to take a word from: it read "got or false True"
+        return "true" if value else "false"
     return f"{_kind_name(type(value)).split(' ', 1)[-1]} {value!r}" if not isinstance(value, dict) else "a table"

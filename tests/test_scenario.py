@@ -117,6 +117,14 @@ def test_an_integer_of_more_digits_than_python_converts_is_refused_naming_its_li
             load_scenario(path, [override])
 
 
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_a_boolean_where_a_number_belongs_is_named_as_written(tmp_path, value):
+    path = write_case(tmp_path, BASE, PROJECTS)
+    with pytest.raises(InputError) as error:
+        load_scenario(path, [f"solver.time_limit={value}"])
+    assert str(error.value).endswith(f"got {value}") and "or false" not in str(error.value)
+
+
 def test_with_overrides_returns_a_new_scenario(tmp_path):
     scenario = load(tmp_path, BASE)
     changed = with_overrides(scenario, {"sources.central.budget": "1亿"})
