@@ -185,21 +185,39 @@ def test_a_rounding_between_rounds_ends_the_pricing_once_its_plan_is_within_the_
     assert full.details["decomposition"]["rounds"] > rounds
 
 
-def test_blocks_priced_in_worker_processes_give_the_same_plan(case, by_blocks):
-    pooled = solve(load_scenario(case, ["solver.workers=2"]), marginal="none")
-    assert pooled.solution.details["decomposition"]["rounds"] == by_blocks.solution.details["decomposition"]["rounds"]
-    assert pooled.selected.tolist() == by_blocks.selected.tolist()
+#: A project in every county: a row over a county's selections with a bound, so no county is a knapsack with money
+#: shares (allocator.backends.knapsacks) and HiGHS prices them all, in batches a pool or a cluster can take.
+NOT_KNAPSACKS = "balance.min_projects_per_region=1"
 
 
-def test_blocks_priced_on_a_dask_cluster_give_the_same_plan(case, by_blocks):
+@pytest.fixture(scope="module")
+def by_highs(case):
+    return solve(load_scenario(case, ["solver.workers=1", NOT_KNAPSACKS]), marginal="none")
+
+
+def test_county_blocks_are_priced_without_highs_unless_a_rule_makes_them_other_than_knapsacks(by_blocks, by_highs):
+    assert by_blocks.solution.details["decomposition"]["knapsack_blocks"] == COUNTIES
+    assert by_highs.solution.details["decomposition"]["knapsack_blocks"] == 0
+    assert by_highs.solution.details["decomposition"]["batches"] > 1
+    assert by_highs.selected.reshape(COUNTIES, PER_COUNTY).max(axis=1).min() == 1  # the rule holds
+
+
+def test_blocks_priced_in_worker_processes_give_the_same_plan(case, by_highs, monkeypatch):
+    monkeypatch.setattr("allocator.backends.highs.WORKERS_FROM_BLOCKS", 1)  # a pool even for 120 blocks
+    pooled = solve(load_scenario(case, ["solver.workers=2", NOT_KNAPSACKS]), marginal="none")
+    assert pooled.solution.details["decomposition"]["rounds"] == by_highs.solution.details["decomposition"]["rounds"]
+    assert pooled.selected.tolist() == by_highs.selected.tolist()
+
+
+def test_blocks_priced_on_a_dask_cluster_give_the_same_plan(case, by_highs):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        scenario = load_scenario(case)
+        scenario = load_scenario(case, [NOT_KNAPSACKS])
         scenario = replace(scenario, solver=replace(scenario.solver, scheduler=cluster.scheduler_address))
         on_cluster = solve(scenario, marginal="none")
-    assert on_cluster.selected.tolist() == by_blocks.selected.tolist()
-    assert on_cluster.objective == pytest.approx(by_blocks.objective, rel=1e-12)
+    assert on_cluster.selected.tolist() == by_highs.selected.tolist()
+    assert on_cluster.objective == pytest.approx(by_highs.objective, rel=1e-12)
 
 
 def test_a_malformed_scheduler_address_is_refused_before_solving(case, tmp_path):

@@ -145,8 +145,7 @@ class _Pricing:
     mapper: Mapper
 
     @classmethod
-    def of(cls, model: LinearModel, blocks: Blocks, mapper: Mapper) -> _Pricing:
-        knapsacks = find_knapsacks(model, blocks)
+    def of(cls, model: LinearModel, blocks: Blocks, knapsacks: Knapsacks | None, mapper: Mapper) -> _Pricing:
         others = None if knapsacks is None else np.setdiff1d(np.arange(blocks.count), knapsacks.blocks)
         return cls(model, blocks, knapsacks, batches(model, blocks, others), mapper)
 
@@ -260,17 +259,20 @@ class _MasterSolution:
 
 
 def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | None, options: SolverOptions, deadline: Deadline, *,
-                    log: bool = False, mapper: Mapper = map, incumbent: np.ndarray | None = None) -> Solution:
+                    log: bool = False, mapper: Mapper = map, incumbent: np.ndarray | None = None,
+                    knapsacks: Knapsacks | None | bool = True) -> Solution:
     """Solve `model` by column generation over `blocks`, starting from the LP `relaxation` (its duals and values) and
     an `incumbent` allocation when there is one (its block plans make the master feasible from the first round, so its
-    prices are sane); `mapper(price, batches, costs, until)` prices the batches (the built-in map runs them here).
+    prices are sane); the `knapsacks` among the blocks (True: found here; False: none) are priced without HiGHS, and
+    `mapper(price, batches, costs, until)` prices the batches of the others (the built-in map runs them here).
 
     Without a relaxation (a cold start, for blocks priced without HiGHS: :mod:`allocator.backends.knapsack_pricing`), the
     first round prices every block at zero prices and the master starts with a slack on each linking row's bounds."""
     started = time.perf_counter()
     A = model.A.tocsr()
     linking_A = A[np.flatnonzero(blocks.linking)]
-    pricing = _Pricing.of(model, blocks, mapper)
+    found = find_knapsacks(model, blocks) if knapsacks is True else knapsacks or None
+    pricing = _Pricing.of(model, blocks, found, mapper)
     columns, column_bounds = blocks.columns()
     master = _Master.start(model, blocks, linking_A)
     if relaxation is None:
@@ -325,7 +327,8 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
         return Solution(status=SolveStatus.NO_SOLUTION, solver="highs", solver_version=highs_version(master.highs),
                         message=stopped or "no round of column generation finished",
                         details={"decomposition": {"rounds": rounds, "stopped": stopped}})
-    summary = {"blocks": blocks.count, "linking_rows": int(blocks.linking.sum()), "batches": len(pricing.batches), "knapsack_blocks": 0 if pricing.knapsacks is None else len(pricing.knapsacks.blocks), "rounds": rounds,
+    summary = {"blocks": blocks.count, "linking_rows": int(blocks.linking.sum()), "batches": len(pricing.batches),
+               "knapsack_blocks": 0 if pricing.knapsacks is None else len(pricing.knapsacks.blocks), "rounds": rounds,
                "columns": len(master.column_block), "lagrangian_bound": best_bound, "master_lp": solved.objective,
                "history": history, **({"stopped": stopped} if stopped else {})}
     solution = rounded or _round(model, master, solved, columns, column_bounds, options, deadline, log=log)

@@ -17,6 +17,7 @@ import numpy as np
 from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.backends.blocks import Blocks, find_blocks
 from allocator.backends.decomposition import Priced, solve_by_blocks
+from allocator.backends.knapsacks import find_knapsacks
 from allocator.backends.highs_run import (FEW_ROWS_SHARE, LP_RELAXATION_OPTIONS, STOPPED, HighsOption, minimised, new_highs, relative_gap,
                                          run_highs, solve_restricted, to_highs_lp)
 from allocator.backends.options import SolverOptions
@@ -38,6 +39,9 @@ LARGE_LP_ROWS = 10_000
 #: many selections fractional and the model falls into blocks; fewer, and the restricted MIPs close the gap at once.
 DECOMPOSE_FROM_FRACTIONAL = 50
 INTEGRALITY_TOLERANCE = 1e-6
+#: The blocks HiGHS prices go to worker processes only from this many (each batch of BATCH_COLUMNS costs HiGHS about
+#: 0.1 s; starting the processes about 1.6 s).
+WORKERS_FROM_BLOCKS = 200
 #: The restricted MIP frees the fractional selections and, per row of the model, this many integral
 #: ones nearest the margin: room to trade projects, still small enough to solve close to optimal.
 NEIGHBOURHOOD_PER_ROW = 5
@@ -196,11 +200,15 @@ def _decomposed(model: LinearModel, blocks: Blocks, relaxation: Solution, option
 
 def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, options: SolverOptions, deadline: Deadline, *,
                log: bool, incumbent: np.ndarray | None) -> Solution:
-    """:func:`solve_by_blocks`, its blocks priced in `options.workers` local processes (default one per CPU; 1: in
-    this process) or on the Dask scheduler `options.scheduler`."""
+    """:func:`solve_by_blocks`, its knapsack blocks priced in this process, and the blocks HiGHS prices in
+    `options.workers` local processes (default one per CPU; 1: in this process) or on the Dask scheduler
+    `options.scheduler`; in this process too when they are fewer than WORKERS_FROM_BLOCKS (starting the processes
+    costs more than they save)."""
+    knapsacks = find_knapsacks(model, blocks)
+    by_highs = blocks.count - (0 if knapsacks is None else len(knapsacks.blocks))
     workers = options.workers or os.cpu_count() or 1
-    if workers <= 1 and options.scheduler is None:
-        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, incumbent=incumbent)
+    if (workers <= 1 or by_highs < WORKERS_FROM_BLOCKS) and options.scheduler is None:
+        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, incumbent=incumbent, knapsacks=knapsacks or False)
     from allocator.cluster import engine
 
     with engine(workers=workers, scheduler=options.scheduler) as pool:
@@ -208,7 +216,8 @@ def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution, options
             futures = [pool.submit(function, *each) for each in zip(*arguments, strict=True)]
             return [future.result() for future in futures]
 
-        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, mapper=mapper, incumbent=incumbent)
+        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, mapper=mapper, incumbent=incumbent,
+                               knapsacks=knapsacks or False)
 
 
 def _within_fractional_blocks(model: LinearModel, blocks: Blocks, free: np.ndarray, values: np.ndarray, options: SolverOptions,
