@@ -252,7 +252,8 @@ def _row_targets(exact: np.ndarray, target: np.ndarray, low: np.ndarray, high: n
     free = np.flatnonzero(low < high)
     row_sum = exact.sum(axis=1)
     rank = np.empty(len(free))
-    rank[np.lexsort((free, np.abs(row_sum[free] - np.floor(row_sum[free]) - 0.5)))] = np.arange(len(free))
+    nearness = np.round(np.abs(row_sum[free] - np.floor(row_sum[free]) - 0.5), 6)  # to .5; float noise is no nearer
+    rank[np.lexsort((free, nearness))] = np.arange(len(free))
     cost = np.concatenate([np.zeros(len(rows)), len(free) ** 2 + 1.0 + rank])  # one row fewer outweighs every order
     need = target - floor.sum(axis=1)
     sign = np.where(target[free] == high[free], -1.0, 1.0)
