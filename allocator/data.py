@@ -130,7 +130,8 @@ def load_data(scenario: Scenario, read: Callable[[Path], tuple[pd.DataFrame, Tab
     _validate_projects(data, scenario)
     _canonical_order(data)
     data.reference = load_reference(scenario.stability, data)
-    data.notes = [*regions_file.notes, *projects_file.notes, *_split_provinces(data), *denominator_warnings(scenario, data),
+    data.notes = [*regions_file.notes, *projects_file.notes, *_split_provinces(data), *_province_spellings(data),
+                  *denominator_warnings(scenario, data),
                   *standard_warnings(scenario, data),
                   *(data.reference.notes if data.reference else ())]
     for note in data.notes:
@@ -150,6 +151,31 @@ def _split_provinces(data: Data) -> list[str]:
         found.append(f"province {province} has regions in {len(names)} zones ({', '.join(f'{z}: {n}' for z, n in counts.items())}), "
                      f"e.g. region {odd['region_id'].iloc[0]} in {odd['zone'].iloc[0]}; zones usually go by province: check "
                      f"the regions table's zone column")
+    return found
+
+
+#: Endings a province's name may be written with or without (浙江 / 浙江省, 内蒙古 / 内蒙古自治区), longest first.
+_PROVINCE_ENDINGS = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
+
+
+def _province_spellings(data: Data) -> list[str]:
+    """Province names that differ only by an ending (省, 市, 自治区) or spaces: one province written two ways, read as two,
+    so that every by-province rule (capacity, shares, standards) splits it unsaid."""
+    def stem(name: str) -> str:
+        name = re.sub(r"\s+", "", str(name))
+        return next((name[: -len(end)] for end in _PROVINCE_ENDINGS if name.endswith(end) and len(name) > len(end)), name)
+
+    counts = data.regions["province"].value_counts(sort=False)
+    groups: dict[str, list[str]] = {}
+    for name in sorted(counts.index, key=str):
+        groups.setdefault(stem(name), []).append(name)
+    found = []
+    for names in groups.values():
+        if len(names) > 1:
+            shown = ", ".join(f"'{name}' ({counts[name]} region{'s' if counts[name] > 1 else ''})" for name in names)
+            found.append(f"provinces {shown} differ only by an ending (省, 市, 自治区) or spaces, and are read as "
+                         f"{len(names)} provinces, each with its own by-province rules; write the province one way in the "
+                         "regions table")
     return found
 
 

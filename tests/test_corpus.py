@@ -157,6 +157,9 @@ CASES = [
     # 丙省 with one county in another zone: a typo that moves money between zones' rules; said, and the run goes on.
     Case("province-split-across-zones", cell("regions.csv", 5, "zone", "east"), 0,
          ("warning: province 丙省 has regions in 2 zones", "region R4 in east")),
+    # 丙 in one row and 丙省 in another: one province read as two, every by-province rule split unsaid; said.
+    Case("province-spelled-two-ways", cell("regions.csv", 5, "province", "丙 "), 0,
+         ("warning: provinces '丙' (1 region), '丙省' (1 region) differ only by an ending", "read as 2 provinces")),
     Case("nan-text-denominator", cell("regions.csv", 3, "streets", "NaN"), 2, ("regions.csv", "row 3, column streets")),
     Case("negative-denominator", cell("regions.csv", 3, "streets", "-8"), 2, ("regions.csv", "row 3, column streets", "negative")),
     Case("bad-capacity", cell("regions.csv", 2, "local_capacity", "4OO"), 2, ("regions.csv", "row 2, column local_capacity", "'4OO'")),
