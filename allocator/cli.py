@@ -460,6 +460,10 @@ def import_command(workbook: Path, sheet: str | None, mapping_file: Path | None,
     imported = import_workbook(workbook, sheet=sheet, mapping_file=mapping_file, skip_bad=skip_bad)
     text = report(imported)
     click.echo(text)
+    if imported.sheet.hidden:
+        from allocator.importing.report import hidden_rows
+
+        click.echo(f"warning: {workbook}: sheet {imported.sheet.name}: {hidden_rows(imported.sheet.hidden)}", err=True)
     for check_ in imported.rows.checks:
         if not check_.agrees:
             click.echo(f"warning: {workbook}: sheet {imported.sheet.name}, row {check_.row} ({check_.label}), column {check_.column}: "

@@ -259,6 +259,22 @@ def test_a_cost_with_a_space_inside_is_a_problem_on_its_row(tmp_path, places_map
     assert any("row 9, column F" in line and "'80 5' has a space inside the number" in line for line in stdout.splitlines()), stdout
 
 
+def test_hidden_rows_are_imported_and_said_on_the_terminal_and_in_the_report(tmp_path, places_map):
+    # A withdrawn application hidden rather than deleted was imported without a word.
+    path = county_workbook(tmp_path / "apps.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["汇总表"].row_dimensions[9].hidden = True
+    book.save(path)
+    set_cached_values(path, {"F7": 1320, "G7": 660})  # openpyxl drops the saved values of the subtotal's formulas
+    out = tmp_path / "projects.csv"
+    code, stdout, stderr = invoke("import", path, "--map", places_map, "--out", out)
+    assert code == 0, stdout + stderr
+    said = "hidden in Excel, read and imported like the others: 1 row (9)"
+    assert said in stderr and "sheet 汇总表" in stderr
+    assert said in (tmp_path / "projects.import.md").read_text(encoding="utf-8")
+    assert len(read_csv(out)) == 4
+
+
 def test_the_county_workbook_reads_into_a_clean_table(tmp_path, places_map):
     out = tmp_path / "out" / "projects.csv"
     code, stdout, stderr = invoke("import", county_workbook(tmp_path / "apps.xlsx"), "--map", places_map, "--out", out)

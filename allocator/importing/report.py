@@ -40,10 +40,19 @@ def _summary(imported: Imported, refused: bool) -> str:
                [f"- projects written: {imported.written}", f"- total cost written: {format_wan(imported.total_cost)}"])]
     if sheet.filled:
         lines.append(f"- merged cells filled down: {', '.join(sheet.filled)}")
+    if sheet.hidden:
+        lines.append(f"- {hidden_rows(sheet.hidden)}")
     excluded = [*rows.excluded, *((number, "has a problem (--skip-bad), listed below") for number in sorted(imported.skipped))]
     lines += ["", "## Rows excluded", ""]
     lines += ["| row | why |", "| --- | --- |", *(f"| {number} | {why} |" for number, why in excluded)] if excluded else ["None."]
     return "\n".join(lines)
+
+
+def hidden_rows(numbers: list[int]) -> str:
+    """What the report and the terminal say of rows hidden in Excel."""
+    shown = ", ".join(map(str, numbers[:20])) + (" …" if len(numbers) > 20 else "")
+    return (f"hidden in Excel, read and imported like the others: {_rows(len(numbers))} ({shown}); a withdrawn application is "
+            "often hidden rather than deleted: delete the rows that are not candidates")
 
 
 def _rows(count: int) -> str:

@@ -54,6 +54,9 @@ class Sheet:
     filled: list[str] = field(default_factory=list)
     #: Per cell (sheet row, 1-based column) below the header that a merged range covers but does not start: the range.
     merged_into: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: Rows below the header that hold something but are hidden in Excel (a withdrawn application often is): imported
+    #: as any other row, and named in the report and on the terminal.
+    hidden: list[int] = field(default_factory=list)
 
 
 def read_sheet(path: Path, sheet: str | None, known: set[str]) -> Sheet:
@@ -134,6 +137,8 @@ def _sheet(path: Path, name: str, names: list[str], values: Any, formulas: Any, 
     sheet.merged_into = {(r, c): str(m.coord) for m in values.merged_cells.ranges if m.max_row > body_start
                          for r in range(max(m.min_row, body_start + 1), m.max_row + 1) for c in range(m.min_col, m.max_col + 1)
                          if (r, c) != (m.min_row, m.min_col)}
+    sheet.hidden = [number for number, cells in sheet.rows if values.row_dimensions[number].hidden
+                    and any(value not in (None, "") for value in cells)]
     return sheet
 
 
