@@ -88,6 +88,16 @@ def by_blocks(case):
     return solve(load_scenario(case, ["solver.workers=1"]), marginal="none")  # priced in this process
 
 
+#: A project in every county: a row over a county's selections with a bound, so no county is a knapsack with money
+#: shares (allocator.backends.knapsacks) and HiGHS prices them all, in batches a pool or a cluster can take.
+NOT_KNAPSACKS = "balance.min_projects_per_region=1"
+
+
+@pytest.fixture(scope="module")
+def by_highs(case):
+    return solve(load_scenario(case, ["solver.workers=1", NOT_KNAPSACKS]), marginal="none")
+
+
 @pytest.fixture(scope="module")
 def exact(case):
     return solve(load_scenario(case, ['solver.strategy="mip"', "solver.mip_rel_gap=1e-9"]), marginal="none")
@@ -105,16 +115,25 @@ def test_the_blocks_are_the_counties_tied_by_the_national_rows(case):
     assert np.diff(bounds).min() >= PER_COUNTY
 
 
-def test_the_lp_first_solve_goes_by_blocks(by_blocks):
+def test_counties_of_knapsacks_go_by_blocks_without_the_lp_and_others_after_it(by_blocks, by_highs):
+    # Every county a knapsack with money shares: the decomposition starts cold and proves the gap, no LP relaxation.
     details = by_blocks.solution.details
-    assert details["fractional_selections"] >= 50
+    assert details["strategy"] == "blocks" and "lp_bound" not in details
     assert details["decomposition"]["blocks"] == COUNTIES and details["decomposition"]["rounds"] >= 2
+    # Counties HiGHS must price: LP-first, then the decomposition from the relaxation's prices.
+    details = by_highs.solution.details
+    assert details["strategy"] == "lp_first" and details["fractional_selections"] >= 50
+    assert details["decomposition"]["blocks"] == COUNTIES and details["decomposition"]["knapsack_blocks"] == 0
 
 
-def test_the_lagrangian_bound_is_proven_and_tighter_than_the_lp_bound(by_blocks, exact):
+def test_the_lagrangian_bound_is_proven_and_tighter_than_the_lp_bound(case, by_blocks, exact):
+    from allocator.backends import Deadline
+    from allocator.backends.highs_run import run_highs
+    from allocator.backends.options import SolverOptions
+
     sign = by_blocks.model_sign  # maximising: bounds are above every allocation
     lagrangian = by_blocks.solution.details["decomposition"]["lagrangian_bound"] * sign
-    lp_bound = by_blocks.solution.details["lp_bound"] * sign
+    lp_bound = run_highs(build(load_scenario(case)).linear.relaxed(), SolverOptions(), Deadline(60), log=False).objective * sign
     optimum = exact.objective
     assert exact.solution.mip_gap <= 1e-6
     assert lagrangian >= optimum - 1e-6 * abs(optimum)
@@ -185,16 +204,6 @@ def test_a_rounding_between_rounds_ends_the_pricing_once_its_plan_is_within_the_
     assert full.details["decomposition"]["rounds"] > rounds
 
 
-#: A project in every county: a row over a county's selections with a bound, so no county is a knapsack with money
-#: shares (allocator.backends.knapsacks) and HiGHS prices them all, in batches a pool or a cluster can take.
-NOT_KNAPSACKS = "balance.min_projects_per_region=1"
-
-
-@pytest.fixture(scope="module")
-def by_highs(case):
-    return solve(load_scenario(case, ["solver.workers=1", NOT_KNAPSACKS]), marginal="none")
-
-
 def test_county_blocks_are_priced_without_highs_unless_a_rule_makes_them_other_than_knapsacks(by_blocks, by_highs):
     assert by_blocks.solution.details["decomposition"]["knapsack_blocks"] == COUNTIES
     assert by_highs.solution.details["decomposition"]["knapsack_blocks"] == 0
@@ -244,7 +253,7 @@ def test_local_workers_start_from_the_fork_server_not_from_this_process():
     assert os.getpid() not in parents
 
 
-def test_the_first_restricted_mip_frees_only_the_blocks_of_the_fractional_selections(case, by_blocks):
+def test_the_first_restricted_mip_frees_only_the_blocks_of_the_fractional_selections(case, by_highs):
     from allocator.backends import Deadline
     from allocator.backends.highs import _within_fractional_blocks, solve_relaxation
     from allocator.backends.highs_run import solve_restricted
@@ -268,7 +277,7 @@ def test_the_first_restricted_mip_frees_only_the_blocks_of_the_fractional_select
     touched = np.unique(blocks.block_of_column[fractional])
     untouched = (blocks.block_of_column >= 0) & ~np.isin(blocks.block_of_column, touched)
     np.testing.assert_allclose(within.values[untouched], np.where(model.integer, np.round(values), values)[untouched])
-    assert by_blocks.solution.details["stage1_blocks"]["status"] == "optimal" and "stage1" not in by_blocks.solution.details
+    assert by_highs.solution.details["stage1_blocks"]["status"] == "optimal" and "stage1" not in by_highs.solution.details
 
 
 def test_a_cold_start_without_the_relaxation_reaches_the_exact_optimum(case, exact):

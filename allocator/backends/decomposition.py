@@ -54,9 +54,14 @@ MAX_ROUNDS = 60
 #: high gives wild prices, and pricing at them is slow and useless: measured at 200,000 candidates.)
 START_PENALTY = 0.01
 PENALTY_GROWTH = 10.0
-#: A cold start's slack on a linking row is charged this many times the row's scale (:func:`_slack_scale`) at first.
+#: A cold start's slack on a linking row is charged this many times :func:`_slack_scale` at first.
 #: Measured at 20,000 county-pooling candidates: from zero prices, 6 rounds to within 1e-4 of the Lagrangian bound.
 SLACK_PENALTY = 10.0
+#: A cold start prices the knapsack blocks exactly once the master's objective moves by less than this share in a round
+#: of their Lagrangian plans (whose bound, the LP's, cannot prove the gap).
+SETTLED = 1e-3
+#: A cold start gives up once its slacks are still used after this many growths of their charge.
+MAX_SLACK_GROWTHS = 3
 #: The master leans on artificial columns while their values sum to more than this.
 ARTIFICIAL_TOLERANCE = 1e-9
 #: Column generation may use this share of the time left; the rounding MIP has the rest.
@@ -149,11 +154,12 @@ class _Pricing:
         others = None if knapsacks is None else np.setdiff1d(np.arange(blocks.count), knapsacks.blocks)
         return cls(model, blocks, knapsacks, batches(model, blocks, others), mapper)
 
-    def round(self, reduced: np.ndarray, until: float) -> tuple[np.ndarray, float]:
-        """Every block's best plan under `reduced` (over the model's columns) and the sum of their proven bounds."""
+    def round(self, reduced: np.ndarray, until: float, *, exact: bool = True) -> tuple[np.ndarray, float]:
+        """Every block's best plan under `reduced` (over the model's columns) and the sum of their proven bounds (not
+        `exact`: the knapsacks' Lagrangian plans and LP bounds)."""
         plan, bound = np.zeros(self.model.num_cols), 0.0
         if self.knapsacks is not None:
-            fast = price_knapsacks(self.knapsacks, reduced)
+            fast = price_knapsacks(self.knapsacks, reduced, exact=exact)
             plan, bound = fast.values, float(fast.bound.sum())
         priced = list(self.mapper(price, self.batches, [reduced[b.columns] for b in self.batches], [until] * len(self.batches)))
         for batch, result in zip(self.batches, priced, strict=True):
@@ -235,6 +241,9 @@ class _Master:
     def solve(self) -> _MasterSolution:
         highspy.Highs.resetGlobalScheduler(True)  # the pricing runs' Highs instances share the process's thread pool
         self.highs.run()
+        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:  # e.g. "excessive dual values" from the
+            self.highs.clearSolver()  # last basis while the slacks are dear: once more from scratch
+            self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise _PricingFailed(f"the master LP ended {self.highs.modelStatusToString(self.highs.getModelStatus())}")
         solution = self.highs.getSolution()
@@ -277,7 +286,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
     master = _Master.start(model, blocks, linking_A)
     if relaxation is None:
         master.add_slacks()
-        penalty = SLACK_PENALTY * _slack_scale(model, blocks, linking_A, master)
+        penalty = np.full(len(master.artificial), SLACK_PENALTY * _slack_scale(model, blocks))
         prices = np.zeros(len(master.linking))
     else:
         assert relaxation.values is not None and relaxation.row_duals is not None
@@ -288,6 +297,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
     if incumbent is not None:
         _add_plans(master, incumbent, model, linking_A, columns, column_bounds, artificial=False)
     best_bound, rounds, solved, stopped, rounded = -np.inf, 0, None, "", None
+    exact, previous, growths = relaxation is not None, np.inf, 0  # a cold start prices knapsacks by their Lagrangian until the master settles
     generation = deadline.portion(GENERATION_SHARE * deadline.left())
     history: list[list[float]] = []  # per round: the best bound, the master LP's objective, seconds pricing, seconds in the master
     try:
@@ -296,7 +306,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
             round_started = time.perf_counter()
             reduced = model.c - linking_A.T @ prices
             until = time.time() + generation.left()
-            plan, block_bounds = pricing.round(reduced, until)
+            plan, block_bounds = pricing.round(reduced, until, exact=exact)
             best_bound = max(best_bound, _lagrangian_bound(model, blocks, prices, reduced, block_bounds))
             if incumbent is not None and relative_gap(float(model.c @ incumbent + model.offset), best_bound) <= options.mip_rel_gap:
                 return _incumbent_proven(model, incumbent, best_bound, rounds, started)
@@ -305,11 +315,21 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
             solved = master.solve()
             history.append([round(best_bound, 3), round(solved.objective, 3), round(priced_at - round_started, 3),
                             round(time.perf_counter() - priced_at, 3)])
-            if solved.artificial_used > ARTIFICIAL_TOLERANCE:  # make them dearer
+            settled = abs(previous - solved.objective) <= SETTLED * abs(solved.objective)
+            previous = solved.objective
+            # Make the artificial columns dearer while the master uses them: every round for the LP's fractional plans,
+            # and for a cold start's slacks once the master has settled on them (every round, the penalties overflowed
+            # HiGHS's dual simplex within four rounds).
+            if solved.artificial_used > ARTIFICIAL_TOLERANCE and (relaxation is not None or settled):
+                growths += 1
+                if relaxation is None and growths > MAX_SLACK_GROWTHS:
+                    raise _PricingFailed("the master still needs slacks on the linking rows: the model may have no allocation")
                 penalty *= PENALTY_GROWTH
                 master.charge(penalty)
                 solved = master.solve()
-            if solved.artificial_used <= ARTIFICIAL_TOLERANCE:
+            elif not exact and solved.artificial_used <= ARTIFICIAL_TOLERANCE and settled:
+                exact = True
+            if solved.artificial_used <= ARTIFICIAL_TOLERANCE and exact:
                 if relative_gap(solved.objective, best_bound) <= CONVERGED_SHARE * options.mip_rel_gap:
                     break
                 if relative_gap(solved.objective, best_bound) <= TRIAL_SHARE * options.mip_rel_gap:
@@ -346,16 +366,11 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
     return solution
 
 
-def _slack_scale(model: LinearModel, blocks: Blocks, linking_A: sp.csr_matrix, master: _Master) -> np.ndarray:
-    """Per slack: what a unit of its linking row may be worth, the largest objective coefficient of a block column over
-    the row's smallest coefficient on one (so a slack's penalty is on the scale of the row's price, whatever its unit)."""
-    in_block = blocks.block_of_column >= 0
-    largest = float(np.abs(model.c[in_block]).max(initial=0.0)) or 1.0
-    rows = abs(linking_A[:, np.flatnonzero(in_block)]).tocsr()
-    smallest = np.array([rows.data[rows.indptr[i]:rows.indptr[i + 1]].min(initial=1.0) for i in range(rows.shape[0])])
-    finite_lower = np.isfinite(model.row_lower[master.linking])
-    finite_upper = np.isfinite(model.row_upper[master.linking])
-    return np.concatenate([largest / smallest[finite_lower], largest / smallest[finite_upper]])
+def _slack_scale(model: LinearModel, blocks: Blocks) -> float:
+    """What a unit of a linking row's slack is charged at first, per SLACK_PENALTY: the largest objective coefficient of
+    a block column. (Scaled per row by its smallest coefficient instead, the charges reached 9e10 and HiGHS's dual
+    simplex failed on excessive dual values.)"""
+    return float(np.abs(model.c[blocks.block_of_column >= 0]).max(initial=0.0)) or 1.0
 
 
 def _incumbent_proven(model: LinearModel, incumbent: np.ndarray, bound: float, rounds: int, started: float) -> Solution:
@@ -415,8 +430,8 @@ def _round(model: LinearModel, master: _Master, solved: _MasterSolution, columns
     for 230 s on county pooling at 20,000: not done.)"""
     fixed = np.zeros(model.num_cols)
     free = np.ones(master.blocks.count, dtype=bool)
-    block_of_plan = np.asarray(master.column_block)
-    for k in np.flatnonzero((solved.weights > 1 - 1e-6) & ~master.is_artificial()):
+    block_of_plan = np.asarray(master.column_block)[:len(solved.weights)]  # the plans the master had when solved
+    for k in np.flatnonzero((solved.weights > 1 - 1e-6) & ~master.is_artificial()[:len(block_of_plan)]):
         b = block_of_plan[k]
         fixed[columns[column_bounds[b]:column_bounds[b + 1]]] = master.column_values[k]
         free[b] = False

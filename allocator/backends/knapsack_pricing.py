@@ -48,13 +48,14 @@ class KnapsackPrices:
     bound: np.ndarray
 
 
-def price_knapsacks(knapsacks: Knapsacks, reduced: np.ndarray) -> KnapsackPrices:
-    """Every recognised block's best plan under `reduced` (the model's reduced costs), with a proven bound."""
+def price_knapsacks(knapsacks: Knapsacks, reduced: np.ndarray, *, exact: bool = True) -> KnapsackPrices:
+    """Every recognised block's best plan under `reduced` (the model's reduced costs), with a proven bound; not `exact`:
+    the Lagrangian's plan and its bound (the block's LP bound) without the branch and bound, for every block at once."""
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return _price(knapsacks, reduced)
+        return _price(knapsacks, reduced, exact)
 
 
-def _price(k: Knapsacks, reduced: np.ndarray) -> KnapsackPrices:
+def _price(k: Knapsacks, reduced: np.ndarray, exact: bool) -> KnapsackPrices:
     count = len(k.capacity)
     item_block = k.item_block
     cost = np.einsum("kvd,kd->kv", k.vertices, np.append(reduced, 0.0)[k.money])  # classes x vertices
@@ -84,7 +85,7 @@ def _price(k: Knapsacks, reduced: np.ndarray) -> KnapsackPrices:
     _, _, right_profit = _at(k, _right_of(candidates, bounds, best), cost, item_cost)
     x = k.item_forced | (right_profit < 0)
     upper, _, _ = _money(k, x, cost, kinks, item_cost)
-    hard = np.flatnonzero(~(upper - bound <= np.maximum(RELATIVE * np.abs(upper), ABSOLUTE)))
+    hard = np.flatnonzero(~(upper - bound <= np.maximum(RELATIVE * np.abs(upper), ABSOLUTE)) & exact)
     for b in hard:
         items, classes = slice(k.item_bounds[b], k.item_bounds[b + 1]), slice(k.class_bounds[b], k.class_bounds[b + 1])
         block = _Block(item_cost[items], k.item_weight[items], k.item_class[items] - k.class_bounds[b], k.item_forced[items],
