@@ -1,6 +1,7 @@
 """The split between sources: uniform within a rule class (read from allocation.csv alone), and chosen by a stated
 rule between provinces (allocator/split.py): the second stage keeps the selection and the objective and makes the
-shares as even as the rules allow, and says which rule keeps a province apart."""
+shares as even as the rules allow, and says which rule keeps a province apart; its tie rule makes the split one point,
+so a run --from itself, a sweep point and a run --set give the same split."""
 
 import subprocess
 import sys
@@ -125,3 +126,72 @@ def test_without_capacity_the_split_is_exactly_even(tmp_path):
     result = solve(load_scenario(write_case(tmp_path, CASE, PROJECTS, regions=regions)), marginal="none")
     assert result.allocation["central"].to_numpy() == pytest.approx([50, 50, 50], abs=1e-6)
     assert all(not g["deviating"] for g in result.solution.details["split"]["groups"])
+
+
+# One province per zone: every (type, zone, source) group has one class, so before layers 2 and 3 of the rule
+# (allocator/split.py) nothing pinned the split and the solver's path decided it (the demo's --from moved 1,890万).
+DEMO = ROOT / "scenarios" / "demo" / "demo.toml"
+QUICK = ["--no-reports", "--marginal", "none"]
+
+
+def allocate(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "allocator", *map(str, args)], check=True, capture_output=True, cwd=ROOT)
+
+
+def money_by_project(run: Path) -> pd.DataFrame:
+    allocation = pd.read_csv(run / "allocation.csv", encoding="utf-8-sig").set_index("project_id")
+    return allocation.loc[allocation["selected"] > 0, SOURCES]
+
+
+def test_a_run_from_its_own_plan_keeps_the_split_and_one_wan_more_moves_about_one_wan(tmp_path):
+    allocate("run", DEMO, "--out", tmp_path / "a", *QUICK)
+    allocate("run", DEMO, "--from", tmp_path / "a", "--out", tmp_path / "b", *QUICK)
+    allocate("run", DEMO, "--set", "sources.central.budget=1501万", "--from", tmp_path / "a", "--out", tmp_path / "c", *QUICK)
+    a, b, c = (money_by_project(tmp_path / run) for run in "abc")
+    pd.testing.assert_frame_equal(a, b)  # same inputs, same selection: the same split, cell for cell
+    assert list(c.index) == list(a.index)
+    moved = (c - a).abs()
+    assert moved["central"].sum() < 3 and moved.to_numpy().sum() < 5  # 1万 more central money moves a few 万, not 1,890
+
+
+def test_a_sweep_point_is_the_run_with_set_at_the_same_value(tmp_path):
+    allocate("sweep", DEMO, "--vary", "sources.central.budget=1500万:1503万:4", "--out", tmp_path / "sweep")
+    for point, budget in ((2, "1501万"), (4, "1503万")):
+        allocate("run", DEMO, "--set", f"sources.central.budget={budget}", "--out", tmp_path / budget, *QUICK)
+        pd.testing.assert_frame_equal(money_by_project(tmp_path / "sweep" / "runs" / f"run-{point}"), money_by_project(tmp_path / budget))
+
+
+TWO_ZONES = [
+    {"region_id": "R1", "name": "甲一区", "province": "甲省", "zone": "east", "streets": 1, "capacity": 1000},
+    {"region_id": "R2", "name": "乙一区", "province": "乙省", "zone": "west", "streets": 1, "capacity": 1000},
+]
+TWO_ZONES_CASE = DATA + """
+[types.station]
+
+[sources.central]
+budget = "{central}"
+max_share_of_cost = 0.6
+
+[sources.local]
+budget = "1000万"
+capacity = {{ column = "capacity" }}
+
+[objective]
+benefit = {{ benefit = 1.0 }}
+"""
+
+
+@pytest.mark.parametrize(("central", "expected"), [("100万", [50, 50]), ("101万", [50.5, 50.5]), ("1000万", [60, 60])])
+def test_one_province_per_zone_is_split_evenly_and_unspent_room_goes_to_the_source_listed_first(tmp_path, central, expected):
+    # By hand: two stations of 100万 in two zones (two groups of one class each). Layer 2 evens central's share across
+    # the groups (central 100万: 50 each; 101万: 50.5 each); with room to spare, layer 3 prefers central, listed first,
+    # up to its max_share_of_cost (60 each) and local pays the rest.
+    projects = [{"project_id": f"P{i}", "region_id": f"R{i}", "type": "station", "cost": 100, "benefit": 1} for i in (1, 2)]
+    result = solve(load_scenario(write_case(tmp_path, TWO_ZONES_CASE.format(central=central), projects, regions=TWO_ZONES)),
+                   marginal="none")
+    allocation = result.allocation.set_index("project_id")
+    assert allocation["central"].to_numpy() == pytest.approx(expected, abs=1e-6)
+    assert allocation["local"].to_numpy() == pytest.approx([100 - e for e in expected], abs=1e-6)
+    split = result.solution.details["split"]
+    assert split["source_shares"]["central"] == pytest.approx(expected[0] / 100)
+    assert {(g["zone"], g["classes"]) for g in split["groups"]} == {("east", 1), ("west", 1)}

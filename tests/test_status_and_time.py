@@ -160,11 +160,12 @@ def test_marginal_re_solves_share_what_the_main_solve_left_and_the_manifest_says
 
     monkeypatch.setattr(highs_backend, "solve_highs", slow)
     result = solve(load_scenario(DEMO, ["solver.time_limit=100", "solver.mip_rel_gap=0"]), marginal="full")
-    main_solve, fixed_lp, first_re_solve = given[:3]
+    main_solve, split_lp, fixed_lp, first_re_solve = given[:4]
     assert main_solve == (True, pytest.approx(80.0))  # most of the limit; the rest is kept for the re-solves
+    assert split_lp == (False, pytest.approx(40.0))  # the split between sources (allocator/split.py)
     assert fixed_lp == (False, pytest.approx(40.0))
     assert first_re_solve == (True, pytest.approx(40.0 / 4))  # one of four equal shares (3 budgets, 1 soft target)
-    assert len(given) == 3  # 0.1 s left, less than a re-solve needs (MIN_RE_SOLVE_SECONDS): the other three are skipped
+    assert len(given) == 4  # 0.1 s left, less than a re-solve needs (MIN_RE_SOLVE_SECONDS): the other three are skipped
     finite = result.marginal[result.marginal["technical_method"].str.startswith("finite difference")]
     assert list(finite["key"]) == ["sources.central.budget"]
     assert manifest_of(result).cut_short == ["marginal: 3 of 4 re-solves skipped (time limit)"]

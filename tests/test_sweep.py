@@ -37,7 +37,12 @@ def test_sweep_equals_the_runs_one_at_a_time(demo_sweep, tmp_path):
         alone = solve(load_scenario(DEMO, [f"sources.central.budget={budget}"]), marginal="none")
         expected = headline(read_run(write_run(alone, tmp_path / label)))
         for figure, value in expected.items():
-            assert row[figure] == value, (label, figure)
+            # a warm start may reach the same plan by another path: its objective differs in the last digits, and the gap
+            # it proves may differ within solver.mip_rel_gap (docs/whatif.md)
+            if figure == "mip_gap":
+                assert row[figure] <= 1e-4 + 1e-12 and value <= 1e-4 + 1e-12, (label, figure)
+            else:
+                assert row[figure] == (pytest.approx(value, rel=1e-12) if figure == "objective" else value), (label, figure)
         assert row["status"] == "optimal"
     assert result.table["objective"].is_monotonic_increasing  # more money, at least as much benefit
 

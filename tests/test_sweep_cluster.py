@@ -33,7 +33,9 @@ def test_a_sweep_on_a_cluster_writes_the_same_table_as_the_local_pool(cluster, t
     assert alone.exit_code == 0, alone.output
     remote = pd.read_csv(tmp_path / "cluster" / "sweep.csv", encoding="utf-8-sig")
     pooled = pd.read_csv(tmp_path / "local" / "sweep.csv", encoding="utf-8-sig")
-    pd.testing.assert_frame_equal(remote, pooled)
+    # the pool's warm starts take HiGHS down another path to the same plan: the proven gap may differ, within mip_rel_gap
+    pd.testing.assert_frame_equal(remote.drop(columns="mip_gap"), pooled.drop(columns="mip_gap"))
+    assert (remote["mip_gap"] <= 1e-4 + 1e-12).all() and (pooled["mip_gap"] <= 1e-4 + 1e-12).all()
     assert (remote["status"] == "optimal").all() and len(remote) == 3
     for run in remote["run"]:  # every point's run directory came back from its worker, whole
         assert (tmp_path / "cluster" / "runs" / run / "allocation.csv").read_bytes() == \
