@@ -296,7 +296,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
     master.charge(penalty)
     if incumbent is not None:
         _add_plans(master, incumbent, model, linking_A, columns, column_bounds, artificial=False)
-    best_bound, rounds, solved, stopped, rounded = -np.inf, 0, None, "", None
+    best_bound, rounds, solved, stopped, rounded, converged = -np.inf, 0, None, "", None, False
     exact, previous, growths = relaxation is not None, np.inf, 0  # a cold start prices knapsacks by their Lagrangian until the master settles
     generation = deadline.portion(GENERATION_SHARE * deadline.left())
     history: list[list[float]] = []  # per round: the best bound, the master LP's objective, seconds pricing, seconds in the master
@@ -331,6 +331,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
                 exact = True
             if solved.artificial_used <= ARTIFICIAL_TOLERANCE and exact:
                 if relative_gap(solved.objective, best_bound) <= CONVERGED_SHARE * options.mip_rel_gap:
+                    converged = True
                     break
                 if relative_gap(solved.objective, best_bound) <= TRIAL_SHARE * options.mip_rel_gap:
                     # Close enough that a rounded plan may already be within the gap (it can beat the master, whose
@@ -338,6 +339,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
                     # minute at 200,000 county-pooling candidates).
                     rounded = _round(model, master, solved, columns, column_bounds, options, deadline, log=log)
                     if rounded.status.has_solution and relative_gap(minimised(rounded), best_bound) <= options.mip_rel_gap:
+                        converged = True
                         break
                     rounded = None
             prices = _valid_prices(model, blocks, solved.prices)
@@ -350,7 +352,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
     summary = {"blocks": blocks.count, "linking_rows": int(blocks.linking.sum()), "batches": len(pricing.batches),
                "knapsack_blocks": 0 if pricing.knapsacks is None else len(pricing.knapsacks.blocks), "rounds": rounds,
                "columns": len(master.column_block), "lagrangian_bound": best_bound, "master_lp": solved.objective,
-               "history": history, **({"stopped": stopped} if stopped else {})}
+               "history": history, "converged": converged, **({"stopped": stopped} if stopped else {})}
     solution = rounded or _round(model, master, solved, columns, column_bounds, options, deadline, log=log)
     solution.details["decomposition"] = {**summary, "rounding": solution.details.pop("rounding"),
                                          "seconds": round(time.perf_counter() - started, 3)}
