@@ -17,11 +17,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix, csr_matrix
 
-from allocator.backends import Deadline, SolveStatus
-from allocator.backends.highs_run import run_highs
-from allocator.backends.options import SolverOptions
 from allocator.errors import InternalError
-from allocator.model.arrays import LinearModel
 
 if TYPE_CHECKING:
     from allocator.rules import CapacityLimits, MatchingRule
@@ -303,6 +299,11 @@ def _simplex_vertex(cost: np.ndarray, matrix: csr_matrix, low: np.ndarray, high:
     """The LP's optimal vertex by HiGHS's simplex, which is whole because the matrix is (two laminar families); None
     when it is not optimal or not whole within 1e-9 (then the MIP decides). Measured on the even split of county
     pooling at 20,000 (22,650 cells): 0.8 s, against 22 s for scipy's milp on the same model."""
+    from allocator.backends import Deadline, SolveStatus  # HiGHS is loaded where it is used (docs/performance.md, "Start-up")
+    from allocator.backends.highs_run import run_highs
+    from allocator.backends.options import SolverOptions
+    from allocator.model.arrays import LinearModel
+
     count = len(cost)
     model = LinearModel(c=cost, A=matrix, row_lower=low, row_upper=high, col_lower=np.zeros(count), col_upper=np.ones(count),
                         integer=np.zeros(count, dtype=bool), col_blocks=[], row_blocks=[])
