@@ -292,7 +292,7 @@ def test_a_cold_start_without_the_relaxation_reaches_the_exact_optimum(case, exa
     blocks = find_blocks(model)
     assert blocks is not None
     optimum = float(model.c @ exact.solution.values + model.offset)
-    cold = solve_by_blocks(model, blocks, None, SolverOptions(mip_rel_gap=1e-4, workers=1), Deadline(60))
+    cold = solve_by_blocks(model, blocks, None, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60))
     assert cold.status.has_solution and cold.details["decomposition"]["rounds"] >= 2
     assert cold.dual_bound <= optimum + 1e-9 <= cold.objective + 2e-9
-    assert cold.objective <= cold.dual_bound + 1e-4 * abs(cold.objective)
+    assert cold.objective <= cold.dual_bound + 1e-3 * abs(cold.objective)

@@ -64,13 +64,18 @@ SETTLED = 1e-3
 MAX_SLACK_GROWTHS = 3
 #: The master leans on artificial columns while their values sum to more than this.
 ARTIFICIAL_TOLERANCE = 1e-9
+#: The master is re-solved by the primal simplex: new columns leave its basis primal feasible. Measured on county
+#: pooling at 20,000 from a cold start: 1.8 s over 8 masters, against 2.9 s by HiGHS's choice (the dual simplex).
+PRIMAL_SIMPLEX = 4
 #: Column generation may use this share of the time left; the rounding MIP has the rest.
 GENERATION_SHARE = 0.8
 #: Said of a decomposition that converged (the time limit did not stop it).
 DONE = "Decomposition by blocks converged"
 
 #: The rounding MIP also frees this many blocks whose best plan not taken is nearest to entering (the near ties).
-NEAR_TIES = 40
+#: Measured on county pooling at 20,000 from a cold start: 10 gives the rounding in 0.1-0.4 s and gap 1.78e-4-1.85e-4,
+#: 40 in 2.0-3.8 s and gap 1.78e-4.
+NEAR_TIES = 10
 
 Mapper = Callable[..., Iterable["Priced"]]
 
@@ -189,6 +194,7 @@ class _Master:
         own = np.flatnonzero(blocks.block_of_column < 0)
         highs = new_highs(log=False)
         highs.setOptionValue("solver", "simplex")
+        highs.setOptionValue("simplex_strategy", PRIMAL_SIMPLEX)
         highs.setOptionValue("threads", 1)
         lower = np.concatenate([model.row_lower[linking], np.ones(blocks.count)])
         upper = np.concatenate([model.row_upper[linking], np.ones(blocks.count)])
