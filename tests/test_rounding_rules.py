@@ -75,6 +75,34 @@ def test_a_capacity_the_exact_plan_meets_holds_as_printed(cells, groups):
     assert np.all(printed <= np.round(capacity * 100))
 
 
+@given(st.lists(st.lists(st.integers(1, 3000), min_size=3, max_size=3), min_size=4, max_size=30), st.integers(0, 2),
+       st.integers(1, 6))
+def test_a_large_table_settles_most_rows_in_advance_and_still_meets_every_sum(cells, groups, free_rows):
+    """With the thresholds made small, the rounding of a 'large' table settles all but `free_rows` rows before the LP:
+    every printed row still adds up to its cost, every cell is its exact value rounded down or up, and each source's
+    column and each capacity group stay within their limits (checked here from the printed cells alone)."""
+    import allocator.rounding as rounding
+
+    money = np.array(cells, dtype=float) / 300  # thirds of a unit: most cells fractional
+    group = np.arange(len(money)) % (groups + 1)
+    capacity = np.floor(np.bincount(group, weights=money[:, 2]) * 100 + 1e-9) / 100
+    money[:, 2] *= (capacity / np.bincount(group, weights=money[:, 2]))[group]
+    budgets = np.floor(money.sum(axis=0) * 100 + 1e-9) / 100
+    money[:, :2] *= (budgets[:2] / money[:, :2].sum(axis=0))[None, :]
+    limits = {"capacities": [(2, CapacityLimits(group, np.arange(groups + 1), capacity))]}
+    saved = rounding.LARGE_TABLE, rounding.FREE_ROWS
+    rounding.LARGE_TABLE, rounding.FREE_ROWS = 0, free_rows
+    try:
+        rounded = plan(money, budgets, **limits)
+    finally:
+        rounding.LARGE_TABLE, rounding.FREE_ROWS = saved
+    exact = money * 100
+    assert np.all((rounded.money >= np.floor(exact - 1e-6)) & (rounded.money <= np.ceil(exact + 1e-6)))
+    assert np.array_equal(rounded.money.sum(axis=1), rounded.cost)
+    assert np.all(rounded.money.sum(axis=0) <= np.round(budgets * 100))
+    assert np.all(np.bincount(group, weights=rounded.money[:, 2], minlength=groups + 1) <= np.round(capacity * 100))
+
+
 def keeps_rules(row: np.ndarray, cost: int, cap: float, ratio: float) -> bool:
     """Source 0 pays at most `cap` of the cost, source 2 at least `ratio` times source 0 (in units, exactly)."""
     return bool(row[0] <= cap * cost + 1e-9 and row[2] >= ratio * row[0] - 1e-9)
