@@ -11,6 +11,7 @@ import pytest
 
 from allocator import load_scenario, solve
 from allocator.backends.blocks import find_blocks
+from allocator.backends.knapsacks import find_knapsacks
 from allocator.solve import build
 from helpers import write_table
 
@@ -174,12 +175,14 @@ def test_pricing_stops_as_soon_as_its_bound_proves_the_incumbent(case, exact):
     optimum = exact.solution.values
     minimised = float(model.c @ optimum + model.offset)
 
-    proven = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60), incumbent=optimum)
+    proven = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60), incumbent=optimum,
+                             knapsacks=find_knapsacks(model, blocks))
     assert proven.details["decomposition"] == {**proven.details["decomposition"], "rounds": 1, "incumbent_proven": True}
     assert proven.values.tolist() == optimum.tolist() and proven.objective == pytest.approx(minimised)
     assert minimised - 1e-3 * abs(minimised) <= proven.dual_bound <= minimised + 1e-9
 
-    polished = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-9, workers=1), Deadline(60), incumbent=optimum)
+    polished = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-9, workers=1), Deadline(60), incumbent=optimum,
+                             knapsacks=find_knapsacks(model, blocks))
     assert polished.details["decomposition"]["rounds"] >= 2 and "rounding" in polished.details["decomposition"]
 
 
@@ -196,11 +199,13 @@ def test_a_rounding_between_rounds_ends_the_pricing_once_its_plan_is_within_the_
     assert blocks is not None
     relaxation = run_highs(model.relaxed(), SolverOptions(), Deadline(60), log=False)
     optimum = float(model.c @ exact.solution.values + model.offset)
-    early = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60))
+    early = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60),
+                            knapsacks=find_knapsacks(model, blocks))
     rounds = early.details["decomposition"]["rounds"]
     assert early.message == f"{DONE}: the plan rounded after round {rounds} is within the requested gap of the Lagrangian bound"
     assert early.dual_bound <= optimum <= early.objective <= early.dual_bound + 1e-3 * abs(early.objective)
-    full = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-4, workers=1), Deadline(60))
+    full = solve_by_blocks(model, blocks, relaxation, SolverOptions(mip_rel_gap=1e-4, workers=1), Deadline(60),
+                           knapsacks=find_knapsacks(model, blocks))
     assert full.details["decomposition"]["rounds"] > rounds
 
 
@@ -292,7 +297,8 @@ def test_a_cold_start_without_the_relaxation_reaches_the_exact_optimum(case, exa
     blocks = find_blocks(model)
     assert blocks is not None
     optimum = float(model.c @ exact.solution.values + model.offset)
-    cold = solve_by_blocks(model, blocks, None, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60))
+    cold = solve_by_blocks(model, blocks, None, SolverOptions(mip_rel_gap=1e-3, workers=1), Deadline(60),
+                           knapsacks=find_knapsacks(model, blocks))
     assert cold.status.has_solution and cold.details["decomposition"]["rounds"] >= 2
     assert cold.dual_bound <= optimum + 1e-9 <= cold.objective + 2e-9
     assert cold.objective <= cold.dual_bound + 1e-3 * abs(cold.objective)

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from allocator.backends import Deadline, Solution, SolveStatus
 from allocator.backends.blocks import Blocks
 from allocator.backends.knapsack_pricing import price_knapsacks
-from allocator.backends.knapsacks import Knapsacks, find_knapsacks
+from allocator.backends.knapsacks import Knapsacks
 from allocator.backends.highs_run import highs_version, minimised, new_highs, relative_gap, run_highs, solve_restricted
 from allocator.backends.options import SolverOptions
 from allocator.model.arrays import LinearModel
@@ -275,10 +275,10 @@ class _MasterSolution:
 
 def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | None, options: SolverOptions, deadline: Deadline, *,
                     log: bool = False, mapper: Mapper = map, incumbent: np.ndarray | None = None,
-                    knapsacks: Knapsacks | None | bool = True) -> Solution:
+                    knapsacks: Knapsacks | None = None) -> Solution:
     """Solve `model` by column generation over `blocks`, starting from the LP `relaxation` (its duals and values) and
     an `incumbent` allocation when there is one (its block plans make the master feasible from the first round, so its
-    prices are sane); the `knapsacks` among the blocks (True: found here; False: none) are priced without HiGHS, and
+    prices are sane); the `knapsacks` among the blocks (:func:`find_knapsacks`) are priced without HiGHS, and
     `mapper(price, batches, costs, until)` prices the batches of the others (the built-in map runs them here).
 
     Without a relaxation (a cold start, for blocks priced without HiGHS: :mod:`allocator.backends.knapsack_pricing`), the
@@ -286,8 +286,7 @@ def solve_by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | N
     started = time.perf_counter()
     A = model.A.tocsr()
     linking_A = A[np.flatnonzero(blocks.linking)]
-    found = find_knapsacks(model, blocks) if knapsacks is True else knapsacks or None
-    pricing = _Pricing.of(model, blocks, found, mapper)
+    pricing = _Pricing.of(model, blocks, knapsacks, mapper)
     columns, column_bounds = blocks.columns()
     master = _Master.start(model, blocks, linking_A)
     if relaxation is None:

@@ -94,26 +94,19 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     When the relaxation leaves many selections fractional because rules grow with n (a capacity per county fills
     with a fraction of a project in every county), and the model falls into many blocks tied by a few linking rows
     (:func:`find_blocks`), the restricted MIPs give way to the decomposition by blocks (:func:`solve_by_blocks`),
-    whose Lagrangian bound is far tighter than the LP's. A phased model's relaxation, whose one-start rows grow with n,
-    is solved by pricing its start years (:func:`solve_relaxation`).
+    whose Lagrangian bound is far tighter than the LP's; when those blocks are small knapsacks with money shares
+    (:func:`find_knapsacks`), the decomposition runs first, from a cold start without the relaxation (:func:`_from_cold`).
+    A phased model's relaxation, whose one-start rows grow with n, is solved by pricing its start years
+    (:func:`solve_relaxation`).
     """
     started = time.perf_counter()
     blocks = find_blocks(model)
     knapsacks = None if blocks is None else find_knapsacks(model, blocks)
     cold_start: dict[str, object] = {}
-    if (blocks is not None and knapsacks is not None and len(knapsacks.blocks) >= COLD_START_SHARE * blocks.count
-            and len(knapsacks.item_column) <= COLD_START_PROJECTS * len(knapsacks.blocks)):
-        cold = _by_blocks(model, blocks, None, options, deadline.portion(COLD_START_TIME * deadline.left()), log=log,
-                          incumbent=None, knapsacks=knapsacks)
-        decomposed = cold.details.pop("decomposition", {})
-        assert isinstance(decomposed, dict)
-        cold_start = {"decomposition": decomposed, "status": cold.status.value}
-        if cold.status.has_solution and cold.dual_bound is not None:
-            _prove_gap(cold, cold.dual_bound, options)
-            # Converged short of the gap, it is as far as LP-first's decomposition would get (only branching on the
-            # blocks would close the rest): the run says so, and LP-first is not run in vain.
-            if cold.status is SolveStatus.OPTIMAL or decomposed.get("converged"):
-                return _finish(cold, {"strategy": "blocks", **cold_start}, started)
+    if blocks is not None and knapsacks is not None and _starts_cold(blocks, knapsacks):
+        cold, cold_start = _from_cold(model, blocks, knapsacks, options, deadline, log=log)
+        if cold is not None:
+            return _finish(cold, {"strategy": "blocks", **cold_start}, started)
     relaxation = solve_relaxation(model, blocks, find_start_years(model), options, deadline, log=log)
     if relaxation.status is SolveStatus.INFEASIBLE:
         return relaxation  # no relaxed solution: the MIP has none either
@@ -206,6 +199,28 @@ def lp_settings(model: LinearModel, blocks: Blocks | None) -> dict[str, HighsOpt
     return {}
 
 
+def _starts_cold(blocks: Blocks, knapsacks: Knapsacks) -> bool:
+    """Are the blocks knapsacks (at least COLD_START_SHARE of them) small enough (COLD_START_PROJECTS) to start cold?"""
+    return (len(knapsacks.blocks) >= COLD_START_SHARE * blocks.count
+            and len(knapsacks.item_column) <= COLD_START_PROJECTS * len(knapsacks.blocks))
+
+
+def _from_cold(model: LinearModel, blocks: Blocks, knapsacks: Knapsacks, options: SolverOptions, deadline: Deadline, *,
+               log: bool) -> tuple[Solution | None, dict[str, object]]:
+    """The decomposition from a cold start, for at most COLD_START_TIME of the time left: its plan when it proves the
+    gap or converges short of it (then only branching on the blocks would close the rest, which LP-first's
+    decomposition cannot do either, so LP-first would run in vain), else None; and its details either way."""
+    cold = _by_blocks(model, blocks, None, options, deadline.portion(COLD_START_TIME * deadline.left()), log=log,
+                      incumbent=None, knapsacks=knapsacks)
+    decomposed = cold.details.pop("decomposition", {})
+    assert isinstance(decomposed, dict)
+    details: dict[str, object] = {"decomposition": decomposed, "status": cold.status.value}
+    if not cold.status.has_solution or cold.dual_bound is None:
+        return None, details
+    _prove_gap(cold, cold.dual_bound, options)
+    return (cold if cold.status is SolveStatus.OPTIMAL or decomposed.get("converged") else None), details
+
+
 def _decomposed(model: LinearModel, blocks: Blocks, knapsacks: Knapsacks | None, relaxation: Solution, options: SolverOptions,
                 deadline: Deadline, best: Solution | None, bound: float, details: dict[str, object], *,
                 log: bool) -> tuple[Solution | None, float]:
@@ -233,7 +248,7 @@ def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | None, 
     by_highs = blocks.count - (0 if knapsacks is None else len(knapsacks.blocks))
     workers = options.workers or os.cpu_count() or 1
     if (workers <= 1 or by_highs < WORKERS_FROM_BLOCKS) and options.scheduler is None:
-        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, incumbent=incumbent, knapsacks=knapsacks or False)
+        return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, incumbent=incumbent, knapsacks=knapsacks)
     from allocator.cluster import engine
 
     with engine(workers=workers, scheduler=options.scheduler) as pool:
@@ -242,7 +257,7 @@ def _by_blocks(model: LinearModel, blocks: Blocks, relaxation: Solution | None, 
             return [future.result() for future in futures]
 
         return solve_by_blocks(model, blocks, relaxation, options, deadline, log=log, mapper=mapper, incumbent=incumbent,
-                               knapsacks=knapsacks or False)
+                               knapsacks=knapsacks)
 
 
 def _within_fractional_blocks(model: LinearModel, blocks: Blocks, free: np.ndarray, values: np.ndarray, options: SolverOptions,

@@ -73,16 +73,16 @@ def _price(k: Knapsacks, reduced: np.ndarray, exact: bool) -> KnapsackPrices:
                                             np.r_[kinks.ravel(), np.where(valid, crossing, np.inf).ravel()])
 
     def slope(lam: np.ndarray) -> np.ndarray:
-        _, used, profit = _at(k, lam, cost, item_cost)
+        used, profit = _at(k, lam, cost, item_cost)
         chosen = k.item_forced | (profit < 0)
         return np.bincount(item_block, weights=chosen * k.item_weight * used[c], minlength=count) - k.capacity
 
     best = _first_not_rising(candidates, bounds, slope)
     lam = candidates[best]
-    _, _, profit = _at(k, lam, cost, item_cost)
+    _, profit = _at(k, lam, cost, item_cost)
     bound = (np.bincount(item_block, weights=np.where(k.item_forced, profit, np.minimum(profit, 0.0)), minlength=count)
              - np.where(lam > 0, lam * k.capacity, 0.0))
-    _, _, right_profit = _at(k, _right_of(candidates, bounds, best), cost, item_cost)
+    _, right_profit = _at(k, _right_of(candidates, bounds, best), cost, item_cost)
     x = k.item_forced | (right_profit < 0)
     upper, _, _ = _money(k, x, cost, kinks, item_cost)
     hard = np.flatnonzero(~(upper - bound <= np.maximum(RELATIVE * np.abs(upper), ABSOLUTE)) & exact)
@@ -140,13 +140,12 @@ def _envelopes(cost: np.ndarray, resource: np.ndarray) -> tuple[np.ndarray, np.n
     return kinks, pieces
 
 
-def _at(k: Knapsacks, lam: np.ndarray, cost: np.ndarray, item_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """At `lam` per block: per class h (the envelope) and the resource of its vertex; per item its profit."""
+def _at(k: Knapsacks, lam: np.ndarray, cost: np.ndarray, item_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At `lam` per block: per class the resource of its envelope's vertex; per item its profit."""
     lines = cost + lam[k.class_block][:, None] * k.resource
     vertex = _cheapest(lines, k.resource)
     rows = np.arange(len(vertex))
-    h = lines[rows, vertex]
-    return h, k.resource[rows, vertex], item_cost + k.item_weight * h[k.item_class]
+    return k.resource[rows, vertex], item_cost + k.item_weight * lines[rows, vertex][k.item_class]
 
 
 def _sorted_candidates(count: int, owner: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
