@@ -83,12 +83,17 @@ def controlled_round(values: np.ndarray) -> np.ndarray:
     return floor.astype(np.int64) + up
 
 
+def _rank_in_rows(key: np.ndarray) -> np.ndarray:
+    """Per cell, its place in its row by descending `key` (0 first; ties: the first column)."""
+    order = np.argsort(-key, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(key.shape[1]), key.shape), axis=1)
+    return rank
+
+
 def _largest_remainders(remainder: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Per row, 1 in the `count` cells of largest remainder (ties: the first column), 0 elsewhere."""
-    order = np.argsort(-remainder, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(remainder.shape[1])[None, :].repeat(len(remainder), axis=0), axis=1)
-    up = (rank < count[:, None]).astype(np.int64)
+    up = (_rank_in_rows(remainder) < count[:, None]).astype(np.int64)
     if np.any(up & (remainder <= 0)):
         raise InternalError("a row of money cannot round to its sum (a bug; nothing was written)")
     return up
@@ -272,11 +277,8 @@ def _settle_rows(exact: np.ndarray, need: np.ndarray, prefer: np.ndarray) -> tup
     FREE_ROWS rows whose choice was nearest a tie (or that could not settle), left free."""
     remainder = exact - np.floor(exact)
     key = np.where(remainder > 0, remainder - 2.0 * prefer, -np.inf)
-    order = np.argsort(-key, axis=1, kind="stable")
-    ranked = np.take_along_axis(key, order, axis=1)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(exact.shape[1]), exact.shape), axis=1)
-    settled = ((rank < need[:, None]) & (remainder > 0)).astype(np.int64)
+    ranked = -np.sort(-key, axis=1)
+    settled = ((_rank_in_rows(key) < need[:, None]) & (remainder > 0)).astype(np.int64)
     position = np.clip(need.astype(np.int64), 1, exact.shape[1] - 1)
     last_in = np.take_along_axis(ranked, (position - 1)[:, None], axis=1)[:, 0]
     first_out = np.take_along_axis(ranked, position[:, None], axis=1)[:, 0]
