@@ -119,8 +119,9 @@ def test_the_blocks_are_the_counties_tied_by_the_national_rows(case):
 def test_counties_of_knapsacks_go_by_blocks_without_the_lp_and_others_after_it(by_blocks, by_highs):
     # Every county a knapsack with money shares: the decomposition starts cold and proves the gap, no LP relaxation.
     details = by_blocks.solution.details
-    assert details["strategy"] == "blocks" and "lp_bound" not in details
+    assert details["strategy"] == "blocks" and "lp_bound" not in details and "cold_start" not in details
     assert details["decomposition"]["blocks"] == COUNTIES and details["decomposition"]["rounds"] >= 2
+    assert details["decomposition"]["converged"] is True
     # Counties HiGHS must price: LP-first, then the decomposition from the relaxation's prices.
     details = by_highs.solution.details
     assert details["strategy"] == "lp_first" and details["fractional_selections"] >= 50

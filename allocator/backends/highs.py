@@ -106,7 +106,7 @@ def solve_lp_first(model: LinearModel, options: SolverOptions, deadline: Deadlin
     if blocks is not None and knapsacks is not None and _starts_cold(blocks, knapsacks):
         cold, cold_start = _from_cold(model, blocks, knapsacks, options, deadline, log=log)
         if cold is not None:
-            return _finish(cold, {"strategy": "blocks", **cold_start}, started)
+            return _finish(cold, {"strategy": "blocks", "decomposition": cold_start["decomposition"]}, started)
     relaxation = solve_relaxation(model, blocks, find_start_years(model), options, deadline, log=log)
     if relaxation.status is SolveStatus.INFEASIBLE:
         return relaxation  # no relaxed solution: the MIP has none either
